@@ -1,0 +1,375 @@
+// Package config defines the daemon's configuration: one struct carrying every
+// key and its default, loading from a YAML file plus MILVUS_CDC_ environment
+// overrides, and one Validate that names the bad key and how to fix it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// EnvPrefix is the prefix of environment overrides: MILVUS_CDC_SOURCE_ETCD_ROOTPATH
+// overrides source.etcd.rootPath.
+const EnvPrefix = "MILVUS_CDC"
+
+// Config is the whole daemon configuration. The mapstructure tags are the YAML
+// keys (camelCase, as agreed in the shared schema).
+type Config struct {
+	Address         string    `mapstructure:"address"`
+	MaxTaskNum      int       `mapstructure:"maxTaskNum"`
+	MaxNameLength   int       `mapstructure:"maxNameLength"`
+	MaxRequestBytes int64     `mapstructure:"maxRequestBytes"`
+	Log             LogConfig `mapstructure:"log"`
+	MetaStore       MetaStore `mapstructure:"metaStore"`
+	Source          Source    `mapstructure:"source"`
+}
+
+// LogConfig selects the zap level and encoder.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// TLS is a client TLS setup for etcd or Kafka.
+type TLS struct {
+	Enabled  bool   `mapstructure:"enabled"`
+	CertFile string `mapstructure:"certFile"`
+	KeyFile  string `mapstructure:"keyFile"`
+	CAFile   string `mapstructure:"caFile"`
+}
+
+// Etcd is an etcd client setup.
+type Etcd struct {
+	Endpoints   []string      `mapstructure:"endpoints"`
+	Username    string        `mapstructure:"username"`
+	Password    string        `mapstructure:"password"`
+	DialTimeout time.Duration `mapstructure:"dialTimeout"`
+	TLS         TLS           `mapstructure:"tls"`
+}
+
+// MetaStore is the daemon's own task store.
+type MetaStore struct {
+	RootPath string `mapstructure:"rootPath"`
+	Etcd     Etcd   `mapstructure:"etcd"`
+	Embed    Embed  `mapstructure:"embed"`
+}
+
+// Embed configures the embedded etcd started when metaStore.etcd.endpoints is empty.
+type Embed struct {
+	DataDir   string `mapstructure:"dataDir"`
+	ClientURL string `mapstructure:"clientURL"`
+	PeerURL   string `mapstructure:"peerURL"`
+}
+
+// Embedded reports whether the daemon must run its own etcd.
+func (m MetaStore) Embedded() bool { return len(m.Etcd.Endpoints) == 0 }
+
+// SourceEtcd is the source Milvus's etcd plus where Milvus keeps its metadata.
+type SourceEtcd struct {
+	Etcd        `mapstructure:",squash"`
+	RootPath    string `mapstructure:"rootPath"`
+	MetaSubPath string `mapstructure:"metaSubPath"`
+	KVSubPath   string `mapstructure:"kvSubPath"`
+}
+
+// Source is the source Milvus.
+type Source struct {
+	Etcd                 SourceEtcd `mapstructure:"etcd"`
+	MQ                   MQ         `mapstructure:"mq"`
+	ReplicateChannel     string     `mapstructure:"replicateChannel"`
+	DefaultPartitionName string     `mapstructure:"defaultPartitionName"`
+}
+
+// MQ is the source Milvus's message queue.
+type MQ struct {
+	Type   string `mapstructure:"type"`
+	Pulsar Pulsar `mapstructure:"pulsar"`
+	Kafka  Kafka  `mapstructure:"kafka"`
+}
+
+// MQ types.
+const (
+	MQPulsar = "pulsar"
+	MQKafka  = "kafka"
+)
+
+// Pulsar is a Pulsar client setup.
+type Pulsar struct {
+	Address    string `mapstructure:"address"`
+	WebAddress string `mapstructure:"webAddress"`
+	Tenant     string `mapstructure:"tenant"`
+	Namespace  string `mapstructure:"namespace"`
+	AuthPlugin string `mapstructure:"authPlugin"`
+	AuthParams string `mapstructure:"authParams"`
+}
+
+// Kafka is a Kafka client setup.
+type Kafka struct {
+	Brokers []string `mapstructure:"brokers"`
+	SASL    SASL     `mapstructure:"sasl"`
+	TLS     TLS      `mapstructure:"tls"`
+}
+
+// SASL is a Kafka SASL setup; an empty mechanism disables SASL.
+type SASL struct {
+	Mechanism string `mapstructure:"mechanism"`
+	Username  string `mapstructure:"username"`
+	Password  string `mapstructure:"password"`
+}
+
+// Default returns the configuration used for every key the file and the
+// environment leave unset. This is the only place defaults live.
+func Default() Config {
+	return Config{
+		Address:         "0.0.0.0:8444",
+		MaxTaskNum:      100,
+		MaxNameLength:   256,
+		MaxRequestBytes: 1 << 20,
+		Log:             LogConfig{Level: "info", Format: "console"},
+		MetaStore: MetaStore{
+			RootPath: "milvus-cdc",
+			Etcd:     Etcd{Endpoints: []string{}, DialTimeout: 5 * time.Second},
+			Embed: Embed{
+				DataDir:   "data/etcd",
+				ClientURL: "http://127.0.0.1:2479",
+				PeerURL:   "http://127.0.0.1:2480",
+			},
+		},
+		Source: Source{
+			Etcd: SourceEtcd{
+				Etcd:        Etcd{Endpoints: []string{"http://127.0.0.1:2379"}, DialTimeout: 5 * time.Second},
+				RootPath:    "by-dev",
+				MetaSubPath: "meta",
+				KVSubPath:   "kv",
+			},
+			MQ: MQ{
+				Type: MQPulsar,
+				Pulsar: Pulsar{
+					Address:    "pulsar://127.0.0.1:6650",
+					WebAddress: "http://127.0.0.1:8080",
+					Tenant:     "public",
+					Namespace:  "default",
+				},
+				Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}},
+			},
+			ReplicateChannel:     "by-dev-replicate-msg",
+			DefaultPartitionName: "_default",
+		},
+	}
+}
+
+// Load reads the YAML file at path (none when path is empty), applies
+// MILVUS_CDC_* environment overrides on top of the defaults, and validates the
+// result. Unknown keys in the file are an error so typos do not pass silently.
+func Load(path string) (Config, error) {
+	v := viper.New()
+	cfg := Default()
+	setDefaults(v, cfg)
+	v.SetEnvPrefix(EnvPrefix)
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if path != "" {
+		v.SetConfigFile(path)
+		v.SetConfigType("yaml")
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("read config file %s: %w", path, err)
+		}
+	}
+	if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
+		dc.ErrorUnused = true
+		dc.DecodeHook = mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			commaSeparatedToSlice,
+		)
+	}); err != nil {
+		return Config{}, fmt.Errorf("decode config %s: %w", describe(path), err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+func describe(path string) string {
+	if path == "" {
+		return "(defaults and environment)"
+	}
+	return path
+}
+
+// commaSeparatedToSlice turns an environment value such as "a:1,b:2" into a
+// list; viper hands env values over as plain strings.
+func commaSeparatedToSlice(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to.Kind() != reflect.Slice {
+		return data, nil
+	}
+	s := strings.TrimSpace(data.(string))
+	if s == "" {
+		return []string{}, nil
+	}
+	parts := strings.Split(s, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts, nil
+}
+
+// setDefaults registers every leaf key with viper. Registering is what makes
+// AutomaticEnv see keys that the file does not mention.
+func setDefaults(v *viper.Viper, cfg Config) {
+	m := map[string]any{}
+	if err := mapstructure.Decode(cfg, &m); err != nil {
+		panic(fmt.Sprintf("config: cannot flatten defaults: %v", err)) // programming error only
+	}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, val := range m {
+			key := k
+			if prefix != "" {
+				key = prefix + "." + k
+			}
+			if sub, ok := val.(map[string]any); ok {
+				walk(key, sub)
+				continue
+			}
+			v.SetDefault(key, val)
+		}
+	}
+	walk("", m)
+}
+
+// Validate checks every key and returns all problems at once, each naming the
+// key and the fix.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config %s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Address); err != nil {
+		bad("address", "%q is not host:port (%v); set e.g. 0.0.0.0:8444", c.Address, err)
+	}
+	if c.MaxTaskNum <= 0 {
+		bad("maxTaskNum", "is %d; set a positive number such as 100", c.MaxTaskNum)
+	}
+	if c.MaxNameLength <= 0 {
+		bad("maxNameLength", "is %d; set a positive number such as 256", c.MaxNameLength)
+	}
+	if c.MaxRequestBytes < 1024 {
+		bad("maxRequestBytes", "is %d; set at least 1024 (default 1048576)", c.MaxRequestBytes)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is unknown; use debug, info, warn or error", c.Log.Level)
+	}
+	if c.Log.Format != "console" && c.Log.Format != "json" {
+		bad("log.format", "%q is unknown; use console or json", c.Log.Format)
+	}
+	if strings.TrimSpace(c.MetaStore.RootPath) == "" {
+		bad("metaStore.rootPath", "is empty; set a key prefix such as milvus-cdc")
+	}
+	validateEtcd("metaStore.etcd", c.MetaStore.Etcd, true, bad)
+	if c.MetaStore.Embedded() {
+		if c.MetaStore.Embed.DataDir == "" {
+			bad("metaStore.embed.dataDir", "is empty; set a directory such as data/etcd (used because metaStore.etcd.endpoints is empty)")
+		}
+		validateURL("metaStore.embed.clientURL", c.MetaStore.Embed.ClientURL, bad)
+		validateURL("metaStore.embed.peerURL", c.MetaStore.Embed.PeerURL, bad)
+		if c.MetaStore.Embed.ClientURL == c.MetaStore.Embed.PeerURL {
+			bad("metaStore.embed.peerURL", "equals clientURL; use a different port")
+		}
+	}
+	validateEtcd("source.etcd", c.Source.Etcd.Etcd, false, bad)
+	if c.Source.Etcd.RootPath == "" {
+		bad("source.etcd.rootPath", "is empty; set the source Milvus etcd.rootPath, e.g. by-dev")
+	}
+	if c.Source.Etcd.MetaSubPath == "" {
+		bad("source.etcd.metaSubPath", "is empty; set the source Milvus etcd.metaSubPath, e.g. meta")
+	}
+	if c.Source.Etcd.KVSubPath == "" {
+		bad("source.etcd.kvSubPath", "is empty; set the source Milvus etcd.kvSubPath, e.g. kv")
+	}
+	switch c.Source.MQ.Type {
+	case MQPulsar:
+		if c.Source.MQ.Pulsar.Address == "" {
+			bad("source.mq.pulsar.address", "is empty; set e.g. pulsar://127.0.0.1:6650")
+		}
+		if c.Source.MQ.Pulsar.Tenant == "" || c.Source.MQ.Pulsar.Namespace == "" {
+			bad("source.mq.pulsar.tenant", "tenant and namespace must be set, e.g. public/default")
+		}
+	case MQKafka:
+		if len(c.Source.MQ.Kafka.Brokers) == 0 {
+			bad("source.mq.kafka.brokers", "is empty; list at least one broker, e.g. [127.0.0.1:9092]")
+		}
+		switch c.Source.MQ.Kafka.SASL.Mechanism {
+		case "":
+		case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+			if c.Source.MQ.Kafka.SASL.Username == "" {
+				bad("source.mq.kafka.sasl.username", "is empty while sasl.mechanism is %s; set the user", c.Source.MQ.Kafka.SASL.Mechanism)
+			}
+		default:
+			bad("source.mq.kafka.sasl.mechanism", "%q is unknown; use \"\", PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.Source.MQ.Kafka.SASL.Mechanism)
+		}
+		validateTLS("source.mq.kafka.tls", c.Source.MQ.Kafka.TLS, bad)
+	default:
+		bad("source.mq.type", "%q is unknown; use pulsar or kafka", c.Source.MQ.Type)
+	}
+	if c.Source.ReplicateChannel == "" {
+		bad("source.replicateChannel", "is empty; set the source's {cluster}-replicate-msg channel, e.g. by-dev-replicate-msg")
+	}
+	if c.Source.DefaultPartitionName == "" {
+		bad("source.defaultPartitionName", "is empty; set the source Milvus common.defaultPartitionName, e.g. _default")
+	}
+	return errors.Join(errs...)
+}
+
+func validateEtcd(key string, e Etcd, emptyOK bool, bad func(string, string, ...any)) {
+	if len(e.Endpoints) == 0 && !emptyOK {
+		bad(key+".endpoints", "is empty; list at least one endpoint, e.g. [http://127.0.0.1:2379]")
+	}
+	for _, ep := range e.Endpoints {
+		if strings.TrimSpace(ep) == "" {
+			bad(key+".endpoints", "contains an empty entry; remove it")
+		}
+	}
+	if (e.Username == "") != (e.Password == "") {
+		bad(key+".username", "username and password must be set together")
+	}
+	if e.DialTimeout <= 0 {
+		bad(key+".dialTimeout", "is %s; set a positive duration such as 5s", e.DialTimeout)
+	}
+	validateTLS(key+".tls", e.TLS, bad)
+}
+
+func validateTLS(key string, t TLS, bad func(string, string, ...any)) {
+	if !t.Enabled {
+		return
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		bad(key+".certFile", "certFile and keyFile must be set together (client certificate)")
+	}
+	for name, p := range map[string]string{"certFile": t.CertFile, "keyFile": t.KeyFile, "caFile": t.CAFile} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			bad(key+"."+name, "cannot read %s: %v; point it at an existing PEM file", p, err)
+		}
+	}
+}
+
+func validateURL(key, raw string, bad func(string, string, ...any)) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		bad(key, "%q is not an http URL with host:port; set e.g. http://127.0.0.1:2479", raw)
+	}
+}

@@ -1,0 +1,136 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "cdc.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+	return p
+}
+
+func TestLoadDefaultsWithoutFile(t *testing.T) {
+	cfg, err := Load("")
+	require.NoError(t, err)
+	require.Equal(t, Default(), cfg)
+	require.Equal(t, "0.0.0.0:8444", cfg.Address)
+	require.True(t, cfg.MetaStore.Embedded())
+}
+
+func TestLoadFileOverridesAndKeepsOtherDefaults(t *testing.T) {
+	p := writeFile(t, `
+address: 127.0.0.1:9000
+maxTaskNum: 7
+log: {level: debug, format: json}
+metaStore:
+  rootPath: cdc-a
+  etcd:
+    endpoints: ["http://10.0.0.1:2379", "http://10.0.0.2:2379"]
+    dialTimeout: 2s
+source:
+  etcd:
+    endpoints: ["http://127.0.0.1:12379"]
+    rootPath: cdc-src
+  mq:
+    type: kafka
+    kafka:
+      brokers: ["127.0.0.1:9092"]
+      sasl: {mechanism: PLAIN, username: u, password: p}
+`)
+	cfg, err := Load(p)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9000", cfg.Address)
+	require.Equal(t, 7, cfg.MaxTaskNum)
+	require.Equal(t, 256, cfg.MaxNameLength)
+	require.Equal(t, "json", cfg.Log.Format)
+	require.Equal(t, []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379"}, cfg.MetaStore.Etcd.Endpoints)
+	require.Equal(t, 2*time.Second, cfg.MetaStore.Etcd.DialTimeout)
+	require.False(t, cfg.MetaStore.Embedded())
+	require.Equal(t, "cdc-src", cfg.Source.Etcd.RootPath)
+	require.Equal(t, "meta", cfg.Source.Etcd.MetaSubPath)
+	require.Equal(t, []string{"http://127.0.0.1:12379"}, cfg.Source.Etcd.Endpoints)
+	require.Equal(t, 5*time.Second, cfg.Source.Etcd.DialTimeout)
+	require.Equal(t, "PLAIN", cfg.Source.MQ.Kafka.SASL.Mechanism)
+	require.Equal(t, "by-dev-replicate-msg", cfg.Source.ReplicateChannel)
+}
+
+func TestEnvOverridesFileAndDefaults(t *testing.T) {
+	p := writeFile(t, "source: {etcd: {rootPath: from-file}}\n")
+	t.Setenv("MILVUS_CDC_SOURCE_ETCD_ROOTPATH", "from-env")
+	t.Setenv("MILVUS_CDC_MAXTASKNUM", "3")
+	t.Setenv("MILVUS_CDC_SOURCE_MQ_KAFKA_BROKERS", "k1:9092, k2:9092")
+	t.Setenv("MILVUS_CDC_METASTORE_ETCD_ENDPOINTS", "http://e1:2379,http://e2:2379")
+	t.Setenv("MILVUS_CDC_SOURCE_ETCD_DIALTIMEOUT", "750ms")
+	cfg, err := Load(p)
+	require.NoError(t, err)
+	require.Equal(t, "from-env", cfg.Source.Etcd.RootPath)
+	require.Equal(t, 3, cfg.MaxTaskNum)
+	require.Equal(t, []string{"k1:9092", "k2:9092"}, cfg.Source.MQ.Kafka.Brokers)
+	require.Equal(t, []string{"http://e1:2379", "http://e2:2379"}, cfg.MetaStore.Etcd.Endpoints)
+	require.Equal(t, 750*time.Millisecond, cfg.Source.Etcd.DialTimeout)
+}
+
+func TestLoadRejectsUnknownKeyAndMissingFile(t *testing.T) {
+	_, err := Load(writeFile(t, "adress: 1.2.3.4:5\n"))
+	require.ErrorContains(t, err, "adress")
+
+	_, err = Load(filepath.Join(t.TempDir(), "missing.yaml"))
+	require.ErrorContains(t, err, "missing.yaml")
+}
+
+func TestValidateNamesKeyAndFix(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"address", func(c *Config) { c.Address = "nope" }, "config address:"},
+		{"maxTaskNum", func(c *Config) { c.MaxTaskNum = 0 }, "config maxTaskNum: is 0; set a positive number"},
+		{"maxNameLength", func(c *Config) { c.MaxNameLength = -1 }, "config maxNameLength:"},
+		{"maxRequestBytes", func(c *Config) { c.MaxRequestBytes = 10 }, "config maxRequestBytes:"},
+		{"log level", func(c *Config) { c.Log.Level = "loud" }, `config log.level: "loud" is unknown; use debug, info, warn or error`},
+		{"log format", func(c *Config) { c.Log.Format = "xml" }, "config log.format:"},
+		{"rootPath", func(c *Config) { c.MetaStore.RootPath = " " }, "config metaStore.rootPath:"},
+		{"meta auth", func(c *Config) { c.MetaStore.Etcd.Username = "root" }, "config metaStore.etcd.username: username and password must be set together"},
+		{"meta tls file", func(c *Config) {
+			c.MetaStore.Etcd.TLS = TLS{Enabled: true, CAFile: "/nonexistent/ca.pem"}
+		}, "config metaStore.etcd.tls.caFile: cannot read /nonexistent/ca.pem"},
+		{"embed dir", func(c *Config) { c.MetaStore.Embed.DataDir = "" }, "config metaStore.embed.dataDir:"},
+		{"embed url", func(c *Config) { c.MetaStore.Embed.ClientURL = "127.0.0.1:2479" }, "config metaStore.embed.clientURL:"},
+		{"source endpoints", func(c *Config) { c.Source.Etcd.Endpoints = nil }, "config source.etcd.endpoints: is empty"},
+		{"source timeout", func(c *Config) { c.Source.Etcd.DialTimeout = 0 }, "config source.etcd.dialTimeout:"},
+		{"source rootPath", func(c *Config) { c.Source.Etcd.RootPath = "" }, "config source.etcd.rootPath:"},
+		{"mq type", func(c *Config) { c.Source.MQ.Type = "rocksmq" }, `config source.mq.type: "rocksmq" is unknown; use pulsar or kafka`},
+		{"pulsar address", func(c *Config) { c.Source.MQ.Pulsar.Address = "" }, "config source.mq.pulsar.address:"},
+		{"kafka brokers", func(c *Config) {
+			c.Source.MQ.Type = MQKafka
+			c.Source.MQ.Kafka.Brokers = nil
+		}, "config source.mq.kafka.brokers:"},
+		{"kafka sasl", func(c *Config) {
+			c.Source.MQ.Type = MQKafka
+			c.Source.MQ.Kafka.SASL.Mechanism = "GSSAPI"
+		}, "config source.mq.kafka.sasl.mechanism:"},
+		{"replicate channel", func(c *Config) { c.Source.ReplicateChannel = "" }, "config source.replicateChannel:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Default()
+			tt.mutate(&cfg)
+			require.ErrorContains(t, cfg.Validate(), tt.want)
+		})
+	}
+	require.NoError(t, Default().Validate())
+}
+
+func TestShippedConfigLoads(t *testing.T) {
+	cfg, err := Load(filepath.Join("..", "configs", "cdc.yaml"))
+	require.NoError(t, err)
+	require.Equal(t, Default(), cfg, "configs/cdc.yaml must state the defaults")
+}
