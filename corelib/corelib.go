@@ -1,0 +1,175 @@
+// Package corelib is the seam between the control plane and the replication
+// core: the task specification a pipeline runs, the checkpoint store it resumes
+// from, and the Pipeline and PipelineFactory interfaces the server drives.
+//
+// The control plane (server, meta) depends on this package; the replication
+// core implements it. Nothing here imports the server or the meta store.
+package corelib
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Wildcard selects every database or every collection in a Scope entry.
+const Wildcard = "*"
+
+// ReplicateChannelCollectionID is the collection id under which the
+// checkpoint of the source replicate channel is kept (milvus-cdc uses -10 too).
+const ReplicateChannelCollectionID int64 = -10
+
+// TaskSpec is everything a pipeline needs to run one task. It is the internal
+// model: the /cdc and REST wire types are converted to and from it explicitly.
+type TaskSpec struct {
+	ID     string `json:"id"`
+	Target Target `json:"target"`
+	// Scope lists what to replicate; entries never overlap each other.
+	Scope []CollectionScope `json:"scope"`
+	// Exclude lists "db.collection" names inside Scope that other tasks on the
+	// same target already replicate (kept when a wildcard task is created after
+	// narrower ones, as milvus-cdc does).
+	Exclude     []string      `json:"exclude,omitempty"`
+	NameMapping []NameMapping `json:"nameMapping,omitempty"`
+	// ReplicateChannel is the source replicate channel the task reads.
+	ReplicateChannel string `json:"replicateChannel"`
+	// EnableUserRole also replicates users, roles and privileges.
+	EnableUserRole bool `json:"enableUserRole,omitempty"`
+	// DisableAutoStart keeps the task paused when the daemon restarts.
+	DisableAutoStart bool `json:"disableAutoStart,omitempty"`
+}
+
+// Target is the target Milvus and how to reach it.
+type Target struct {
+	// URI is http(s)://host:port or host:port; https enables TLS.
+	URI string `json:"uri"`
+	// Token is "user:password" or an API key. It is a secret: never log or
+	// return it.
+	Token string `json:"token,omitempty"`
+	// ConnectTimeout bounds the connection attempt; zero means DefaultConnectTimeout.
+	ConnectTimeout time.Duration `json:"connectTimeout,omitempty"`
+	TLS            TargetTLS     `json:"tls"`
+	// ChannelNum is the target's rootCoord.dmlChannelNum when it differs from
+	// the source's; zero means "same as the source".
+	ChannelNum int `json:"channelNum,omitempty"`
+	// IgnorePartition skips partition create/drop on the target.
+	IgnorePartition bool `json:"ignorePartition,omitempty"`
+}
+
+// DefaultConnectTimeout applies when Target.ConnectTimeout is zero.
+const DefaultConnectTimeout = 30 * time.Second
+
+// TargetTLS holds PEM file paths on the daemon's host. ServerName plus
+// ServerPEMPath is one-way TLS; CAPEMPath plus the client pair is mutual TLS.
+type TargetTLS struct {
+	ServerName    string `json:"serverName,omitempty"`
+	ServerPEMPath string `json:"serverPemPath,omitempty"`
+	CAPEMPath     string `json:"caPemPath,omitempty"`
+	ClientPEMPath string `json:"clientPemPath,omitempty"`
+	ClientKeyPath string `json:"clientKeyPath,omitempty"`
+}
+
+// Enabled reports whether any TLS material is configured.
+func (t TargetTLS) Enabled() bool {
+	return t.ServerPEMPath != "" || t.CAPEMPath != "" || t.ClientPEMPath != "" || t.ClientKeyPath != ""
+}
+
+// CollectionScope selects collections of one database (either may be Wildcard).
+type CollectionScope struct {
+	Database   string `json:"database"`
+	Collection string `json:"collection"`
+	// StartPositions are user-supplied start positions keyed by source
+	// vchannel, values base64 of a protobuf msgpb.MsgPosition. Only for a
+	// concrete collection. They are also stored as initial checkpoints.
+	StartPositions map[string]string `json:"startPositions,omitempty"`
+	// UseStartPosition replays the collection from its creation.
+	UseStartPosition bool `json:"useStartPosition,omitempty"`
+}
+
+// NameMapping renames a source database and/or its collections on the target.
+// An empty Collections maps the whole database.
+type NameMapping struct {
+	SourceDatabase string            `json:"sourceDatabase"`
+	TargetDatabase string            `json:"targetDatabase"`
+	Collections    map[string]string `json:"collections,omitempty"`
+}
+
+// Checkpoint is the resume point of one task on one source channel.
+type Checkpoint struct {
+	// Channel is the source channel name (a vchannel for user-supplied
+	// positions, the replicate channel for CollectionID -10).
+	Channel string `json:"channel"`
+	// CollectionID is the source collection the position belongs to, 0 when
+	// the checkpoint is per physical channel, -10 for the replicate channel.
+	CollectionID int64 `json:"collectionId,omitempty"`
+	// Position is a serialized msgpb.MsgPosition.
+	Position []byte `json:"position"`
+	// Timestamp is the hybrid timestamp of Position.
+	Timestamp uint64 `json:"timestamp"`
+	// Revision is the store revision this checkpoint was read or written at.
+	// Saving with Revision 0 creates the checkpoint; otherwise the save only
+	// succeeds if the stored revision is still Revision.
+	Revision int64 `json:"-"`
+}
+
+// ErrConflict is returned (wrapped) by stores when a compare-and-swap fails:
+// someone else wrote the key since it was read. The caller must reload.
+var ErrConflict = errors.New("conflicting write: the stored revision changed since it was read")
+
+// CheckpointStore persists per-task, per-channel checkpoints.
+//
+// Contract: Load returns every checkpoint of the task with its Revision set.
+// Save writes one checkpoint with compare-and-swap on cp.Revision (0 = must
+// not exist yet) and returns it with the new Revision; when the stored
+// revision differs it returns an error wrapping ErrConflict and writes
+// nothing. Saves of different channels are independent.
+type CheckpointStore interface {
+	LoadCheckpoints(ctx context.Context, taskID string) ([]Checkpoint, error)
+	SaveCheckpoint(ctx context.Context, taskID string, cp Checkpoint) (Checkpoint, error)
+}
+
+// Status is what a pipeline reports about itself.
+type Status struct {
+	// Replicating is true only when data is actually flowing to the target.
+	Replicating bool `json:"replicating"`
+	// Detail explains the status in one sentence, for operators.
+	Detail string `json:"detail,omitempty"`
+	// LastError is the most recent failure, if any.
+	LastError string `json:"lastError,omitempty"`
+}
+
+// Deps are what the control plane hands to a pipeline.
+type Deps struct {
+	Checkpoints CheckpointStore
+	Logger      *zap.Logger
+	// OnFailure is called (at most once per Start) when the pipeline stops on
+	// its own because of an error; the control plane then marks the task
+	// Paused with the error as reason. It must not be called after Stop.
+	OnFailure func(err error)
+}
+
+// Pipeline replicates one task.
+//
+// Contract: Start begins replication from the stored checkpoints (or the
+// task's start positions when none are stored) and returns once the pipeline
+// is running or has failed to start; it must not block for the lifetime of the
+// replication. Stop ends it, waits until no more checkpoints are written, and
+// is safe to call on a stopped pipeline. Status never blocks.
+type Pipeline interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Status() Status
+}
+
+// PipelineFactory builds pipelines. The server holds one factory.
+//
+// Contract: Verify checks, without side effects, that a task can run (at least
+// that its target is reachable with its credentials within the connect
+// timeout); the server calls it before storing a new task. New builds a
+// pipeline for a stored task without starting it.
+type PipelineFactory interface {
+	Verify(ctx context.Context, spec TaskSpec) error
+	New(spec TaskSpec, deps Deps) (Pipeline, error)
+}

@@ -1,0 +1,87 @@
+package corelib_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/corelibtest"
+)
+
+func TestCheckTarget(t *testing.T) {
+	fake := corelibtest.StartFakeMilvus(t, "root:Milvus")
+	tests := []struct {
+		name    string
+		target  corelib.Target
+		wantErr string
+	}{
+		{"right token", corelib.Target{URI: "http://fake:19530", Token: "root:Milvus", ConnectTimeout: 5 * time.Second}, ""},
+		{"wrong token", corelib.Target{URI: "http://fake:19530", Token: "root:wrong", ConnectTimeout: 5 * time.Second}, "auth check failure"},
+		{"no token", corelib.Target{URI: "fake:19530", ConnectTimeout: 5 * time.Second}, "auth check failure"},
+		{"missing TLS file", corelib.Target{URI: "fake:19530", Token: "root:Milvus", TLS: corelib.TargetTLS{CAPEMPath: "/nonexistent/ca.pem"}}, "read TLS trust file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := fake.Connects.Load()
+			err := corelib.CheckTarget(context.Background(), tt.target, fake.DialOption())
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+				require.Equal(t, before+1, fake.Connects.Load(), "Connect must reach the target")
+				return
+			}
+			require.ErrorIs(t, err, corelib.ErrTargetUnreachable)
+			require.ErrorContains(t, err, tt.wantErr)
+			require.NotContains(t, err.Error(), "wrong", "the token must not leak into errors")
+		})
+	}
+}
+
+func TestCheckTargetTimesOutOnSilentServer(t *testing.T) {
+	// A TCP listener that accepts and never speaks: the SDK must give up at ConnectTimeout.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer lis.Close()
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	start := time.Now()
+	err = corelib.CheckTarget(context.Background(), corelib.Target{URI: "http://" + lis.Addr().String(), ConnectTimeout: 700 * time.Millisecond})
+	require.ErrorIs(t, err, corelib.ErrTargetUnreachable)
+	require.ErrorContains(t, err, "no answer within 700ms")
+	require.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestConnectOnlyPipelineIsHonest(t *testing.T) {
+	fake := corelibtest.StartFakeMilvus(t, "")
+	f := corelib.ConnectOnlyFactory{DialOptions: []grpc.DialOption{fake.DialOption()}}
+	spec := corelib.TaskSpec{ID: "t1", Target: corelib.Target{URI: "fake:19530", ConnectTimeout: 5 * time.Second}}
+	require.NoError(t, f.Verify(context.Background(), spec))
+	p, err := f.New(spec, corelib.Deps{})
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background()))
+	st := p.Status()
+	require.False(t, st.Replicating)
+	require.Equal(t, corelib.NotReplicatingDetail, st.Detail)
+	require.NoError(t, p.Stop(context.Background()))
+	require.NoError(t, p.Stop(context.Background()), "Stop twice is fine")
+	require.Equal(t, "stopped", p.Status().Detail)
+
+	bad := corelib.ConnectOnlyFactory{}
+	p2, err := bad.New(corelib.TaskSpec{Target: corelib.Target{URI: "127.0.0.1:1", ConnectTimeout: 300 * time.Millisecond}}, corelib.Deps{})
+	require.NoError(t, err)
+	err = p2.Start(context.Background())
+	require.True(t, errors.Is(err, corelib.ErrTargetUnreachable))
+	require.NotEmpty(t, p2.Status().LastError)
+}
