@@ -29,8 +29,8 @@ type collectionEntry struct {
 type catalog struct {
 	databases   map[int64]*metapb.DatabaseInfo
 	collections map[int64]*collectionEntry
-	partitions  map[int64]map[int64]*metapb.PartitionInfo  // collection ID -> partition ID
-	fields      map[int64]map[int64]*schemapb.FieldSchema  // collection ID -> field ID
+	partitions  map[int64]map[int64]*metapb.PartitionInfo    // collection ID -> partition ID
+	fields      map[int64]map[int64]*schemapb.FieldSchema    // collection ID -> field ID
 	functions   map[int64]map[int64]*schemapb.FunctionSchema // collection ID -> function ID
 }
 

@@ -21,8 +21,10 @@ import (
 
 const testRoot = "cdc-src/meta/"
 
-func dbKey(id int64) string          { return fmt.Sprintf("root-coord/database/db-info/%d", id) }
-func collKey(db, id int64) string    { return fmt.Sprintf("root-coord/database/collection-info/%d/%d", db, id) }
+func dbKey(id int64) string { return fmt.Sprintf("root-coord/database/db-info/%d", id) }
+func collKey(db, id int64) string {
+	return fmt.Sprintf("root-coord/database/collection-info/%d/%d", db, id)
+}
 func legacyCollKey(id int64) string  { return fmt.Sprintf("root-coord/collection/%d", id) }
 func partKey(coll, id int64) string  { return fmt.Sprintf("root-coord/partitions/%d/%d", coll, id) }
 func fieldKey(coll, id int64) string { return fmt.Sprintf("root-coord/fields/%d/%d", coll, id) }
