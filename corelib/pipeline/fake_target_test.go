@@ -1,0 +1,102 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
+	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+)
+
+// recorder is a target that records every call as one line, and fails a
+// call a given number of times when asked to.
+type recorder struct {
+	mu       sync.Mutex
+	calls    []string
+	upserted map[string][]int64 // db.coll → primary keys written, in order
+	failures map[string]int     // call prefix → remaining failures
+}
+
+func newRecorder() *recorder {
+	return &recorder{upserted: map[string][]int64{}, failures: map[string]int{}}
+}
+
+func (r *recorder) record(format string, args ...any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	call := fmt.Sprintf(format, args...)
+	for prefix, n := range r.failures {
+		if n > 0 && strings.HasPrefix(call, prefix) {
+			r.failures[prefix] = n - 1
+			return &sink.TargetError{Op: prefix, Reason: "target unavailable", Retryable: true}
+		}
+	}
+	r.calls = append(r.calls, call)
+	return nil
+}
+
+func (r *recorder) Calls() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.calls...)
+}
+
+func (r *recorder) CreateDatabase(_ context.Context, db string) error {
+	return r.record("CreateDatabase %s", db)
+}
+func (r *recorder) DropDatabase(_ context.Context, db string) error {
+	return r.record("DropDatabase %s", db)
+}
+func (r *recorder) CreateCollection(_ context.Context, db, coll string, spec sink.CollectionSpec) error {
+	return r.record("CreateCollection %s.%s shards=%d consistency=%s", db, coll, spec.ShardsNum, spec.ConsistencyLevel)
+}
+func (r *recorder) DropCollection(_ context.Context, db, coll string) error {
+	return r.record("DropCollection %s.%s", db, coll)
+}
+func (r *recorder) CreatePartition(_ context.Context, db, coll, p string) error {
+	return r.record("CreatePartition %s.%s.%s", db, coll, p)
+}
+func (r *recorder) DropPartition(_ context.Context, db, coll, p string) error {
+	return r.record("DropPartition %s.%s.%s", db, coll, p)
+}
+func (r *recorder) Upsert(_ context.Context, db, coll, p string, cols []*schemapb.FieldData, n uint32) error {
+	if err := r.record("Upsert %s.%s.%s rows=%d", db, coll, p, n); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range cols {
+		if c.GetFieldName() == "id" {
+			r.upserted[db+"."+coll] = append(r.upserted[db+"."+coll], c.GetScalars().GetLongData().GetData()...)
+		}
+	}
+	return nil
+}
+func (r *recorder) Delete(_ context.Context, db, coll, p string, keys *schemapb.IDs) error {
+	return r.record("Delete %s.%s.%s keys=%v", db, coll, p, keys.GetIntId().GetData())
+}
+func (r *recorder) CreateIndex(_ context.Context, db, coll, field, name string, _ []*commonpb.KeyValuePair) error {
+	return r.record("CreateIndex %s.%s.%s %s", db, coll, field, name)
+}
+func (r *recorder) DropIndex(_ context.Context, db, coll, field, name string) error {
+	return r.record("DropIndex %s.%s.%s %s", db, coll, field, name)
+}
+func (r *recorder) LoadCollection(_ context.Context, db, coll string, replicas int32) error {
+	return r.record("LoadCollection %s.%s", db, coll)
+}
+func (r *recorder) ReleaseCollection(_ context.Context, db, coll string) error {
+	return r.record("ReleaseCollection %s.%s", db, coll)
+}
+func (r *recorder) LoadPartitions(_ context.Context, db, coll string, parts []string, _ int32) error {
+	return r.record("LoadPartitions %s.%s %v", db, coll, parts)
+}
+func (r *recorder) ReleasePartitions(_ context.Context, db, coll string, parts []string) error {
+	return r.record("ReleasePartitions %s.%s %v", db, coll, parts)
+}
+func (r *recorder) Flush(_ context.Context, db string, colls []string) error {
+	return r.record("Flush %s.%v", db, colls)
+}

@@ -1,0 +1,153 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
+)
+
+// metaView is the pipeline's picture of the source catalog: the listing it
+// started from, kept current by the catalog watch. Collections stay in the
+// view after the source drops them, because the drop messages on the data
+// channels may arrive after the catalog forgot the collection and the drop
+// barrier still needs its channel list.
+type metaView struct {
+	mu          sync.Mutex
+	databases   map[int64]*source.Database
+	collections map[int64]*source.Collection
+	partitions  map[int64]map[string]*source.Partition // collection ID → live partitions by name
+	changed     chan struct{}
+}
+
+func newMetaView(s *source.Snapshot) *metaView {
+	v := &metaView{
+		databases:   map[int64]*source.Database{},
+		collections: map[int64]*source.Collection{},
+		partitions:  map[int64]map[string]*source.Partition{},
+		changed:     make(chan struct{}),
+	}
+	for id, db := range s.Databases {
+		v.databases[id] = db
+	}
+	for id, c := range s.Collections {
+		v.putCollectionLocked(id, c)
+	}
+	return v
+}
+
+func (v *metaView) putCollectionLocked(id int64, c *source.Collection) {
+	v.collections[id] = c
+	parts := map[string]*source.Partition{}
+	for _, p := range c.Partitions {
+		if p.State == metapb.PartitionState_PartitionCreated {
+			parts[p.Name] = p
+		}
+	}
+	v.partitions[id] = parts
+}
+
+// apply folds one catalog event into the view.
+func (v *metaView) apply(ev source.MetaEvent) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch ev.Type {
+	case source.DatabaseCreated:
+		v.databases[ev.ID] = ev.Database
+	case source.DatabaseDropped:
+		delete(v.databases, ev.ID)
+	case source.CollectionCreated, source.CollectionDropping, source.CollectionDropped:
+		v.putCollectionLocked(ev.ID, ev.Collection)
+	case source.PartitionCreated:
+		if parts, ok := v.partitions[ev.Partition.CollectionID]; ok {
+			parts[ev.Partition.Name] = ev.Partition
+		}
+	case source.PartitionDropped:
+		if parts, ok := v.partitions[ev.Partition.CollectionID]; ok {
+			delete(parts, ev.Partition.Name)
+		}
+	}
+	close(v.changed)
+	v.changed = make(chan struct{})
+}
+
+func (v *metaView) collection(id int64) (*source.Collection, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c, ok := v.collections[id]
+	return c, ok
+}
+
+// createdCollection waits up to timeout for the catalog to show the
+// collection in state Created. Milvus writes the catalog entry as Creating,
+// broadcasts the CreateCollection message to the data channels and only then
+// marks it Created, so a reader of the data channel can be ahead of the
+// catalog by a moment.
+func (v *metaView) createdCollection(ctx context.Context, id int64, timeout time.Duration) (*source.Collection, bool) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		v.mu.Lock()
+		c, ok := v.collections[id]
+		changed := v.changed
+		v.mu.Unlock()
+		if ok && c.State == metapb.CollectionState_CollectionCreated {
+			return c, true
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return c, ok
+		case <-ctx.Done():
+			return c, ok
+		}
+	}
+}
+
+// collectionByName finds the newest created collection with that name.
+func (v *metaView) collectionByName(db, name string) (*source.Collection, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var best *source.Collection
+	for _, c := range v.collections {
+		if c.Name != name || c.State != metapb.CollectionState_CollectionCreated || v.dbNameLocked(c.DBID) != db {
+			continue
+		}
+		if best == nil || c.CreateTime > best.CreateTime {
+			best = c
+		}
+	}
+	return best, best != nil
+}
+
+// dbName returns the name of a source database; the legacy layout has no
+// database record, and its collections live in the default database.
+func (v *metaView) dbName(id int64) string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.dbNameLocked(id)
+}
+
+func (v *metaView) dbNameLocked(id int64) string {
+	if db, ok := v.databases[id]; ok && db.Name != "" {
+		return db.Name
+	}
+	return DefaultDatabase
+}
+
+// hasPartition reports whether the source catalog lists a live partition.
+func (v *metaView) hasPartition(collID int64, name string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.partitions[collID][name]
+	return ok
+}
+
+// partitionCount returns the number of live partitions of a collection.
+func (v *metaView) partitionCount(collID int64) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return len(v.partitions[collID])
+}
