@@ -1,17 +1,143 @@
-// Command milvus-cdc is the change-data-capture daemon for Milvus.
+// Command milvus-cdc is the change-data-capture daemon for Milvus: it serves
+// the task API, keeps tasks in etcd (an embedded one by default) and runs one
+// replication pipeline per task.
 package main
 
 import (
-	_ "github.com/apache/pulsar-client-go/pulsar"
-	_ "github.com/gorilla/mux"
-	_ "github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
-	_ "github.com/milvus-io/milvus-sdk-go/v2/client"
-	_ "github.com/prometheus/client_golang/prometheus"
-	_ "github.com/spf13/viper"
-	_ "github.com/twmb/franz-go/pkg/kgo"
-	_ "go.etcd.io/etcd/client/v3"
-	_ "go.etcd.io/etcd/server/v3/embed"
-	_ "go.uber.org/zap"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/milvus-cdc/milvus-cdc/config"
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/meta"
+	"github.com/milvus-cdc/milvus-cdc/server"
+	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
-func main() {}
+func main() {
+	configPath := flag.String("config", "", "path of the YAML configuration file (see configs/cdc.yaml); MILVUS_CDC_* environment variables override it")
+	checkOnly := flag.Bool("check-config", false, "validate the configuration and exit")
+	flag.Parse()
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "milvus-cdc: invalid configuration:\n%v\n", err)
+		os.Exit(2)
+	}
+	if *checkOnly {
+		fmt.Println("configuration OK")
+		return
+	}
+	lg, level, err := newLogger(cfg.Log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "milvus-cdc: %v\n", err)
+		os.Exit(2)
+	}
+	defer func() { _ = lg.Sync() }()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg, lg, level); err != nil {
+		lg.Error("milvus-cdc stopped on an error", zap.Error(err))
+		_ = lg.Sync()
+		os.Exit(1)
+	}
+}
+
+// run starts the meta store, reloads the tasks and serves HTTP until ctx ends.
+func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.AtomicLevel) error {
+	etcdCfg := cfg.MetaStore.Etcd
+	if cfg.MetaStore.Embedded() {
+		emb, err := meta.StartEmbedded(cfg.MetaStore.Embed, lg)
+		if err != nil {
+			return err
+		}
+		defer emb.Close()
+		etcdCfg.Endpoints = []string{emb.ClientURL}
+		lg.Info("embedded etcd started", zap.String("client_url", emb.ClientURL), zap.String("data_dir", cfg.MetaStore.Embed.DataDir))
+	}
+	cli, err := meta.Dial(ctx, etcdCfg, lg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cli.Close() }()
+	store := meta.NewStore(cli, cfg.MetaStore.RootPath)
+
+	// Until the replication core lands, tasks only verify their target.
+	ctl := task.NewController(store, corelib.ConnectOnlyFactory{}, task.Limits{
+		MaxTaskNum:       cfg.MaxTaskNum,
+		MaxNameLength:    cfg.MaxNameLength,
+		ReplicateChannel: cfg.Source.ReplicateChannel,
+	}, lg)
+	if err := ctl.Reload(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ctl.Shutdown(sctx)
+	}()
+
+	srv := server.New(server.Options{
+		Controller:      ctl,
+		LogLevel:        level,
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		MaxNameLength:   cfg.MaxNameLength,
+		Ready:           store.Ping,
+		Logger:          lg,
+	})
+	lis, err := net.Listen("tcp", cfg.Address)
+	if err != nil {
+		return fmt.Errorf("listen on %s (config address): %w", cfg.Address, err)
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errCh := make(chan error, 1)
+	go func() { errCh <- httpSrv.Serve(lis) }()
+	lg.Info("milvus-cdc serving", zap.String("address", lis.Addr().String()), zap.Bool("embedded_etcd", cfg.MetaStore.Embedded()))
+
+	select {
+	case err := <-errCh:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	lg.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	return nil
+}
+
+// newLogger builds the zap logger; the returned level can be changed at run time.
+func newLogger(c config.LogConfig) (*zap.Logger, zap.AtomicLevel, error) {
+	lvl, err := zapcore.ParseLevel(c.Level)
+	if err != nil {
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log.level: %w", err)
+	}
+	level := zap.NewAtomicLevelAt(lvl)
+	zc := zap.NewProductionConfig()
+	if c.Format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.Development = false
+		zc.DisableStacktrace = true
+	}
+	zc.Level = level
+	zc.Sampling = nil
+	lg, err := zc.Build()
+	if err != nil {
+		return nil, zap.AtomicLevel{}, fmt.Errorf("build logger: %w", err)
+	}
+	return lg, level, nil
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/milvus-cdc/milvus-cdc/server/task"
+)
+
+// Namespace of every daemon metric; distinct from milvus-cdc's "milvus_cdc".
+const Namespace = "milvus_cdc_daemon"
+
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	cdcRequests *prometheus.CounterVec
+}
+
+func newMetrics(ctl *task.Controller) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "http", Name: "requests_total",
+			Help: "HTTP requests by route template, method and HTTP status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Subsystem: "http", Name: "request_duration_seconds",
+			Help:    "HTTP request latency by route template, method and HTTP status code.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15), // 1ms .. 16s
+		}, []string{"route", "method", "code"}),
+		cdcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Subsystem: "cdc", Name: "requests_total",
+			Help: "Requests to the milvus-cdc compatible /cdc API by request_type and body code (HTTP status is always 200 there).",
+		}, []string{"request_type", "code"}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.cdcRequests,
+		&taskStateCollector{ctl: ctl},
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+var tasksDesc = prometheus.NewDesc(Namespace+"_tasks", "Tasks by state, read from the task store at scrape time.", []string{"state"}, nil)
+
+// taskStateCollector reads task counts from the store on every scrape, so the
+// gauge is right even when another process changed the tasks.
+type taskStateCollector struct{ ctl *task.Controller }
+
+func (c *taskStateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- tasksDesc }
+
+func (c *taskStateCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.ctl.CountByState(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(tasksDesc, err)
+		return
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(n), string(state))
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,449 @@
+// Package task is the service layer shared by the /cdc compatibility API and
+// the REST API: it validates task requests, keeps task state in the meta
+// store, and starts and stops one pipeline per task through corelib.
+package task
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/meta"
+)
+
+// Pause reasons (milvus-cdc's texts).
+const (
+	ReasonManualPause      = "manually pause through http interface"
+	ReasonAutoStartOff     = "the task is disabled auto start"
+	reasonPipelineFailedFn = "the pipeline stopped on an error: %v"
+)
+
+// Limits are the configuration values the service enforces.
+type Limits struct {
+	MaxTaskNum       int
+	MaxNameLength    int
+	ReplicateChannel string // the source replicate channel (source.replicateChannel)
+}
+
+// Store is the part of the meta store the controller uses.
+type Store interface {
+	corelib.CheckpointStore
+	CreateTask(ctx context.Context, t meta.Task, initial []corelib.Checkpoint) (meta.Task, error)
+	GetTask(ctx context.Context, id string) (meta.Task, error)
+	ListTasks(ctx context.Context) ([]meta.Task, error)
+	UpdateTask(ctx context.Context, t meta.Task) (meta.Task, error)
+	DeleteTask(ctx context.Context, id string, revision int64) error
+}
+
+// CreateInput is a create request in the internal model.
+type CreateInput struct {
+	Spec corelib.TaskSpec
+	// ReplicateChannelPosition is an optional base64 msgpb.MsgPosition to
+	// start the replicate channel from.
+	ReplicateChannelPosition string
+}
+
+// View is a task as the APIs show it. It never carries secrets.
+type View struct {
+	Spec      corelib.TaskSpec // Target.Token is always empty
+	TokenSet  bool
+	State     meta.State
+	Reason    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Pipeline is the live pipeline status; nil when no pipeline runs.
+	Pipeline *corelib.Status
+}
+
+// Controller owns the task lifecycle. Mutations are serialized by one mutex
+// inside this process; the store's compare-and-swap guards against other
+// processes.
+type Controller struct {
+	store   Store
+	factory corelib.PipelineFactory
+	limits  Limits
+	lg      *zap.Logger
+
+	mu        sync.Mutex
+	pipelines map[string]*runningPipeline
+}
+
+// runningPipeline is a started pipeline; its address identifies one Start, so
+// a late failure report cannot stop a newer pipeline of the same task.
+type runningPipeline struct{ p corelib.Pipeline }
+
+// NewController returns a controller; call Reload once before serving.
+func NewController(store Store, factory corelib.PipelineFactory, limits Limits, lg *zap.Logger) *Controller {
+	return &Controller{store: store, factory: factory, limits: limits, lg: lg, pipelines: map[string]*runningPipeline{}}
+}
+
+// Create validates, verifies the target, stores and starts a new task. When
+// Spec.ID names an existing task it returns that task's View together with an
+// Error of CodeTaskExists (milvus-cdc answers such a create with the id).
+func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
+	if in.Spec.ReplicateChannel == "" {
+		in.Spec.ReplicateChannel = c.limits.ReplicateChannel
+	}
+	if err := c.validateSpec(in); err != nil {
+		return View{}, err
+	}
+	if err := c.factory.Verify(ctx, in.Spec); err != nil {
+		return View{}, wrap(CodeTargetUnreachable, err, "fail to connect the milvus: %v", err)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if in.Spec.ID != "" {
+		existing, err := c.store.GetTask(ctx, in.Spec.ID)
+		if err == nil {
+			return c.view(existing), FieldErrorf(CodeTaskExists, "id", "the task %s already exists", in.Spec.ID)
+		}
+		if !errors.Is(err, meta.ErrNotFound) {
+			return View{}, wrap(CodeInternal, err, "fail to get the task info from etcd: %v", err)
+		}
+	}
+	all, err := c.store.ListTasks(ctx)
+	if err != nil {
+		return View{}, wrap(CodeInternal, err, "fail to list the tasks from etcd: %v", err)
+	}
+	var sameTarget []corelib.TaskSpec
+	for _, t := range all {
+		if targetKey(t.Spec.Target.URI) == targetKey(in.Spec.Target.URI) {
+			sameTarget = append(sameTarget, t.Spec)
+		}
+	}
+	exclude, err := checkAgainstExisting(in.Spec, sameTarget)
+	if err != nil {
+		return View{}, err
+	}
+	in.Spec.Exclude = exclude
+	if len(all) >= c.limits.MaxTaskNum {
+		return View{}, Errorf(CodeTaskLimit, "the task num has reach the limit, %d", c.limits.MaxTaskNum)
+	}
+	initial, err := decodeStartPositions(in)
+	if err != nil {
+		return View{}, err
+	}
+	if in.Spec.ID == "" {
+		in.Spec.ID = newTaskID()
+	}
+	stored, err := c.store.CreateTask(ctx, meta.Task{Spec: in.Spec, State: meta.StateInitial}, initial)
+	if err != nil {
+		if errors.Is(err, meta.ErrConflict) {
+			return View{}, wrap(CodeRevisionConflict, err, "fail to put the task info to etcd: %v", err)
+		}
+		return View{}, wrap(CodeInternal, err, "fail to put the task info to etcd: %v", err)
+	}
+	running, err := c.startLocked(ctx, stored)
+	if err != nil {
+		// milvus-cdc deletes a task that fails to start; so do we.
+		if derr := c.store.DeleteTask(ctx, stored.Spec.ID, stored.Revision); derr != nil {
+			c.lg.Warn("cannot remove the task that failed to start", zap.String("task_id", stored.Spec.ID), zap.Error(derr))
+		}
+		return View{}, err
+	}
+	c.lg.Info("task created", zap.String("task_id", running.Spec.ID), zap.String("target", running.Spec.Target.URI))
+	return c.view(running), nil
+}
+
+// startLocked builds and starts the task's pipeline and records Running.
+// c.mu must be held.
+func (c *Controller) startLocked(ctx context.Context, t meta.Task) (meta.Task, error) {
+	rp := &runningPipeline{}
+	p, err := c.factory.New(t.Spec, corelib.Deps{
+		Checkpoints: c.store,
+		Logger:      c.lg.With(zap.String("task_id", t.Spec.ID)),
+		OnFailure:   c.onPipelineFailure(t.Spec.ID, rp),
+	})
+	if err != nil {
+		return meta.Task{}, wrap(CodeInternal, err, "fail to start the task, task_id: %s: %v", t.Spec.ID, err)
+	}
+	rp.p = p
+	c.pipelines[t.Spec.ID] = rp // visible to onPipelineFailure before Start returns
+	if err := p.Start(ctx); err != nil {
+		delete(c.pipelines, t.Spec.ID)
+		code := CodeInternal
+		if errors.Is(err, corelib.ErrTargetUnreachable) {
+			code = CodeTargetUnreachable
+		}
+		return meta.Task{}, wrap(code, err, "fail to start the task, task_id: %s: %v", t.Spec.ID, err)
+	}
+	t.State, t.Reason, t.PausedByUser = meta.StateRunning, "", false
+	updated, err := c.store.UpdateTask(ctx, t)
+	if err != nil {
+		c.stopLocked(ctx, t.Spec.ID)
+		return meta.Task{}, c.storeError(err, t.Spec.ID, "fail to update the task state, task_id: %s: %v")
+	}
+	return updated, nil
+}
+
+// stopLocked stops and forgets the task's pipeline, if any. c.mu must be held.
+func (c *Controller) stopLocked(ctx context.Context, id string) {
+	rp, ok := c.pipelines[id]
+	if !ok {
+		return
+	}
+	delete(c.pipelines, id)
+	if err := rp.p.Stop(ctx); err != nil {
+		c.lg.Warn("pipeline did not stop cleanly", zap.String("task_id", id), zap.Error(err))
+	}
+}
+
+// onPipelineFailure returns the callback a pipeline calls when it stops on
+// its own: the task becomes Paused with the error as reason (it is not a
+// manual pause, so a restart retries it).
+func (c *Controller) onPipelineFailure(id string, rp *runningPipeline) func(error) {
+	return func(cause error) {
+		go func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.pipelines[id] != rp {
+				return // stopped or replaced meanwhile
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c.stopLocked(ctx, id)
+			t, err := c.store.GetTask(ctx, id)
+			if err != nil {
+				return // deleted meanwhile
+			}
+			if t.State == meta.StatePaused {
+				return
+			}
+			t.State, t.Reason, t.PausedByUser = meta.StatePaused, fmt.Sprintf(reasonPipelineFailedFn, cause), false
+			if _, err := c.store.UpdateTask(ctx, t); err != nil {
+				c.lg.Error("cannot record the pipeline failure", zap.String("task_id", id), zap.Error(err))
+				return
+			}
+			c.lg.Warn("task paused after a pipeline failure", zap.String("task_id", id), zap.Error(cause))
+		}()
+	}
+}
+
+// Delete removes a task and its checkpoints, then stops its pipeline.
+func (c *Controller) Delete(ctx context.Context, id string, ignoreNotFound bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.store.GetTask(ctx, id)
+	if err != nil {
+		if errors.Is(err, meta.ErrNotFound) {
+			if ignoreNotFound {
+				return nil
+			}
+			return Errorf(CodeNotFound, "not found the task, task_id: %s", id)
+		}
+		return wrap(CodeInternal, err, "fail to get the task info, task_id: %s: %v", id, err)
+	}
+	if err := c.store.DeleteTask(ctx, id, t.Revision); err != nil {
+		return c.storeError(err, id, "fail to delete the task meta, task_id: %s: %v")
+	}
+	c.stopLocked(ctx, id)
+	c.lg.Info("task deleted", zap.String("task_id", id))
+	return nil
+}
+
+// Pause records a manual pause and stops the pipeline.
+func (c *Controller) Pause(ctx context.Context, id string) (View, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getTask(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	if t.State == meta.StatePaused {
+		return View{}, Errorf(CodeStateConflict, "the task has paused, task_id: %s", id)
+	}
+	t.State, t.Reason, t.PausedByUser = meta.StatePaused, ReasonManualPause, true
+	updated, err := c.store.UpdateTask(ctx, t)
+	if err != nil {
+		return View{}, c.storeError(err, id, "fail to update the task state, task_id: %s: %v")
+	}
+	c.stopLocked(ctx, id)
+	c.lg.Info("task paused", zap.String("task_id", id))
+	return c.view(updated), nil
+}
+
+// Resume starts a Paused or Initial task from its stored checkpoints.
+func (c *Controller) Resume(ctx context.Context, id string) (View, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.getTask(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	if t.State == meta.StateRunning {
+		return View{}, Errorf(CodeStateConflict, "the task has running, task_id: %s", id)
+	}
+	c.stopLocked(ctx, id) // defensive: a Paused task has no pipeline
+	updated, err := c.startLocked(ctx, t)
+	if err != nil {
+		return View{}, err
+	}
+	c.lg.Info("task resumed", zap.String("task_id", id))
+	return c.view(updated), nil
+}
+
+// Get returns one task.
+func (c *Controller) Get(ctx context.Context, id string) (View, error) {
+	if id == "" {
+		return View{}, FieldErrorf(CodeValidation, "task_id", "task_id is empty")
+	}
+	t, err := c.store.GetTask(ctx, id)
+	if err != nil {
+		if errors.Is(err, meta.ErrNotFound) {
+			return View{}, Errorf(CodeNotFound, "not found: [%s]", id)
+		}
+		return View{}, wrap(CodeInternal, err, "fail to get the task info, task_id: %s: %v", id, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.view(t), nil
+}
+
+// List returns every task, oldest first, optionally only those in state.
+func (c *Controller) List(ctx context.Context, state meta.State) ([]View, error) {
+	tasks, err := c.store.ListTasks(ctx)
+	if err != nil {
+		return nil, wrap(CodeInternal, err, "fail to get all task info: %v", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	views := make([]View, 0, len(tasks))
+	for _, t := range tasks {
+		if state == "" || t.State == state {
+			views = append(views, c.view(t))
+		}
+	}
+	return views, nil
+}
+
+// CountByState returns the number of tasks per state (all three states present).
+func (c *Controller) CountByState(ctx context.Context) (map[meta.State]int, error) {
+	tasks, err := c.store.ListTasks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[meta.State]int{meta.StateInitial: 0, meta.StateRunning: 0, meta.StatePaused: 0}
+	for _, t := range tasks {
+		counts[t.State]++
+	}
+	return counts, nil
+}
+
+// Checkpoints returns a task's stored checkpoints.
+func (c *Controller) Checkpoints(ctx context.Context, id string) ([]corelib.Checkpoint, error) {
+	if _, err := c.getTask(ctx, id); err != nil {
+		return nil, err
+	}
+	cps, err := c.store.LoadCheckpoints(ctx, id)
+	if err != nil {
+		return nil, wrap(CodeInternal, err, "fail to get the task position, task_id: %s: %v", id, err)
+	}
+	return cps, nil
+}
+
+// Reload runs once at startup: tasks that were Running or Initial start
+// again, tasks paused by a pipeline failure are retried, tasks paused by hand
+// stay paused, and disable_auto_start tasks become Paused with
+// ReasonAutoStartOff. A task that fails to start is paused with the error.
+func (c *Controller) Reload(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tasks, err := c.store.ListTasks(ctx)
+	if err != nil {
+		return fmt.Errorf("reload tasks: %w", err)
+	}
+	for _, t := range tasks {
+		id := t.Spec.ID
+		switch {
+		case t.State == meta.StatePaused && t.PausedByUser:
+			continue
+		case t.Spec.DisableAutoStart:
+			if t.State != meta.StatePaused || t.Reason != ReasonAutoStartOff {
+				t.State, t.Reason = meta.StatePaused, ReasonAutoStartOff
+				if _, err := c.store.UpdateTask(ctx, t); err != nil {
+					c.lg.Error("cannot pause a disable_auto_start task", zap.String("task_id", id), zap.Error(err))
+				}
+			}
+			continue
+		}
+		if _, err := c.startLocked(ctx, t); err != nil {
+			c.lg.Error("task did not start after restart", zap.String("task_id", id), zap.Error(err))
+			if fresh, gerr := c.store.GetTask(ctx, id); gerr == nil {
+				fresh.State, fresh.Reason, fresh.PausedByUser = meta.StatePaused, fmt.Sprintf("fail to start task, err: %v", err), false
+				if _, uerr := c.store.UpdateTask(ctx, fresh); uerr != nil {
+					c.lg.Error("cannot record the start failure", zap.String("task_id", id), zap.Error(uerr))
+				}
+			}
+			continue
+		}
+		c.lg.Info("task restarted", zap.String("task_id", id))
+	}
+	return nil
+}
+
+// Shutdown stops every pipeline without changing stored states, so a restart
+// resumes the same tasks.
+func (c *Controller) Shutdown(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ids := make([]string, 0, len(c.pipelines))
+	for id := range c.pipelines {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c.stopLocked(ctx, id)
+	}
+}
+
+func (c *Controller) getTask(ctx context.Context, id string) (meta.Task, error) {
+	t, err := c.store.GetTask(ctx, id)
+	if err != nil {
+		if errors.Is(err, meta.ErrNotFound) {
+			return meta.Task{}, Errorf(CodeNotFound, "not found the task, task_id: %s", id)
+		}
+		return meta.Task{}, wrap(CodeInternal, err, "fail to get the task info, task_id: %s: %v", id, err)
+	}
+	return t, nil
+}
+
+// storeError classifies a failed store write; format takes the id and the error.
+func (c *Controller) storeError(err error, id, format string) error {
+	switch {
+	case errors.Is(err, meta.ErrNotFound):
+		return wrap(CodeNotFound, err, "not found the task, task_id: %s", id)
+	case errors.Is(err, meta.ErrConflict):
+		return wrap(CodeRevisionConflict, err, format, id, err)
+	default:
+		return wrap(CodeInternal, err, format, id, err)
+	}
+}
+
+// view converts a stored task to a View, dropping secrets. c.mu must be held.
+func (c *Controller) view(t meta.Task) View {
+	spec := t.Spec
+	tokenSet := spec.Target.Token != ""
+	spec.Target.Token = ""
+	v := View{Spec: spec, TokenSet: tokenSet, State: t.State, Reason: t.Reason, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	if rp, ok := c.pipelines[t.Spec.ID]; ok {
+		st := rp.p.Status()
+		v.Pipeline = &st
+	}
+	return v
+}
+
+// newTaskID is milvus-cdc's format: 32 hex characters.
+func newTaskID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}

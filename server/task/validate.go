@@ -1,0 +1,242 @@
+package task
+
+import (
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+)
+
+// validTaskID keeps ids safe as one etcd key segment.
+var validTaskID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// vchannelPattern is a Milvus virtual channel: {pchannel}_{collectionID}v{shard}.
+var vchannelPattern = regexp.MustCompile(`^(.*)_(\d+)v(\d+)$`)
+
+// validateSpec checks a create request's fields in milvus-cdc's order, before
+// anything touches the network or the store. Messages are milvus-cdc's where
+// it has one.
+func (c *Controller) validateSpec(in CreateInput) error {
+	s := in.Spec
+	if s.ID != "" && !validTaskID.MatchString(s.ID) {
+		return FieldErrorf(CodeValidation, "id", "the task_id %q is invalid: use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", s.ID)
+	}
+	if strings.TrimSpace(s.Target.URI) == "" {
+		return FieldErrorf(CodeValidation, "target.uri", "the downstream address is empty")
+	}
+	if s.Target.ConnectTimeout < 0 {
+		return FieldErrorf(CodeValidation, "target.connectTimeoutSeconds", "the milvus connect timeout is less zero")
+	}
+	if s.Target.ChannelNum < 0 {
+		return FieldErrorf(CodeValidation, "target.channelNum", "the target channel num is less zero")
+	}
+	if t := s.Target.TLS; (t.ClientPEMPath == "") != (t.ClientKeyPath == "") {
+		return FieldErrorf(CodeValidation, "target.tls.clientPemPath", "set both the client certificate and the client key for mutual TLS, or neither")
+	}
+	if len(s.Scope) == 0 {
+		return FieldErrorf(CodeValidation, "scope", "the collection info is empty")
+	}
+	for i, sc := range s.Scope {
+		field := fmt.Sprintf("scope[%d]", i)
+		if sc.Database == "" {
+			return FieldErrorf(CodeValidation, field+".database", "the database name is empty; use \"*\" for all databases or a database name")
+		}
+		if len(sc.Database) > c.limits.MaxNameLength {
+			return FieldErrorf(CodeValidation, field+".database", "the db name length exceeds %d characters, %s", c.limits.MaxNameLength, sc.Database)
+		}
+		if sc.Collection == corelib.Wildcard && len(sc.StartPositions) > 0 {
+			return FieldErrorf(CodeValidation, field+".positions", "the collection name is `*`, the positions should be empty")
+		}
+		for key := range sc.StartPositions {
+			if i := strings.LastIndex(key, "_"); i < 0 || !strings.Contains(key[i+1:], "v") {
+				return FieldErrorf(CodeValidation, field+".positions", "the position channel name is not virtual channel, %s", key)
+			}
+		}
+		msg := ""
+		if sc.Collection == "" {
+			msg += "there is a collection name that is empty. "
+		}
+		if len(sc.Collection) > c.limits.MaxNameLength {
+			msg += fmt.Sprintf("there are some collection names whose length exceeds %d characters, [%s]", c.limits.MaxNameLength, sc.Collection)
+		}
+		if msg != "" {
+			return FieldErrorf(CodeValidation, field+".collection", "%s", msg)
+		}
+	}
+	for i := range s.Scope {
+		for j := i + 1; j < len(s.Scope); j++ {
+			a, b := fullName(s.Scope[i]), fullName(s.Scope[j])
+			if matchName(a, b) || matchName(b, a) {
+				return FieldErrorf(CodeValidation, fmt.Sprintf("scope[%d]", j), "the scope entries %s and %s overlap; merge them", a, b)
+			}
+		}
+	}
+	if s.ReplicateChannel != "" && s.ReplicateChannel != c.limits.ReplicateChannel {
+		return FieldErrorf(CodeValidation, "replicateChannel.name", "the rpc channel is invalid, the channel name should be the same as the source config")
+	}
+	for i, m := range s.NameMapping {
+		if m.SourceDatabase == "" {
+			return FieldErrorf(CodeValidation, fmt.Sprintf("nameMapping[%d].sourceDatabase", i), "the source database of a name mapping is empty")
+		}
+	}
+	return nil
+}
+
+// fullName is milvus-cdc's "db.collection" form used for overlap checks.
+func fullName(s corelib.CollectionScope) string { return s.Database + "." + s.Collection }
+
+// matchName reports whether pattern ("db.coll", either part may be "*")
+// covers name.
+func matchName(pattern, name string) bool {
+	pd, pc, _ := strings.Cut(pattern, ".")
+	nd, nc, _ := strings.Cut(name, ".")
+	return (pd == corelib.Wildcard || pd == nd) && (pc == corelib.Wildcard || pc == nc)
+}
+
+// targetKey identifies a target for overlap checks: the URI without scheme.
+func targetKey(uri string) string {
+	u := strings.ToLower(strings.TrimSpace(uri))
+	u = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
+	return strings.TrimRight(u, "/")
+}
+
+// checkAgainstExisting applies the rules that depend on other tasks on the
+// same target (milvus-cdc's order: user-role, duplicate scope, name mapping)
+// and returns the names the new task must exclude.
+func checkAgainstExisting(spec corelib.TaskSpec, sameTarget []corelib.TaskSpec) ([]string, error) {
+	var existing, excluded []string
+	for _, t := range sameTarget {
+		if spec.EnableUserRole && t.EnableUserRole {
+			return nil, FieldErrorf(CodeDuplicateScope, "enableUserRole", "the enable user role param is duplicate")
+		}
+		for _, sc := range t.Scope {
+			existing = append(existing, fullName(sc))
+		}
+		excluded = append(excluded, t.Exclude...)
+	}
+	var dups []string
+	for _, sc := range spec.Scope {
+		n := fullName(sc)
+		if contains(existing, n) {
+			dups = append(dups, n)
+			continue
+		}
+		if n == "*.*" {
+			continue
+		}
+		for _, e := range existing {
+			if strings.Contains(e, corelib.Wildcard) && matchName(e, n) && !contains(excluded, n) {
+				dups = append(dups, n)
+				break
+			}
+		}
+	}
+	if len(dups) > 0 {
+		return nil, FieldErrorf(CodeDuplicateScope, "scope", "the collection name is duplicate with existing task, %v", dups)
+	}
+	for i, m := range spec.NameMapping {
+		names := []string{m.SourceDatabase + "." + corelib.Wildcard}
+		if len(m.Collections) > 0 {
+			names = names[:0]
+			for src := range m.Collections {
+				names = append(names, m.SourceDatabase+"."+src)
+			}
+		}
+		for _, name := range names {
+			covered := false
+			for _, sc := range spec.Scope {
+				if matchName(fullName(sc), name) {
+					covered = true
+					break
+				}
+			}
+			if !covered {
+				return nil, FieldErrorf(CodeValidation, fmt.Sprintf("nameMapping[%d]", i), "the collection name in the name mapping is not in the collection info, checkout it")
+			}
+		}
+	}
+	var exclude []string
+	for _, sc := range spec.Scope {
+		for _, e := range existing {
+			if matchName(fullName(sc), e) && !contains(exclude, e) {
+				exclude = append(exclude, e)
+			}
+		}
+	}
+	return exclude, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeStartPositions turns user-supplied positions into initial checkpoints
+// (milvus-cdc rules 25-28, in its order).
+func decodeStartPositions(in CreateInput) ([]corelib.Checkpoint, error) {
+	var cps []corelib.Checkpoint
+	for i, sc := range in.Spec.Scope {
+		field := fmt.Sprintf("scope[%d].positions", i)
+		collectionID := int64(-1)
+		for _, key := range sortedKeys(sc.StartPositions) {
+			m := vchannelPattern.FindStringSubmatch(key)
+			if m == nil {
+				return nil, FieldErrorf(CodeValidation, field, "the vchannel is invalid, %s, err: it does not match {pchannel}_{collectionID}v{shard}", key)
+			}
+			id, err := strconv.ParseInt(m[2], 10, 64)
+			if err != nil {
+				return nil, FieldErrorf(CodeValidation, field, "the vchannel is invalid, %s, err: %v", key, err)
+			}
+			pos, raw, err := decodePosition(sc.StartPositions[key])
+			if err != nil {
+				return nil, &Error{Code: CodeInvalidPosition, Field: field, Message: fmt.Sprintf("fail to decode the position data: %v", err), Err: err}
+			}
+			if collectionID != -1 && collectionID != id {
+				return nil, FieldErrorf(CodeValidation, field, "the channel position info should be in the same collection")
+			}
+			collectionID = id
+			cps = append(cps, corelib.Checkpoint{Channel: key, CollectionID: id, Position: raw, Timestamp: pos.GetTimestamp()})
+		}
+	}
+	if in.ReplicateChannelPosition != "" {
+		pos, raw, err := decodePosition(in.ReplicateChannelPosition)
+		if err != nil {
+			return nil, &Error{Code: CodeInvalidPosition, Field: "replicateChannel.position", Message: fmt.Sprintf("fail to decode the rpc position data: %v", err), Err: err}
+		}
+		cps = append(cps, corelib.Checkpoint{Channel: in.Spec.ReplicateChannel, CollectionID: corelib.ReplicateChannelCollectionID, Position: raw, Timestamp: pos.GetTimestamp()})
+	}
+	return cps, nil
+}
+
+// decodePosition decodes base64 (StdEncoding) of a protobuf msgpb.MsgPosition.
+func decodePosition(b64 string) (*msgpb.MsgPosition, []byte, error) {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, nil, err
+	}
+	pos := &msgpb.MsgPosition{}
+	if err := proto.Unmarshal(raw, pos); err != nil {
+		return nil, nil, err
+	}
+	return pos, raw, nil
+}
