@@ -1,5 +1,7 @@
 package pipeline
 
+import "github.com/milvus-cdc/milvus-cdc/corelib"
+
 // DefaultDatabase is the database Milvus puts collections in when none is named.
 const DefaultDatabase = "default"
 
@@ -13,6 +15,9 @@ type Scope struct {
 	// rules maps a database name (or "*") to the collection names (or "*")
 	// covered in it.
 	rules map[string][]string
+	// exclude lists "db.collection" names inside the rules that another task
+	// on the same target replicates.
+	exclude map[string]bool
 }
 
 // NewScope builds a Scope from database → collection-name rules, as given
@@ -41,6 +46,9 @@ func (s Scope) Database(db string) bool {
 func (s Scope) Collection(db, coll string) bool {
 	if db == "" {
 		db = DefaultDatabase
+	}
+	if s.exclude[db+"."+coll] {
+		return false
 	}
 	for ruleDB, colls := range s.rules {
 		if ruleDB != "*" && ruleDB != db {
@@ -101,4 +109,33 @@ func (m NameMapping) TargetDatabase(db string) string {
 		}
 	}
 	return db
+}
+
+// scopeOf builds the Scope of a task.
+func scopeOf(spec corelib.TaskSpec) Scope {
+	rules := map[string][]string{}
+	for _, cs := range spec.Scope {
+		db := cs.Database
+		if db == "" {
+			db = DefaultDatabase
+		}
+		rules[db] = append(rules[db], cs.Collection)
+	}
+	s := NewScope(rules)
+	if len(spec.Exclude) > 0 {
+		s.exclude = map[string]bool{}
+		for _, name := range spec.Exclude {
+			s.exclude[name] = true
+		}
+	}
+	return s
+}
+
+// mappingOf builds the NameMapping of a task.
+func mappingOf(spec corelib.TaskSpec) NameMapping {
+	var m NameMapping
+	for _, nm := range spec.NameMapping {
+		m = append(m, DatabaseMapping{SourceDB: nm.SourceDatabase, TargetDB: nm.TargetDatabase, Collections: nm.Collections})
+	}
+	return m
 }

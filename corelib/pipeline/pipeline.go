@@ -1,0 +1,402 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
+)
+
+// checkpointInterval bounds how often a channel's checkpoint is written to
+// the task store while data flows; a pause or stop always writes the last one.
+const checkpointInterval = time.Second
+
+// Pack is one time-tick pack of a physical channel: the messages with
+// timestamps in (previous tick, EndTs], in order, and the ID of the time-tick
+// message that closed it. Reopening the channel at {Resume, EndTs} continues
+// right after the pack.
+type Pack struct {
+	Msgs   []*source.Message
+	EndTs  uint64
+	Resume []byte
+}
+
+// PackReader delivers the packs of one physical channel in order.
+type PackReader interface {
+	Next(ctx context.Context) (Pack, error)
+	Close()
+}
+
+// OpReader delivers the messages of the replicate channel in order, each
+// with its MQ message ID.
+type OpReader interface {
+	Next(ctx context.Context) (msg *source.Message, id []byte, err error)
+	Close()
+}
+
+// Source is how a pipeline reaches the source Milvus: its catalog and its
+// message channels.
+type Source interface {
+	List(ctx context.Context) (*source.Snapshot, error)
+	Watch(ctx context.Context, from *source.Snapshot) <-chan source.MetaEvent
+	// OpenChannel reads a physical channel from a position: from the message
+	// at from.MsgID inclusive, dropping every message with a timestamp <=
+	// from.Timestamp until the first time tick >= from.Timestamp (Milvus's
+	// own seek rule), or from the channel's current end when from is nil.
+	OpenChannel(ctx context.Context, channel string, from *msgpb.MsgPosition) (PackReader, error)
+	// OpenReplicateChannel reads the replicate channel from a position by the
+	// same rule (the channel has no ticks: every message with a timestamp <=
+	// from.Timestamp is dropped), or from its current end when from is nil.
+	OpenReplicateChannel(ctx context.Context, from *msgpb.MsgPosition) (OpReader, error)
+	ReplicateChannel() string
+	DefaultPartition() string
+}
+
+// Pipeline replicates one task. It implements corelib.Pipeline.
+type Pipeline struct {
+	spec   corelib.TaskSpec
+	deps   corelib.Deps
+	src    Source
+	target func(ctx context.Context) (target, func(), error)
+	log    *zap.Logger
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	r       *replicator
+	stage   string // what the run loop is doing, for Status
+	saved   map[string]corelib.Checkpoint
+	workers map[string]bool
+}
+
+var _ corelib.Pipeline = (*Pipeline)(nil)
+
+// Start begins replication in the background and returns at once; the
+// pipeline retries whatever fails (source, target, store) and reports it in
+// Status.
+func (p *Pipeline) Start(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cancel != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan struct{})
+	p.saved, p.workers = map[string]corelib.Checkpoint{}, map[string]bool{}
+	p.stage = "starting"
+	go func() {
+		defer close(p.done)
+		p.run(ctx)
+	}()
+	return nil
+}
+
+// Stop ends replication after the packs being applied are on the target and
+// their checkpoints are saved, or when ctx ends.
+func (p *Pipeline) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	cancel, done := p.cancel, p.done
+	p.cancel = nil
+	p.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Status says whether data flows and what went wrong last.
+func (p *Pipeline) Status() corelib.Status {
+	p.mu.Lock()
+	running, stage, r := p.cancel != nil, p.stage, p.r
+	p.mu.Unlock()
+	st := corelib.Status{Detail: stage}
+	if !running {
+		st.Detail = "stopped"
+	}
+	if r != nil {
+		r.health.mu.Lock()
+		st.LastError = r.health.lastErr
+		if r.health.retrying {
+			st.Detail = fmt.Sprintf("retrying (%d retries so far) after a %s failure", r.health.retries, r.health.lastStage)
+		}
+		r.health.mu.Unlock()
+		st.Replicating = running && stage == "replicating"
+	}
+	return st
+}
+
+func (p *Pipeline) setStage(s string) {
+	p.mu.Lock()
+	p.stage = s
+	p.mu.Unlock()
+}
+
+// run is the pipeline's life: connect, list, resume every channel, then
+// follow the catalog until stopped.
+func (p *Pipeline) run(ctx context.Context) {
+	h := newHealth()
+	var (
+		t     target
+		close func()
+		snap  *source.Snapshot
+		cps   []corelib.Checkpoint
+	)
+	steps := []struct {
+		stage string
+		fn    func(context.Context) error
+	}{
+		{"connecting to the target", func(ctx context.Context) (err error) { t, close, err = p.target(ctx); return err }},
+		{"listing the source catalog", func(ctx context.Context) (err error) { snap, err = p.src.List(ctx); return err }},
+		{"loading checkpoints", func(ctx context.Context) (err error) {
+			cps, err = p.deps.Checkpoints.LoadCheckpoints(ctx, p.spec.ID)
+			return err
+		}},
+	}
+	for _, s := range steps {
+		p.setStage(s.stage)
+		if err := retry(ctx, h, p.log, stageRead, s.stage, s.fn); err != nil {
+			return
+		}
+	}
+	defer close()
+
+	meta := newMetaView(snap)
+	r := newReplicator(scopeOf(p.spec), mappingOf(p.spec), p.src.DefaultPartition(), t, meta, p.log)
+	r.health = h
+	p.mu.Lock()
+	p.r = r
+	p.mu.Unlock()
+
+	resume := map[string]*msgpb.MsgPosition{}
+	for _, cp := range cps {
+		p.saved[cp.Channel] = cp
+		pos := &msgpb.MsgPosition{}
+		if err := proto.Unmarshal(cp.Position, pos); err == nil {
+			resume[cp.Channel] = pos
+		}
+	}
+
+	var wg sync.WaitGroup
+	p.setStage("creating existing collections on the target")
+	for _, c := range snap.Collections {
+		if c.State != metapb.CollectionState_CollectionCreated {
+			continue
+		}
+		st := r.resolve(c.ID, "", "")
+		if !st.inScope {
+			continue
+		}
+		if err := r.ensureCollection(ctx, st, c); err != nil {
+			return
+		}
+		for _, ch := range st.shardChannels() {
+			p.startChannel(ctx, &wg, r, ch, resume[ch])
+		}
+	}
+	rc := p.src.ReplicateChannel()
+	// Channels with a checkpoint but no live collection in scope are still
+	// read: they may hold the drops of collections dropped while paused.
+	for ch := range resume {
+		if ch != rc {
+			p.startChannel(ctx, &wg, r, ch, resume[ch])
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.followReplicateChannel(ctx, r, rc, resume[rc])
+	}()
+
+	p.setStage("replicating")
+	events := p.src.Watch(ctx, snap)
+	for ev := range events {
+		meta.apply(ev)
+		if ev.Type != source.CollectionCreated {
+			continue
+		}
+		st := r.resolve(ev.ID, "", "")
+		if !st.inScope {
+			continue
+		}
+		// A collection on a channel the pipeline does not read yet starts
+		// at its own CreateCollection message there.
+		for _, ch := range st.shardChannels() {
+			from := resume[ch]
+			if from == nil {
+				if id, ok := ev.Collection.StartPositions[ch]; ok {
+					from = &msgpb.MsgPosition{ChannelName: ch, MsgID: id, Timestamp: 0}
+				}
+			}
+			p.startChannel(ctx, &wg, r, ch, from)
+		}
+	}
+	wg.Wait()
+}
+
+// startChannel starts the worker of a physical channel unless it runs.
+func (p *Pipeline) startChannel(ctx context.Context, wg *sync.WaitGroup, r *replicator, channel string, from *msgpb.MsgPosition) {
+	p.mu.Lock()
+	running := p.workers[channel]
+	p.workers[channel] = true
+	p.mu.Unlock()
+	if running {
+		return
+	}
+	r.progress.track(channel, from.GetTimestamp())
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.followChannel(ctx, r, channel, from)
+	}()
+}
+
+// followChannel applies the packs of one physical channel until ctx ends,
+// reopening the channel at the last applied position after a read error.
+func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel string, from *msgpb.MsgPosition) {
+	pos := from
+	var lastSave time.Time
+	defer func() {
+		if pos != nil && pos != from {
+			// The run is being stopped: save what was applied, but do not
+			// wait forever for a store that is down.
+			saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			p.saveCheckpoint(saveCtx, r, channel, 0, pos)
+		}
+	}()
+	for ctx.Err() == nil {
+		var reader PackReader
+		err := retry(ctx, r.health, p.log, stageRead, "open "+channel, func(ctx context.Context) (err error) {
+			reader, err = p.src.OpenChannel(ctx, channel, pos)
+			return err
+		})
+		if err != nil {
+			return
+		}
+		for ctx.Err() == nil {
+			pack, err := reader.Next(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
+				}
+				break
+			}
+			msgs := make([]dataMsg, 0, len(pack.Msgs))
+			for _, m := range pack.Msgs {
+				if m.IsReplicate() {
+					continue // written by a replicator: replaying it would echo
+				}
+				msgs = append(msgs, dataMsg{msg: m.Body, size: len(m.Raw)})
+			}
+			if err := r.applyPack(ctx, channel, msgs); err != nil {
+				break // only ctx ends the retries inside
+			}
+			r.progress.advance(channel, pack.EndTs)
+			pos = &msgpb.MsgPosition{ChannelName: channel, MsgID: pack.Resume, Timestamp: pack.EndTs}
+			if time.Since(lastSave) >= checkpointInterval {
+				p.saveCheckpoint(ctx, r, channel, 0, pos)
+				lastSave = time.Now()
+			}
+		}
+		reader.Close()
+	}
+}
+
+// followReplicateChannel applies the replicate channel's operations in order.
+func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, channel string, from *msgpb.MsgPosition) {
+	pos := from
+	for ctx.Err() == nil {
+		var reader OpReader
+		err := retry(ctx, r.health, p.log, stageRead, "open "+channel, func(ctx context.Context) (err error) {
+			reader, err = p.src.OpenReplicateChannel(ctx, pos)
+			return err
+		})
+		if err != nil {
+			return
+		}
+		for ctx.Err() == nil {
+			msg, id, err := reader.Next(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
+				}
+				break
+			}
+			if !msg.IsReplicate() && msg.Supported() {
+				if err := r.applyOperation(ctx, msg.Body, msg.EndTs); err != nil {
+					break
+				}
+			} else if !msg.Supported() {
+				r.health.skip(msg.Type.String())
+			}
+			pos = &msgpb.MsgPosition{ChannelName: channel, MsgID: id, Timestamp: msg.EndTs}
+			p.saveCheckpoint(ctx, r, channel, corelib.ReplicateChannelCollectionID, pos)
+		}
+		reader.Close()
+	}
+}
+
+// saveCheckpoint persists a channel's position with compare-and-swap. A
+// conflict means another daemon runs this task too: the pipeline stops and
+// reports it rather than fight over the checkpoint.
+func (p *Pipeline) saveCheckpoint(ctx context.Context, r *replicator, channel string, collectionID int64, pos *msgpb.MsgPosition) {
+	raw, err := proto.Marshal(pos)
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	cp := corelib.Checkpoint{Channel: channel, CollectionID: collectionID, Position: raw, Timestamp: pos.GetTimestamp(), Revision: p.saved[channel].Revision}
+	p.mu.Unlock()
+	var conflict error
+	_ = retry(ctx, r.health, p.log, stageSave, "save checkpoint "+channel, func(ctx context.Context) error {
+		saved, err := p.deps.Checkpoints.SaveCheckpoint(ctx, p.spec.ID, cp)
+		if errors.Is(err, corelib.ErrConflict) {
+			conflict = err
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.saved[channel] = saved
+		p.mu.Unlock()
+		return nil
+	})
+	if conflict != nil {
+		p.fail(fmt.Errorf("the checkpoint of channel %s was changed by another writer; is a second daemon running task %s? %w", channel, p.spec.ID, conflict))
+	}
+}
+
+// fail stops the pipeline on an error retrying cannot fix and tells the
+// control plane, once.
+func (p *Pipeline) fail(err error) {
+	p.mu.Lock()
+	cancel := p.cancel
+	p.cancel = nil
+	p.mu.Unlock()
+	if cancel == nil {
+		return // already stopping
+	}
+	p.log.Error("pipeline stopped", zap.Error(err))
+	cancel()
+	if p.deps.OnFailure != nil {
+		p.deps.OnFailure(err)
+	}
+}

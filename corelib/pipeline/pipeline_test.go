@@ -1,0 +1,238 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
+	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
+	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+)
+
+// fakeSource serves the test catalog and scripted packs per channel. A pack's
+// Resume is its index as one byte; opening at a position resumes after the
+// pack with that Resume, as the real seek rule does.
+type fakeSource struct {
+	mu    sync.Mutex
+	packs map[string][]Pack
+	added chan struct{}
+	opens []string
+}
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{packs: map[string][]Pack{}, added: make(chan struct{})}
+}
+
+func (f *fakeSource) add(t *testing.T, channel string, endTs uint64, msgs ...proto.Message) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := Pack{EndTs: endTs, Resume: []byte{byte(len(f.packs[channel]))}}
+	for _, m := range msgs {
+		raw, err := proto.Marshal(m)
+		require.NoError(t, err)
+		dm, err := source.DecodeMessage(raw)
+		require.NoError(t, err)
+		p.Msgs = append(p.Msgs, dm)
+	}
+	f.packs[channel] = append(f.packs[channel], p)
+	close(f.added)
+	f.added = make(chan struct{})
+}
+
+func (f *fakeSource) List(context.Context) (*source.Snapshot, error) { return testSnapshot(), nil }
+
+func (f *fakeSource) Watch(ctx context.Context, _ *source.Snapshot) <-chan source.MetaEvent {
+	ch := make(chan source.MetaEvent)
+	go func() { <-ctx.Done(); close(ch) }()
+	return ch
+}
+
+func (f *fakeSource) OpenChannel(_ context.Context, channel string, from *msgpb.MsgPosition) (PackReader, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.opens = append(f.opens, fmt.Sprintf("%s@%v", channel, from.GetMsgID()))
+	next := 0
+	if from != nil {
+		for i, p := range f.packs[channel] {
+			if bytes.Equal(p.Resume, from.GetMsgID()) {
+				next = i + 1
+			}
+		}
+	}
+	return &fakePackReader{src: f, channel: channel, next: next}, nil
+}
+
+func (f *fakeSource) OpenReplicateChannel(context.Context, *msgpb.MsgPosition) (OpReader, error) {
+	return idleOpReader{}, nil
+}
+func (f *fakeSource) ReplicateChannel() string { return "rpc" }
+func (f *fakeSource) DefaultPartition() string { return "_default" }
+
+type fakePackReader struct {
+	src     *fakeSource
+	channel string
+	next    int
+}
+
+func (r *fakePackReader) Next(ctx context.Context) (Pack, error) {
+	for {
+		r.src.mu.Lock()
+		packs, added := r.src.packs[r.channel], r.src.added
+		r.src.mu.Unlock()
+		if r.next < len(packs) {
+			r.next++
+			return packs[r.next-1], nil
+		}
+		select {
+		case <-added:
+		case <-ctx.Done():
+			return Pack{}, ctx.Err()
+		}
+	}
+}
+func (r *fakePackReader) Close() {}
+
+type idleOpReader struct{}
+
+func (idleOpReader) Next(ctx context.Context) (*source.Message, []byte, error) {
+	<-ctx.Done()
+	return nil, nil, ctx.Err()
+}
+func (idleOpReader) Close() {}
+
+// memStore is a CheckpointStore with the compare-and-swap contract.
+type memStore struct {
+	mu  sync.Mutex
+	rev int64
+	cps map[string]corelib.Checkpoint
+}
+
+func (s *memStore) LoadCheckpoints(context.Context, string) ([]corelib.Checkpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []corelib.Checkpoint
+	for _, cp := range s.cps {
+		out = append(out, cp)
+	}
+	return out, nil
+}
+
+func (s *memStore) SaveCheckpoint(_ context.Context, _ string, cp corelib.Checkpoint) (corelib.Checkpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cp.Revision != s.cps[cp.Channel].Revision {
+		return corelib.Checkpoint{}, fmt.Errorf("save %s: %w", cp.Channel, corelib.ErrConflict)
+	}
+	s.rev++
+	cp.Revision = s.rev
+	s.cps[cp.Channel] = cp
+	return cp, nil
+}
+
+func (s *memStore) get(channel string) corelib.Checkpoint {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cps[channel]
+}
+
+func insertMsg(ts uint64, coll int64, name string, ids ...int64) *msgpb.InsertRequest {
+	tss := make([]uint64, len(ids))
+	for i := range tss {
+		tss[i] = ts
+	}
+	return &msgpb.InsertRequest{
+		Base:         &commonpb.MsgBase{MsgType: commonpb.MsgType_Insert, Timestamp: ts, MsgID: int64(ts)},
+		CollectionID: coll, DbName: "db1", CollectionName: name, PartitionName: "_default",
+		Timestamps: tss, NumRows: uint64(len(ids)), Version: msgpb.InsertDataVersion_ColumnBased,
+		FieldsData: []*schemapb.FieldData{{FieldName: "id", Type: schemapb.DataType_Int64, Field: &schemapb.FieldData_Scalars{
+			Scalars: &schemapb.ScalarField{Data: &schemapb.ScalarField_LongData{LongData: &schemapb.LongArray{Data: ids}}}}}},
+	}
+}
+
+func newTestPipeline(src Source, store corelib.CheckpointStore, rec *recorder, onFailure func(error)) *Pipeline {
+	spec := corelib.TaskSpec{ID: "t1", Scope: []corelib.CollectionScope{{Database: "db1", Collection: "logs"}}}
+	return &Pipeline{
+		spec: spec, src: src, log: zap.NewNop(),
+		deps:   corelib.Deps{Checkpoints: store, OnFailure: onFailure},
+		target: func(context.Context) (target, func(), error) { return rec, func() {}, nil },
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func upserted(rec *recorder, key string) []int64 {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]int64(nil), rec.upserted[key]...)
+}
+
+func TestPipelineResumesFromItsCheckpointWithoutDuplicates(t *testing.T) {
+	src, store, rec := newFakeSource(), &memStore{cps: map[string]corelib.Checkpoint{}}, newRecorder()
+	src.add(t, "dml_0", 10, insertMsg(10, 11, "logs", 1, 2))
+	src.add(t, "dml_0", 20, insertMsg(20, 11, "logs", 3))
+
+	ctx := context.Background()
+	p := newTestPipeline(src, store, rec, nil)
+	require.NoError(t, p.Start(ctx))
+	waitFor(t, "rows 1-3 on the target", func() bool { return len(upserted(rec, "db1.logs")) == 3 })
+	require.True(t, p.Status().Replicating)
+	require.NoError(t, p.Stop(ctx))
+	require.Equal(t, "stopped", p.Status().Detail)
+
+	cp := store.get("dml_0")
+	require.EqualValues(t, 20, cp.Timestamp, "the stop saved the last applied pack")
+	pos := &msgpb.MsgPosition{}
+	require.NoError(t, proto.Unmarshal(cp.Position, pos))
+	require.Equal(t, []byte{1}, pos.GetMsgID())
+
+	// Data written while stopped arrives after a restart, and nothing twice.
+	src.add(t, "dml_0", 30, insertMsg(30, 11, "logs", 4))
+	p2 := newTestPipeline(src, store, rec, nil)
+	require.NoError(t, p2.Start(ctx))
+	waitFor(t, "row 4 on the target", func() bool { return len(upserted(rec, "db1.logs")) >= 4 })
+	require.NoError(t, p2.Stop(ctx))
+	require.Equal(t, []int64{1, 2, 3, 4}, upserted(rec, "db1.logs"))
+	require.EqualValues(t, 30, store.get("dml_0").Timestamp)
+}
+
+func TestPipelineStopsWhenAnotherWriterOwnsTheCheckpoint(t *testing.T) {
+	src, store, rec := newFakeSource(), &memStore{cps: map[string]corelib.Checkpoint{}}, newRecorder()
+	failed := make(chan error, 1)
+	p := newTestPipeline(src, store, rec, func(err error) { failed <- err })
+	require.NoError(t, p.Start(context.Background()))
+	waitFor(t, "the pipeline to run", func() bool { return p.Status().Replicating })
+
+	// A second daemon saved this channel's checkpoint behind our back.
+	_, err := store.SaveCheckpoint(context.Background(), "t1", corelib.Checkpoint{Channel: "dml_0", Timestamp: 5})
+	require.NoError(t, err)
+	src.add(t, "dml_0", 10, insertMsg(10, 11, "logs", 1))
+
+	select {
+	case err := <-failed:
+		require.ErrorIs(t, err, corelib.ErrConflict)
+		require.ErrorContains(t, err, "is a second daemon running task t1?")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pipeline did not report the conflict")
+	}
+	require.NoError(t, p.Stop(context.Background()))
+}
