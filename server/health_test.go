@@ -1,0 +1,51 @@
+package server_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestHealthAndReadiness(t *testing.T) {
+	d := startDaemon(t)
+	r := d.do(http.MethodGet, "/healthz", "")
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, "{\"status\":\"ok\"}\n", string(r.body))
+	r = d.do(http.MethodGet, "/readyz", "")
+	require.Equal(t, http.StatusOK, r.status)
+	require.Equal(t, "{\"status\":\"ready\"}\n", string(r.body))
+
+	d.etcd.Server.Close() // etcd goes away; the process stays alive
+	d.etcd.Server = nil
+	r = d.do(http.MethodGet, "/readyz", "")
+	require.Equal(t, http.StatusServiceUnavailable, r.status)
+	require.Equal(t, "unavailable", r.json(t)["status"])
+	require.Contains(t, r.json(t)["error"], "meta store unreachable")
+	require.Equal(t, http.StatusOK, d.do(http.MethodGet, "/healthz", "").status)
+}
+
+func TestMetrics(t *testing.T) {
+	d := startDaemon(t)
+	require.Equal(t, http.StatusCreated, d.do(http.MethodPost, "/api/v1/tasks", `{"id":"m1",`+restTarget+`,"scope":[{"database":"a","collection":"*"}]}`).status)
+	require.Equal(t, http.StatusCreated, d.do(http.MethodPost, "/api/v1/tasks", `{"id":"m2",`+restTarget+`,"scope":[{"database":"b","collection":"*"}]}`).status)
+	require.Equal(t, http.StatusOK, d.do(http.MethodPost, "/api/v1/tasks/m2/pause", "").status)
+	require.Equal(t, http.StatusNotFound, d.do(http.MethodGet, "/api/v1/tasks/nope", "").status)
+	d.cdc(`{"request_type":"list"}`)
+	d.cdc(`{"request_type":"bogus"}`)
+
+	r := d.do(http.MethodGet, "/metrics", "")
+	require.Equal(t, http.StatusOK, r.status)
+	body := string(r.body)
+	require.Contains(t, body, "# TYPE milvus_cdc_daemon_tasks gauge\n")
+	require.Contains(t, body, `milvus_cdc_daemon_tasks{state="Initial"} 0`+"\n")
+	require.Contains(t, body, `milvus_cdc_daemon_tasks{state="Paused"} 1`+"\n")
+	require.Contains(t, body, `milvus_cdc_daemon_tasks{state="Running"} 1`+"\n")
+	require.Contains(t, body, `milvus_cdc_daemon_cdc_requests_total{code="200",request_type="list"} 1`+"\n")
+	require.Contains(t, body, `milvus_cdc_daemon_cdc_requests_total{code="400",request_type="invalid"} 1`+"\n")
+	require.Contains(t, body, `milvus_cdc_daemon_http_requests_total{code="201",method="POST",route="/api/v1/tasks"} 2`)
+	require.Contains(t, body, `milvus_cdc_daemon_http_requests_total{code="404",method="GET",route="/api/v1/tasks/{id}"} 1`)
+	require.Contains(t, body, `milvus_cdc_daemon_http_requests_total{code="200",method="POST",route="/cdc"} 2`)
+	require.Contains(t, body, `milvus_cdc_daemon_http_request_duration_seconds_count{code="200",method="POST",route="/api/v1/tasks/{id}/pause"} 1`)
+	require.Contains(t, body, "go_goroutines")
+}
