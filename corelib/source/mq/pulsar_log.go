@@ -17,7 +17,7 @@ func newPulsarLogger(l *zap.Logger) plog.Logger {
 }
 
 func (p pulsarLogger) SubLogger(f plog.Fields) plog.Logger { return pulsarLogger{s: p.with(f)} }
-func (p pulsarLogger) WithFields(f plog.Fields) plog.Entry  { return pulsarLogger{s: p.with(f)} }
+func (p pulsarLogger) WithFields(f plog.Fields) plog.Entry { return pulsarLogger{s: p.with(f)} }
 func (p pulsarLogger) WithField(name string, v any) plog.Entry {
 	return pulsarLogger{s: p.s.With(name, v)}
 }
