@@ -19,7 +19,7 @@ import (
 const pulsarURLEnv = "MILVUS_CDC_TEST_PULSAR_URL"
 
 type realPulsar struct {
-	url    string
+	url            string
 	producerClient pulsar.Client
 }
 
