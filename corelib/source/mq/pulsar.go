@@ -116,6 +116,9 @@ func (c *PulsarClient) OpenReader(ctx context.Context, channel string, start Sta
 		return nil, err
 	}
 	r.reader, r.resumeFrom, r.resumeInclusive = reader, startID, inclusive
+	if inclusive {
+		r.expectFirst = startID
+	}
 	if start.MsgID == nil {
 		// Pin "latest" to a concrete ID so a re-open before the first
 		// delivery neither skips nor repeats anything.
@@ -207,6 +210,10 @@ type pulsarReader struct {
 	// goroutine calling Next touches these.
 	resumeFrom      pulsar.MessageID
 	resumeInclusive bool
+	// expectFirst is the inclusive start ID until the first delivery: Milvus
+	// positions always name an existing message, so a first message with a
+	// later ID means the broker no longer has the start (retention).
+	expectFirst pulsar.MessageID
 }
 
 func (r *pulsarReader) Next(ctx context.Context) (Message, error) {
@@ -227,6 +234,9 @@ func (r *pulsarReader) Next(ctx context.Context) (Message, error) {
 		}
 		msg, err := reader.Next(ctx)
 		if err == nil {
+			if lost := r.startLost(msg.ID()); lost != nil {
+				return Message{}, lost
+			}
 			r.backoff.reset()
 			r.resumeFrom, r.resumeInclusive = msg.ID(), false
 			return Message{ID: msg.ID().Serialize(), Payload: msg.Payload(), Properties: msg.Properties(), PublishTime: msg.PublishTime()}, nil
@@ -243,6 +253,20 @@ func (r *pulsarReader) Next(ctx context.Context) (Message, error) {
 			return Message{}, err
 		}
 	}
+}
+
+// startLost checks the first delivered ID against the inclusive start.
+func (r *pulsarReader) startLost(got pulsar.MessageID) error {
+	want := r.expectFirst
+	if want == nil {
+		return nil
+	}
+	r.expectFirst = nil
+	if got.LedgerID() == want.LedgerID() && got.EntryID() == want.EntryID() {
+		return nil
+	}
+	return fmt.Errorf("%s: start %d:%d, first available %d:%d: %w", r.topic,
+		want.LedgerID(), want.EntryID(), got.LedgerID(), got.EntryID(), ErrPositionUnavailable)
 }
 
 // current returns the open pulsar reader, re-opening it at the resume point
