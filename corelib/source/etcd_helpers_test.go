@@ -93,7 +93,7 @@ func (f *fakeRootCoord) remove(keys ...string) {
 	ts := f.nextTS()
 	var ops []clientv3.Op
 	for _, key := range keys {
-		ops = append(ops, f.putOps(key, string(tombstone), ts)...)
+		ops = append(ops, f.putOps(key, tombstone, ts)...)
 	}
 	f.txn(ops)
 }

@@ -1,7 +1,6 @@
 package source
 
 import (
-	"bytes"
 	"strconv"
 	"strings"
 )
@@ -9,28 +8,30 @@ import (
 // Key layout of the rootcoord catalog, relative to {rootPath}/{metaSubPath}/.
 // Snapshot history lives under "snapshots/" and is never read here.
 const (
-	rootCoordPrefix       = "root-coord/"
-	dbInfoPrefix          = "root-coord/database/db-info/"
-	collectionInfoPrefix  = "root-coord/database/collection-info/"
-	legacyCollectionPrefx = "root-coord/collection/"
-	partitionPrefix       = "root-coord/partitions/"
-	fieldPrefix           = "root-coord/fields/"
-	functionPrefix        = "root-coord/functions/"
-	snapshotPrefix        = "snapshots/"
+	rootCoordPrefix        = "root-coord/"
+	dbInfoPrefix           = "root-coord/database/db-info/"
+	collectionInfoPrefix   = "root-coord/database/collection-info/"
+	legacyCollectionPrefix = "root-coord/collection/"
+	partitionPrefix        = "root-coord/partitions/"
+	fieldPrefix            = "root-coord/fields/"
+	functionPrefix         = "root-coord/functions/"
+	snapshotPrefix         = "snapshots/"
 )
 
 // listedPrefixes are the catalog prefixes MetaReader lists on (re)start.
-var listedPrefixes = []string{
-	dbInfoPrefix, collectionInfoPrefix, legacyCollectionPrefx,
-	partitionPrefix, fieldPrefix, functionPrefix,
+func listedPrefixes() []string {
+	return []string{
+		dbInfoPrefix, collectionInfoPrefix, legacyCollectionPrefix,
+		partitionPrefix, fieldPrefix, functionPrefix,
+	}
 }
 
-// tombstone is SuffixSnapshot's deletion marker ("⛼"): Milvus deletes a
-// catalog key by PUTting this value rather than issuing an etcd DELETE.
-var tombstone = []byte{0xE2, 0x9B, 0xBC}
+// tombstone is SuffixSnapshot's deletion marker, bytes E2 9B BC ("⛼"):
+// Milvus deletes a catalog key by PUTting this value, not by an etcd DELETE.
+const tombstone = "\xe2\x9b\xbc"
 
 // isTombstone reports whether an etcd value marks a deleted catalog key.
-func isTombstone(v []byte) bool { return bytes.Equal(v, tombstone) }
+func isTombstone(v []byte) bool { return string(v) == tombstone }
 
 // defaultDBID is the ID Milvus gives the "default" database; collections
 // stored under the legacy (pre-database) key belong to it.
@@ -71,8 +72,8 @@ func parseCatalogKey(rel string) catalogKey {
 		if ids, ok := parseIDs(rel[len(collectionInfoPrefix):], 2); ok {
 			return catalogKey{kind: keyCollection, dbID: ids[0], collectionID: ids[1]}
 		}
-	case strings.HasPrefix(rel, legacyCollectionPrefx):
-		if ids, ok := parseIDs(rel[len(legacyCollectionPrefx):], 1); ok {
+	case strings.HasPrefix(rel, legacyCollectionPrefix):
+		if ids, ok := parseIDs(rel[len(legacyCollectionPrefix):], 1); ok {
 			return catalogKey{kind: keyCollection, dbID: defaultDBID, collectionID: ids[0], legacy: true}
 		}
 	case strings.HasPrefix(rel, partitionPrefix):

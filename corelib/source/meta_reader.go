@@ -182,7 +182,7 @@ func (r *MetaReader) applyChange(cat *catalog, life *lifecycle, key string, valu
 func (r *MetaReader) load(ctx context.Context, atRev int64) (*catalog, int64, error) {
 	cat := newCatalog()
 	rev := atRev
-	for _, prefix := range listedPrefixes {
+	for _, prefix := range listedPrefixes() {
 		opts := []clientv3.OpOption{clientv3.WithPrefix()}
 		if rev != 0 {
 			opts = append(opts, clientv3.WithRev(rev))

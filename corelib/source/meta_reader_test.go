@@ -417,3 +417,9 @@ func TestMetaConfigRejectsEmptyRootPath(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "by-dev/meta/", root)
 }
+
+func TestTombstoneIsMilvusSuffixSnapshotMarker(t *testing.T) {
+	require.Equal(t, []byte{0xE2, 0x9B, 0xBC}, []byte(tombstone))
+	require.True(t, isTombstone([]byte("⛼")))
+	require.False(t, isTombstone([]byte{0xE2, 0x9B}))
+}
