@@ -18,7 +18,7 @@ TEST_CGO := $(if $(RACE),1,0)
 .PHONY: build run test unit fuzz lint proto clean
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/milvus-cdc
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/milvus-cdc
 
 run: build
 	./$(BIN) --config $(CONFIG)
