@@ -20,43 +20,33 @@ import (
 // the task store while data flows; a pause or stop always writes the last one.
 const checkpointInterval = time.Second
 
-// Pack is one time-tick pack of a physical channel: the messages with
-// timestamps in (previous tick, EndTs], in order, and the ID of the time-tick
-// message that closed it. Reopening the channel at {Resume, EndTs} continues
-// right after the pack.
-type Pack struct {
-	Msgs   []*source.Message
-	EndTs  uint64
-	Resume []byte
-}
-
-// PackReader delivers the packs of one physical channel in order.
+// PackReader delivers the time-tick packs of one physical channel in order
+// (stream.PackReader).
 type PackReader interface {
-	Next(ctx context.Context) (Pack, error)
-	Close()
+	Next(ctx context.Context) (*source.Pack, error)
+	Close() error
 }
 
-// OpReader delivers the messages of the replicate channel in order, each
-// with its MQ message ID.
+// OpReader delivers the operations of the replicate channel in order, each
+// with the position to resume from once it is applied (stream.OpReader).
 type OpReader interface {
-	Next(ctx context.Context) (msg *source.Message, id []byte, err error)
-	Close()
+	Next(ctx context.Context) (*source.Message, source.Position, error)
+	Close() error
 }
 
 // Source is how a pipeline reaches the source Milvus: its catalog and its
-// message channels.
+// message channels. Readers skip what must not be replayed (messages a
+// replicator wrote, types this version cannot decode) themselves.
 type Source interface {
 	List(ctx context.Context) (*source.Snapshot, error)
 	Watch(ctx context.Context, from *source.Snapshot) <-chan source.MetaEvent
-	// OpenChannel reads a physical channel from a position: from the message
-	// at from.MsgID inclusive, dropping every message with a timestamp <=
-	// from.Timestamp until the first time tick >= from.Timestamp (Milvus's
-	// own seek rule), or from the channel's current end when from is nil.
-	OpenChannel(ctx context.Context, channel string, from *msgpb.MsgPosition) (PackReader, error)
-	// OpenReplicateChannel reads the replicate channel from a position by the
-	// same rule (the channel has no ticks: every message with a timestamp <=
-	// from.Timestamp is dropped), or from its current end when from is nil.
-	OpenReplicateChannel(ctx context.Context, from *msgpb.MsgPosition) (OpReader, error)
+	// OpenChannel reads a physical channel from a position with Milvus's
+	// seek rule (from.MsgID inclusive, dropping what from.Timestamp covers),
+	// or from the channel's current end when from is nil.
+	OpenChannel(ctx context.Context, channel string, from *source.Position) (PackReader, error)
+	// OpenReplicateChannel reads the replicate channel after the operation
+	// at from, or from its current end when from is nil.
+	OpenReplicateChannel(ctx context.Context, from *source.Position) (OpReader, error)
 	ReplicateChannel() string
 	DefaultPartition() string
 }
@@ -184,12 +174,13 @@ func (p *Pipeline) run(ctx context.Context) {
 	p.r = r
 	p.mu.Unlock()
 
-	resume := map[string]*msgpb.MsgPosition{}
+	resume := map[string]*source.Position{}
 	for _, cp := range cps {
 		p.saved[cp.Channel] = cp
-		pos := &msgpb.MsgPosition{}
-		if err := proto.Unmarshal(cp.Position, pos); err == nil {
+		if pos, err := decodePosition(cp); err == nil {
 			resume[cp.Channel] = pos
+		} else {
+			p.log.Warn("ignoring an unreadable checkpoint", zap.String("channel", cp.Channel), zap.Error(err))
 		}
 	}
 
@@ -241,7 +232,7 @@ func (p *Pipeline) run(ctx context.Context) {
 			from := resume[ch]
 			if from == nil {
 				if id, ok := ev.Collection.StartPositions[ch]; ok {
-					from = &msgpb.MsgPosition{ChannelName: ch, MsgID: id, Timestamp: 0}
+					from = &source.Position{Channel: ch, MsgID: id}
 				}
 			}
 			p.startChannel(ctx, &wg, r, ch, from)
@@ -251,7 +242,7 @@ func (p *Pipeline) run(ctx context.Context) {
 }
 
 // startChannel starts the worker of a physical channel unless it runs.
-func (p *Pipeline) startChannel(ctx context.Context, wg *sync.WaitGroup, r *replicator, channel string, from *msgpb.MsgPosition) {
+func (p *Pipeline) startChannel(ctx context.Context, wg *sync.WaitGroup, r *replicator, channel string, from *source.Position) {
 	p.mu.Lock()
 	running := p.workers[channel]
 	p.workers[channel] = true
@@ -259,7 +250,11 @@ func (p *Pipeline) startChannel(ctx context.Context, wg *sync.WaitGroup, r *repl
 	if running {
 		return
 	}
-	r.progress.track(channel, from.GetTimestamp())
+	var ts uint64
+	if from != nil {
+		ts = from.Timestamp
+	}
+	r.progress.track(channel, ts)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -269,7 +264,7 @@ func (p *Pipeline) startChannel(ctx context.Context, wg *sync.WaitGroup, r *repl
 
 // followChannel applies the packs of one physical channel until ctx ends,
 // reopening the channel at the last applied position after a read error.
-func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel string, from *msgpb.MsgPosition) {
+func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel string, from *source.Position) {
 	pos := from
 	var lastSave time.Time
 	defer func() {
@@ -300,16 +295,14 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 			}
 			msgs := make([]dataMsg, 0, len(pack.Msgs))
 			for _, m := range pack.Msgs {
-				if m.IsReplicate() {
-					continue // written by a replicator: replaying it would echo
-				}
 				msgs = append(msgs, dataMsg{msg: m.Body, size: len(m.Raw)})
 			}
 			if err := r.applyPack(ctx, channel, msgs); err != nil {
 				break // only ctx ends the retries inside
 			}
 			r.progress.advance(channel, pack.EndTs)
-			pos = &msgpb.MsgPosition{ChannelName: channel, MsgID: pack.Resume, Timestamp: pack.EndTs}
+			end := pack.EndPosition
+			pos = &end
 			if time.Since(lastSave) >= checkpointInterval {
 				p.saveCheckpoint(ctx, r, channel, 0, pos)
 				lastSave = time.Now()
@@ -320,7 +313,7 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 }
 
 // followReplicateChannel applies the replicate channel's operations in order.
-func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, channel string, from *msgpb.MsgPosition) {
+func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, channel string, from *source.Position) {
 	pos := from
 	for ctx.Err() == nil {
 		var reader OpReader
@@ -332,21 +325,17 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, ch
 			return
 		}
 		for ctx.Err() == nil {
-			msg, id, err := reader.Next(ctx)
+			msg, next, err := reader.Next(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
 				}
 				break
 			}
-			if !msg.IsReplicate() && msg.Supported() {
-				if err := r.applyOperation(ctx, msg.Body, msg.EndTs); err != nil {
-					break
-				}
-			} else if !msg.Supported() {
-				r.health.skip(msg.Type.String())
+			if err := r.applyOperation(ctx, msg.Body, msg.EndTs); err != nil {
+				break
 			}
-			pos = &msgpb.MsgPosition{ChannelName: channel, MsgID: id, Timestamp: msg.EndTs}
+			pos = &next
 			p.saveCheckpoint(ctx, r, channel, corelib.ReplicateChannelCollectionID, pos)
 		}
 		reader.Close()
@@ -356,13 +345,13 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, ch
 // saveCheckpoint persists a channel's position with compare-and-swap. A
 // conflict means another daemon runs this task too: the pipeline stops and
 // reports it rather than fight over the checkpoint.
-func (p *Pipeline) saveCheckpoint(ctx context.Context, r *replicator, channel string, collectionID int64, pos *msgpb.MsgPosition) {
-	raw, err := proto.Marshal(pos)
+func (p *Pipeline) saveCheckpoint(ctx context.Context, r *replicator, channel string, collectionID int64, pos *source.Position) {
+	raw, err := proto.Marshal(&msgpb.MsgPosition{ChannelName: pos.Channel, MsgID: pos.MsgID, Timestamp: pos.Timestamp})
 	if err != nil {
 		return
 	}
 	p.mu.Lock()
-	cp := corelib.Checkpoint{Channel: channel, CollectionID: collectionID, Position: raw, Timestamp: pos.GetTimestamp(), Revision: p.saved[channel].Revision}
+	cp := corelib.Checkpoint{Channel: channel, CollectionID: collectionID, Position: raw, Timestamp: pos.Timestamp, Revision: p.saved[channel].Revision}
 	p.mu.Unlock()
 	var conflict error
 	_ = retry(ctx, r.health, p.log, stageSave, "save checkpoint "+channel, func(ctx context.Context) error {
@@ -399,4 +388,18 @@ func (p *Pipeline) fail(err error) {
 	if p.deps.OnFailure != nil {
 		p.deps.OnFailure(err)
 	}
+}
+
+// decodePosition reads a stored checkpoint: a serialized msgpb.MsgPosition,
+// the same encoding Milvus and milvus-cdc use for positions.
+func decodePosition(cp corelib.Checkpoint) (*source.Position, error) {
+	mp := &msgpb.MsgPosition{}
+	if err := proto.Unmarshal(cp.Position, mp); err != nil {
+		return nil, fmt.Errorf("checkpoint of %s: %w", cp.Channel, err)
+	}
+	ch := mp.GetChannelName()
+	if ch == "" {
+		ch = cp.Channel
+	}
+	return &source.Position{Channel: ch, MsgID: mp.GetMsgID(), Timestamp: mp.GetTimestamp()}, nil
 }

@@ -20,24 +20,24 @@ import (
 )
 
 // fakeSource serves the test catalog and scripted packs per channel. A pack's
-// Resume is its index as one byte; opening at a position resumes after the
-// pack with that Resume, as the real seek rule does.
+// end position is its index as one byte; opening at a position resumes after
+// the pack that ends there, as the real seek rule does.
 type fakeSource struct {
 	mu    sync.Mutex
-	packs map[string][]Pack
+	packs map[string][]*source.Pack
 	added chan struct{}
-	opens []string
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{packs: map[string][]Pack{}, added: make(chan struct{})}
+	return &fakeSource{packs: map[string][]*source.Pack{}, added: make(chan struct{})}
 }
 
 func (f *fakeSource) add(t *testing.T, channel string, endTs uint64, msgs ...proto.Message) {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p := Pack{EndTs: endTs, Resume: []byte{byte(len(f.packs[channel]))}}
+	p := &source.Pack{Channel: channel, EndTs: endTs,
+		EndPosition: source.Position{Channel: channel, MsgID: []byte{byte(len(f.packs[channel]))}, Timestamp: endTs}}
 	for _, m := range msgs {
 		raw, err := proto.Marshal(m)
 		require.NoError(t, err)
@@ -58,14 +58,13 @@ func (f *fakeSource) Watch(ctx context.Context, _ *source.Snapshot) <-chan sourc
 	return ch
 }
 
-func (f *fakeSource) OpenChannel(_ context.Context, channel string, from *msgpb.MsgPosition) (PackReader, error) {
+func (f *fakeSource) OpenChannel(_ context.Context, channel string, from *source.Position) (PackReader, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.opens = append(f.opens, fmt.Sprintf("%s@%v", channel, from.GetMsgID()))
 	next := 0
 	if from != nil {
 		for i, p := range f.packs[channel] {
-			if bytes.Equal(p.Resume, from.GetMsgID()) {
+			if bytes.Equal(p.EndPosition.MsgID, from.MsgID) {
 				next = i + 1
 			}
 		}
@@ -73,7 +72,7 @@ func (f *fakeSource) OpenChannel(_ context.Context, channel string, from *msgpb.
 	return &fakePackReader{src: f, channel: channel, next: next}, nil
 }
 
-func (f *fakeSource) OpenReplicateChannel(context.Context, *msgpb.MsgPosition) (OpReader, error) {
+func (f *fakeSource) OpenReplicateChannel(context.Context, *source.Position) (OpReader, error) {
 	return idleOpReader{}, nil
 }
 func (f *fakeSource) ReplicateChannel() string { return "rpc" }
@@ -85,7 +84,7 @@ type fakePackReader struct {
 	next    int
 }
 
-func (r *fakePackReader) Next(ctx context.Context) (Pack, error) {
+func (r *fakePackReader) Next(ctx context.Context) (*source.Pack, error) {
 	for {
 		r.src.mu.Lock()
 		packs, added := r.src.packs[r.channel], r.src.added
@@ -97,19 +96,19 @@ func (r *fakePackReader) Next(ctx context.Context) (Pack, error) {
 		select {
 		case <-added:
 		case <-ctx.Done():
-			return Pack{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
-func (r *fakePackReader) Close() {}
+func (r *fakePackReader) Close() error { return nil }
 
 type idleOpReader struct{}
 
-func (idleOpReader) Next(ctx context.Context) (*source.Message, []byte, error) {
+func (idleOpReader) Next(ctx context.Context) (*source.Message, source.Position, error) {
 	<-ctx.Done()
-	return nil, nil, ctx.Err()
+	return nil, source.Position{}, ctx.Err()
 }
-func (idleOpReader) Close() {}
+func (idleOpReader) Close() error { return nil }
 
 // memStore is a CheckpointStore with the compare-and-swap contract.
 type memStore struct {
