@@ -16,6 +16,7 @@ import (
 type MetaConfig struct {
 	RootPath    string // Milvus etcd.rootPath, e.g. "by-dev"
 	MetaSubPath string // Milvus etcd.metaSubPath; "" means "meta"
+	KVSubPath   string // Milvus etcd.kvSubPath; "" means "kv"
 }
 
 // metaRoot returns "{rootPath}/{metaSubPath}/".
