@@ -72,9 +72,9 @@ func StartEmbedded(c config.Embed, lg *zap.Logger) (*Embedded, error) {
 // Close stops the embedded etcd.
 func (e *Embedded) Close() { e.etcd.Close() }
 
-// Dial connects to etcd with the given endpoints, auth and TLS, and checks
-// that it answers within the dial timeout.
-func Dial(ctx context.Context, c config.Etcd, lg *zap.Logger) (*clientv3.Client, error) {
+// NewClient returns an etcd client for the given endpoints, auth and TLS
+// without waiting for etcd to answer (the client connects in the background).
+func NewClient(c config.Etcd, lg *zap.Logger) (*clientv3.Client, error) {
 	cc := clientv3.Config{
 		Endpoints:   c.Endpoints,
 		DialTimeout: c.DialTimeout,
@@ -93,6 +93,15 @@ func Dial(ctx context.Context, c config.Etcd, lg *zap.Logger) (*clientv3.Client,
 	cli, err := clientv3.New(cc)
 	if err != nil {
 		return nil, fmt.Errorf("connect etcd %v: %w", c.Endpoints, err)
+	}
+	return cli, nil
+}
+
+// Dial is NewClient plus a check that etcd answers within the dial timeout.
+func Dial(ctx context.Context, c config.Etcd, lg *zap.Logger) (*clientv3.Client, error) {
+	cli, err := NewClient(c, lg)
+	if err != nil {
+		return nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, c.DialTimeout)
 	defer cancel()

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,6 +74,7 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 	}
 	defer func() { _ = cli.Close() }()
 	store := meta.NewStore(cli, cfg.MetaStore.RootPath)
+	var reloaded atomic.Bool
 
 	// Until the replication core lands, tasks only verify their target.
 	ctl := task.NewController(store, corelib.ConnectOnlyFactory{}, task.Limits{
@@ -80,9 +82,6 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		MaxNameLength:    cfg.MaxNameLength,
 		ReplicateChannel: cfg.Source.ReplicateChannel,
 	}, lg)
-	if err := ctl.Reload(ctx); err != nil {
-		return err
-	}
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -94,8 +93,13 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		LogLevel:        level,
 		MaxRequestBytes: cfg.MaxRequestBytes,
 		MaxNameLength:   cfg.MaxNameLength,
-		Ready:           store.Ping,
-		Logger:          lg,
+		Ready: func(ctx context.Context) error {
+			if !reloaded.Load() {
+				return errors.New("stored tasks are still being reloaded")
+			}
+			return store.Ping(ctx)
+		},
+		Logger: lg,
 	})
 	lis, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
@@ -106,9 +110,28 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 	go func() { errCh <- httpSrv.Serve(lis) }()
 	lg.Info("milvus-cdc serving", zap.String("address", lis.Addr().String()), zap.Bool("embedded_etcd", cfg.MetaStore.Embedded()))
 
+	// Reload after the listener is up: a slow target must not keep the API
+	// (or /healthz) down; /readyz says when the reload is done.
+	reloadDone := make(chan error, 1)
+	go func() {
+		err := ctl.Reload(ctx)
+		reloaded.Store(err == nil)
+		reloadDone <- err
+	}()
+
 	select {
 	case err := <-errCh:
 		return fmt.Errorf("http server: %w", err)
+	case err := <-reloadDone:
+		if err != nil {
+			_ = httpSrv.Close()
+			return err
+		}
+		select {
+		case err := <-errCh:
+			return fmt.Errorf("http server: %w", err)
+		case <-ctx.Done():
+		}
 	case <-ctx.Done():
 	}
 	lg.Info("shutting down")

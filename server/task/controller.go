@@ -355,39 +355,51 @@ func (c *Controller) Checkpoints(ctx context.Context, id string) ([]corelib.Chec
 // stay paused, and disable_auto_start tasks become Paused with
 // ReasonAutoStartOff. A task that fails to start is paused with the error.
 func (c *Controller) Reload(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	tasks, err := c.store.ListTasks(ctx)
 	if err != nil {
 		return fmt.Errorf("reload tasks: %w", err)
 	}
 	for _, t := range tasks {
-		id := t.Spec.ID
-		switch {
-		case t.State == meta.StatePaused && t.PausedByUser:
-			continue
-		case t.Spec.DisableAutoStart:
-			if t.State != meta.StatePaused || t.Reason != ReasonAutoStartOff {
-				t.State, t.Reason = meta.StatePaused, ReasonAutoStartOff
-				if _, err := c.store.UpdateTask(ctx, t); err != nil {
-					c.lg.Error("cannot pause a disable_auto_start task", zap.String("task_id", id), zap.Error(err))
-				}
-			}
-			continue
-		}
-		if _, err := c.startLocked(ctx, t); err != nil {
-			c.lg.Error("task did not start after restart", zap.String("task_id", id), zap.Error(err))
-			if fresh, gerr := c.store.GetTask(ctx, id); gerr == nil {
-				fresh.State, fresh.Reason, fresh.PausedByUser = meta.StatePaused, fmt.Sprintf("fail to start task, err: %v", err), false
-				if _, uerr := c.store.UpdateTask(ctx, fresh); uerr != nil {
-					c.lg.Error("cannot record the start failure", zap.String("task_id", id), zap.Error(uerr))
-				}
-			}
-			continue
-		}
-		c.lg.Info("task restarted", zap.String("task_id", id))
+		// One task at a time under the lock, so API requests are served in
+		// between even when targets are slow to answer.
+		c.reloadOne(ctx, t.Spec.ID)
 	}
 	return nil
+}
+
+func (c *Controller) reloadOne(ctx context.Context, id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, err := c.store.GetTask(ctx, id) // fresh: an API call may have changed it meanwhile
+	if err != nil {
+		return
+	}
+	if _, running := c.pipelines[id]; running {
+		return
+	}
+	switch {
+	case t.State == meta.StatePaused && t.PausedByUser:
+		return
+	case t.Spec.DisableAutoStart:
+		if t.State != meta.StatePaused || t.Reason != ReasonAutoStartOff {
+			t.State, t.Reason = meta.StatePaused, ReasonAutoStartOff
+			if _, err := c.store.UpdateTask(ctx, t); err != nil {
+				c.lg.Error("cannot pause a disable_auto_start task", zap.String("task_id", id), zap.Error(err))
+			}
+		}
+		return
+	}
+	if _, err := c.startLocked(ctx, t); err != nil {
+		c.lg.Error("task did not start after restart", zap.String("task_id", id), zap.Error(err))
+		if fresh, gerr := c.store.GetTask(ctx, id); gerr == nil {
+			fresh.State, fresh.Reason, fresh.PausedByUser = meta.StatePaused, fmt.Sprintf("fail to start task, err: %v", err), false
+			if _, uerr := c.store.UpdateTask(ctx, fresh); uerr != nil {
+				c.lg.Error("cannot record the start failure", zap.String("task_id", id), zap.Error(uerr))
+			}
+		}
+		return
+	}
+	c.lg.Info("task restarted", zap.String("task_id", id))
 }
 
 // Shutdown stops every pipeline without changing stored states, so a restart
