@@ -63,17 +63,36 @@ type View struct {
 	Pipeline *corelib.Status
 }
 
-// Controller owns the task lifecycle. Mutations are serialized by one mutex
-// inside this process; the store's compare-and-swap guards against other
-// processes.
+// Controller owns the task lifecycle. Mutations are serialized by mu inside
+// this process (a slow target start delays other mutations, never reads); the
+// store's compare-and-swap guards against other processes. pmu guards only
+// the pipelines map, so reads never wait for a mutation.
 type Controller struct {
 	store   Store
 	factory corelib.PipelineFactory
 	limits  Limits
 	lg      *zap.Logger
 
-	mu        sync.Mutex
+	mu        sync.Mutex // serializes mutations
+	pmu       sync.RWMutex
 	pipelines map[string]*runningPipeline
+}
+
+func (c *Controller) pipeline(id string) (*runningPipeline, bool) {
+	c.pmu.RLock()
+	defer c.pmu.RUnlock()
+	rp, ok := c.pipelines[id]
+	return rp, ok
+}
+
+func (c *Controller) setPipeline(id string, rp *runningPipeline) {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if rp == nil {
+		delete(c.pipelines, id)
+		return
+	}
+	c.pipelines[id] = rp
 }
 
 // runningPipeline is a started pipeline; its address identifies one Start, so
@@ -167,9 +186,9 @@ func (c *Controller) startLocked(ctx context.Context, t meta.Task) (meta.Task, e
 		return meta.Task{}, wrap(CodeInternal, err, "fail to start the task, task_id: %s: %v", t.Spec.ID, err)
 	}
 	rp.p = p
-	c.pipelines[t.Spec.ID] = rp // visible to onPipelineFailure before Start returns
+	c.setPipeline(t.Spec.ID, rp) // visible to onPipelineFailure before Start returns
 	if err := p.Start(ctx); err != nil {
-		delete(c.pipelines, t.Spec.ID)
+		c.setPipeline(t.Spec.ID, nil)
 		code := CodeInternal
 		if errors.Is(err, corelib.ErrTargetUnreachable) {
 			code = CodeTargetUnreachable
@@ -187,11 +206,11 @@ func (c *Controller) startLocked(ctx context.Context, t meta.Task) (meta.Task, e
 
 // stopLocked stops and forgets the task's pipeline, if any. c.mu must be held.
 func (c *Controller) stopLocked(ctx context.Context, id string) {
-	rp, ok := c.pipelines[id]
+	rp, ok := c.pipeline(id)
 	if !ok {
 		return
 	}
-	delete(c.pipelines, id)
+	c.setPipeline(id, nil)
 	if err := rp.p.Stop(ctx); err != nil {
 		c.lg.Warn("pipeline did not stop cleanly", zap.String("task_id", id), zap.Error(err))
 	}
@@ -205,7 +224,7 @@ func (c *Controller) onPipelineFailure(id string, rp *runningPipeline) func(erro
 		go func() {
 			c.mu.Lock()
 			defer c.mu.Unlock()
-			if c.pipelines[id] != rp {
+			if cur, _ := c.pipeline(id); cur != rp {
 				return // stopped or replaced meanwhile
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -303,8 +322,6 @@ func (c *Controller) Get(ctx context.Context, id string) (View, error) {
 		}
 		return View{}, wrap(CodeInternal, err, "fail to get the task info, task_id: %s: %v", id, err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.view(t), nil
 }
 
@@ -314,8 +331,6 @@ func (c *Controller) List(ctx context.Context, state meta.State) ([]View, error)
 	if err != nil {
 		return nil, wrap(CodeInternal, err, "fail to get all task info: %v", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	views := make([]View, 0, len(tasks))
 	for _, t := range tasks {
 		if state == "" || t.State == state {
@@ -374,7 +389,7 @@ func (c *Controller) reloadOne(ctx context.Context, id string) {
 	if err != nil {
 		return
 	}
-	if _, running := c.pipelines[id]; running {
+	if _, running := c.pipeline(id); running {
 		return
 	}
 	switch {
@@ -392,7 +407,7 @@ func (c *Controller) reloadOne(ctx context.Context, id string) {
 	if _, err := c.startLocked(ctx, t); err != nil {
 		c.lg.Error("task did not start after restart", zap.String("task_id", id), zap.Error(err))
 		if fresh, gerr := c.store.GetTask(ctx, id); gerr == nil {
-			fresh.State, fresh.Reason, fresh.PausedByUser = meta.StatePaused, fmt.Sprintf("fail to start task, err: %v", err), false
+			fresh.State, fresh.Reason, fresh.PausedByUser = meta.StatePaused, fmt.Sprintf("fail to start task, err: %v", cause(err)), false
 			if _, uerr := c.store.UpdateTask(ctx, fresh); uerr != nil {
 				c.lg.Error("cannot record the start failure", zap.String("task_id", id), zap.Error(uerr))
 			}
@@ -407,10 +422,12 @@ func (c *Controller) reloadOne(ctx context.Context, id string) {
 func (c *Controller) Shutdown(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.pmu.RLock()
 	ids := make([]string, 0, len(c.pipelines))
 	for id := range c.pipelines {
 		ids = append(ids, id)
 	}
+	c.pmu.RUnlock()
 	sort.Strings(ids)
 	for _, id := range ids {
 		c.stopLocked(ctx, id)
@@ -440,17 +457,26 @@ func (c *Controller) storeError(err error, id, format string) error {
 	}
 }
 
-// view converts a stored task to a View, dropping secrets. c.mu must be held.
+// view converts a stored task to a View, dropping secrets.
 func (c *Controller) view(t meta.Task) View {
 	spec := t.Spec
 	tokenSet := spec.Target.Token != ""
 	spec.Target.Token = ""
 	v := View{Spec: spec, TokenSet: tokenSet, State: t.State, Reason: t.Reason, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
-	if rp, ok := c.pipelines[t.Spec.ID]; ok {
+	if rp, ok := c.pipeline(t.Spec.ID); ok {
 		st := rp.p.Status()
 		v.Pipeline = &st
 	}
 	return v
+}
+
+// cause is the underlying error of a service error, for reasons that would
+// otherwise repeat the task id.
+func cause(err error) error {
+	if e := AsError(err); e.Err != nil {
+		return e.Err
+	}
+	return err
 }
 
 // newTaskID is milvus-cdc's format: 32 hex characters.

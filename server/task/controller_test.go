@@ -25,6 +25,7 @@ type fakeFactory struct {
 	mu        sync.Mutex
 	verifyErr error
 	startErr  error
+	startGate chan struct{} // when set, Start waits for it to close
 	pipelines map[string][]*fakePipeline
 }
 
@@ -36,6 +37,7 @@ type fakePipeline struct {
 	starts  int
 	stops   int
 	cps     []corelib.Checkpoint // checkpoints seen at Start
+	gate    chan struct{}
 }
 
 func newFakeFactory() *fakeFactory { return &fakeFactory{pipelines: map[string][]*fakePipeline{}} }
@@ -49,7 +51,7 @@ func (f *fakeFactory) Verify(context.Context, corelib.TaskSpec) error {
 func (f *fakeFactory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipeline, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	p := &fakePipeline{spec: spec, deps: deps}
+	p := &fakePipeline{spec: spec, deps: deps, gate: f.startGate}
 	if f.startErr != nil {
 		err := f.startErr
 		p.deps.OnFailure = nil
@@ -77,6 +79,9 @@ func (f *fakeFactory) count(id string) int {
 }
 
 func (p *fakePipeline) Start(ctx context.Context) error {
+	if p.gate != nil {
+		<-p.gate
+	}
 	cps, err := p.deps.Checkpoints.LoadCheckpoints(ctx, p.spec.ID)
 	if err != nil {
 		return err
@@ -515,4 +520,38 @@ func TestListFiltersByStateAndCounts(t *testing.T) {
 	counts, err := h.ctl.CountByState(ctx)
 	require.NoError(t, err)
 	require.Equal(t, map[meta.State]int{meta.StateInitial: 0, meta.StateRunning: 1, meta.StatePaused: 1}, counts)
+}
+
+func TestReadsDoNotWaitForASlowStart(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	v, err := h.ctl.Create(ctx, spec("http://t:1", "default", "c"))
+	require.NoError(t, err)
+	_, err = h.ctl.Pause(ctx, v.Spec.ID)
+	require.NoError(t, err)
+
+	gate := make(chan struct{})
+	h.factory.mu.Lock()
+	h.factory.startGate = gate
+	h.factory.mu.Unlock()
+	resumed := make(chan error, 1)
+	go func() {
+		_, err := h.ctl.Resume(ctx, v.Spec.ID)
+		resumed <- err
+	}()
+	require.Eventually(t, func() bool { return h.factory.count(v.Spec.ID) == 2 }, 5*time.Second, 10*time.Millisecond, "resume is starting")
+
+	start := time.Now()
+	got, err := h.ctl.Get(ctx, v.Spec.ID)
+	require.NoError(t, err)
+	require.Equal(t, meta.StatePaused, got.State, "not Running before Start returns")
+	_, err = h.ctl.List(ctx, "")
+	require.NoError(t, err)
+	require.Less(t, time.Since(start), time.Second)
+
+	close(gate)
+	require.NoError(t, <-resumed)
+	got, err = h.ctl.Get(ctx, v.Spec.ID)
+	require.NoError(t, err)
+	require.Equal(t, meta.StateRunning, got.State)
 }
