@@ -24,13 +24,16 @@ type broker interface {
 	// expire makes the first n messages of a channel unavailable (retention);
 	// false when the broker cannot do that in a test.
 	expire(t *testing.T, channel string, n int) bool
+	// channel names a channel no other test uses and removes its topic when
+	// the test ends (where the broker is shared).
+	channel(t *testing.T) string
 }
 
 var channelSeq atomic.Int64
 
-// freshChannel names a channel no other test uses, shaped like Milvus's.
-func freshChannel() string {
-	return fmt.Sprintf("conf-%d-%d-rootcoord-dml_%d", time.Now().UnixNano(), channelSeq.Add(1), 0)
+// uniqueChannel names a channel no other test uses, shaped like Milvus's.
+func uniqueChannel() string {
+	return fmt.Sprintf("conf-%d-%d-rootcoord-dml_0", time.Now().UnixNano(), channelSeq.Add(1))
 }
 
 func testContext(t *testing.T) context.Context {
@@ -61,7 +64,7 @@ func produceN(t *testing.T, b broker, channel string, from, n int) [][]byte {
 // runConformance checks the Client/Reader contract against one broker.
 func runConformance(t *testing.T, b broker) {
 	t.Run("StartAtIsInclusiveAndInOrder", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		ids := produceN(t, b, ch, 0, 5)
 		r, err := c.OpenReader(ctx, ch, StartAt(ids[2]))
 		require.NoError(t, err)
@@ -75,7 +78,7 @@ func runConformance(t *testing.T, b broker) {
 	})
 
 	t.Run("StartLatestSkipsExistingMessages", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		produceN(t, b, ch, 0, 3)
 		r, err := c.OpenReader(ctx, ch, StartLatest())
 		require.NoError(t, err)
@@ -88,7 +91,7 @@ func runConformance(t *testing.T, b broker) {
 	})
 
 	t.Run("StartLatestOnEmptyChannel", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		r, err := c.OpenReader(ctx, ch, StartLatest())
 		require.NoError(t, err)
 		defer r.Close()
@@ -97,7 +100,7 @@ func runConformance(t *testing.T, b broker) {
 	})
 
 	t.Run("DeliveredIDsResumeExactly", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		produceN(t, b, ch, 0, 4)
 		r, err := c.OpenReader(ctx, ch, StartAt(b.produce(t, ch, []byte("payload-4"), nil)))
 		require.NoError(t, err)
@@ -111,7 +114,7 @@ func runConformance(t *testing.T, b broker) {
 	})
 
 	t.Run("Properties", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		id := b.produce(t, ch, []byte("p"), map[string]string{"msg_type": "Insert", "vchannel": ch + "_1v0"})
 		r, err := c.OpenReader(ctx, ch, StartAt(id))
 		require.NoError(t, err)
@@ -122,7 +125,7 @@ func runConformance(t *testing.T, b broker) {
 	})
 
 	t.Run("LatestMsgID", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		_, err := c.LatestMsgID(ctx, ch)
 		require.ErrorIs(t, err, ErrEmptyChannel)
 		ids := produceN(t, b, ch, 0, 3)
@@ -132,7 +135,7 @@ func runConformance(t *testing.T, b broker) {
 	})
 
 	t.Run("ContextCancelUnblocksNext", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		r, err := c.OpenReader(ctx, ch, StartLatest())
 		require.NoError(t, err)
 		defer r.Close()
@@ -146,7 +149,7 @@ func runConformance(t *testing.T, b broker) {
 	})
 
 	t.Run("CloseUnblocksNextAndIsIdempotent", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		r, err := c.OpenReader(ctx, ch, StartLatest())
 		require.NoError(t, err)
 		done := make(chan error, 1)
@@ -171,20 +174,20 @@ func runConformance(t *testing.T, b broker) {
 		ctx, c := testContext(t), b.client(t)
 		require.NoError(t, c.Close())
 		require.NoError(t, c.Close())
-		_, err := c.OpenReader(ctx, freshChannel(), StartLatest())
+		_, err := c.OpenReader(ctx, b.channel(t), StartLatest())
 		require.ErrorIs(t, err, ErrClosed)
-		_, err = c.LatestMsgID(ctx, freshChannel())
+		_, err = c.LatestMsgID(ctx, b.channel(t))
 		require.ErrorIs(t, err, ErrClosed)
 	})
 
 	t.Run("BadStartID", func(t *testing.T) {
 		ctx, c := testContext(t), b.client(t)
-		_, err := c.OpenReader(ctx, freshChannel(), StartAt([]byte{0xff, 0x01}))
+		_, err := c.OpenReader(ctx, b.channel(t), StartAt([]byte{0xff, 0x01}))
 		require.Error(t, err)
 	})
 
 	t.Run("ExpiredStartPosition", func(t *testing.T) {
-		ctx, c, ch := testContext(t), b.client(t), freshChannel()
+		ctx, c, ch := testContext(t), b.client(t), b.channel(t)
 		ids := produceN(t, b, ch, 0, 3)
 		if !b.expire(t, ch, 2) {
 			t.Skip("broker cannot expire messages in a test")

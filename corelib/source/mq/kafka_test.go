@@ -70,6 +70,8 @@ func (k *kfakeBroker) expire(t *testing.T, channel string, n int) bool {
 	return true
 }
 
+func (k *kfakeBroker) channel(*testing.T) string { return uniqueChannel() }
+
 func TestKafkaConformance(t *testing.T) {
 	runConformance(t, newKfakeBroker(t))
 }

@@ -2,7 +2,10 @@ package mq
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,11 +18,17 @@ import (
 
 // pulsarURLEnv names a real Pulsar broker for the Pulsar conformance run
 // (e.g. pulsar://127.0.0.1:6650). There is no in-process Pulsar, so the
-// suite is skipped without it. It only creates topics named conf-*.
-const pulsarURLEnv = "MILVUS_CDC_TEST_PULSAR_URL"
+// suite is skipped without it. It creates topics named conf-* in
+// public/default and deletes them afterwards through the admin API at
+// pulsarWebEnv (default http://{host}:8080).
+const (
+	pulsarURLEnv = "MILVUS_CDC_TEST_PULSAR_URL"
+	pulsarWebEnv = "MILVUS_CDC_TEST_PULSAR_WEB_URL"
+)
 
 type realPulsar struct {
 	url            string
+	web            string
 	producerClient pulsar.Client
 }
 
@@ -31,7 +40,35 @@ func newRealPulsar(t *testing.T) *realPulsar {
 	c, err := pulsar.NewClient(pulsar.ClientOptions{URL: url, OperationTimeout: 30 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	return &realPulsar{url: url, producerClient: c}
+	web := os.Getenv(pulsarWebEnv)
+	if web == "" {
+		host := strings.TrimPrefix(strings.TrimPrefix(url, "pulsar://"), "pulsar+ssl://")
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		web = "http://" + net.JoinHostPort(host, "8080")
+	}
+	return &realPulsar{url: url, web: web, producerClient: c}
+}
+
+// channel names a fresh channel and deletes its topic when the test ends,
+// so a shared broker is left as it was.
+func (p *realPulsar) channel(t *testing.T) string {
+	ch := uniqueChannel()
+	t.Cleanup(func() {
+		req, err := http.NewRequest(http.MethodDelete, p.web+"/admin/v2/persistent/public/default/"+ch+"?force=true", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Logf("delete topic %s: %v", ch, err)
+			return
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotFound {
+			t.Logf("delete topic %s: HTTP %d", ch, resp.StatusCode)
+		}
+	})
+	return ch
 }
 
 func (p *realPulsar) client(t *testing.T) Client {
