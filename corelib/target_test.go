@@ -85,3 +85,23 @@ func TestConnectOnlyPipelineIsHonest(t *testing.T) {
 	require.True(t, errors.Is(err, corelib.ErrTargetUnreachable))
 	require.NotEmpty(t, p2.Status().LastError)
 }
+
+func TestCheckTargetOneWayTLS(t *testing.T) {
+	fake, pemPath := corelibtest.StartFakeMilvusTLS(t, "root:Milvus", "milvus.test")
+	good := corelib.Target{URI: "milvus.test:19530", Token: "root:Milvus", ConnectTimeout: 3 * time.Second,
+		TLS: corelib.TargetTLS{ServerName: "milvus.test", ServerPEMPath: pemPath}}
+	require.NoError(t, corelib.CheckTarget(context.Background(), good, fake.DialOption()))
+	require.Equal(t, int64(1), fake.Connects.Load())
+
+	wrongName := good
+	wrongName.TLS.ServerName = "other.test"
+	wrongName.ConnectTimeout = time.Second
+	err := corelib.CheckTarget(context.Background(), wrongName, fake.DialOption())
+	require.ErrorIs(t, err, corelib.ErrTargetUnreachable, "the certificate does not match the server name")
+
+	plain := good
+	plain.TLS = corelib.TargetTLS{}
+	plain.ConnectTimeout = time.Second
+	require.ErrorIs(t, corelib.CheckTarget(context.Background(), plain, fake.DialOption()), corelib.ErrTargetUnreachable, "plaintext against a TLS server")
+	require.Equal(t, int64(1), fake.Connects.Load(), "failed handshakes never reach Connect")
+}
