@@ -33,6 +33,7 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/stream"
 )
 
 // bedEnv reads KEY=value lines from .testbed/env in the repository root.
@@ -381,6 +382,37 @@ func TestBedProbeCollectionLifecycle(t *testing.T) {
 	require.Equal(t, name, ci.GetCollectionName())
 	require.Equal(t, "vec", ci.GetFieldName())
 
+	// Resuming a DML channel from a pack's end position (stream.OpenPacks:
+	// inclusive seek + seek filter) yields exactly the next packs.
+	for pch, ct := range taps {
+		ct.mu.Lock()
+		packs := append([]*source.Pack(nil), ct.packs...)
+		ct.mu.Unlock()
+		require.GreaterOrEqual(t, len(packs), 3, pch)
+		for _, p := range packs {
+			require.Less(t, p.BeginTs, p.EndTs)
+			for _, m := range p.Msgs {
+				require.Greater(t, m.BeginTs, p.BeginTs)
+				require.LessOrEqual(t, m.EndTs, p.EndTs)
+			}
+			_, err := source.DecodePulsarMessageID(p.EndPosition.MsgID)
+			require.NoError(t, err)
+		}
+		k := len(packs) / 2
+		r, err := stream.OpenPacks(ctx, pc, pch, &packs[k].EndPosition, stream.Options{})
+		require.NoError(t, err)
+		for i := k + 1; i < len(packs); i++ {
+			p, err := r.Next(ctx)
+			require.NoError(t, err)
+			require.Equal(t, packs[i].BeginTs, p.BeginTs, "%s pack %d", pch, i)
+			require.Equal(t, packs[i].EndTs, p.EndTs, "%s pack %d", pch, i)
+			require.Equal(t, msgIDs(packs[i]), msgIDs(p), "%s pack %d", pch, i)
+			require.Equal(t, packs[i].EndPosition, p.EndPosition)
+		}
+		require.NoError(t, r.Close())
+		t.Logf("%s: resumed at pack %d of %d, the following packs matched", pch, k, len(packs))
+	}
+
 	require.NoError(t, mc.DropCollection(ctx, name))
 	nextEvent(t, events, source.CollectionDropping, created.ID, "")
 	for pch, ct := range taps {
@@ -388,9 +420,38 @@ func TestBedProbeCollectionLifecycle(t *testing.T) {
 		t.Logf("%s: DropPartition msgs %d", pch, len(ct.find(isColl(commonpb.MsgType_DropPartition))))
 		ct.mu.Lock()
 		t.Logf("%s: %d packs, reader errors %v", pch, len(ct.packs), ct.errors)
+		require.Empty(t, ct.errors)
 		ct.mu.Unlock()
 	}
-	nextEvent(t, events, source.CollectionDropped, created.ID, "")
+	// The tombstone (CollectionDropped) comes only after datacoord's garbage
+	// collection confirms the drop, which can take far longer than a test.
+	select {
+	case ev := <-waitEvent(events, source.CollectionDropped, created.ID):
+		t.Logf("CollectionDropped arrived at revision %d", ev.Revision)
+	case <-time.After(20 * time.Second):
+		t.Logf("CollectionDropped not seen within 20s (state stays Dropping until datacoord GC)")
+	}
+}
+
+func waitEvent(events <-chan source.MetaEvent, want source.MetaEventType, id int64) <-chan source.MetaEvent {
+	out := make(chan source.MetaEvent, 1)
+	go func() {
+		for ev := range events {
+			if ev.Type == want && ev.ID == id {
+				out <- ev
+				return
+			}
+		}
+	}()
+	return out
+}
+
+func msgIDs(p *source.Pack) []string {
+	var out []string
+	for _, m := range p.Msgs {
+		out = append(out, fmt.Sprintf("%s/%d", m.Type, m.MsgID()))
+	}
+	return out
 }
 
 func fieldNames(s *schemapb.CollectionSchema) []string {
