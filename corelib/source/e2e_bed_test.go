@@ -469,3 +469,22 @@ func fieldIDs(s *schemapb.CollectionSchema) []int64 {
 	}
 	return out
 }
+
+// The TSO upper bound and the component sessions decode as documented.
+func TestBedClockAndSessions(t *testing.T) {
+	env := bedEnv(t)
+	cli := bedEtcd(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg := source.MetaConfig{RootPath: rootPath(env)}
+	clock, err := source.SourceClock(ctx, cli, cfg)
+	require.NoError(t, err)
+	t.Logf("source clock %s (local now %s)", clock.UTC(), time.Now().UTC())
+	require.WithinDuration(t, time.Now(), clock, time.Minute)
+	sessions, err := source.Sessions(ctx, cli, cfg)
+	require.NoError(t, err)
+	require.NotEmpty(t, sessions)
+	for key, s := range sessions {
+		t.Logf("session %s: %s %s version %q", key, s.ServerName, s.Address, s.Version)
+	}
+}
