@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/milvus-cdc/milvus-cdc/config"
-	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
@@ -76,8 +75,14 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 	store := meta.NewStore(cli, cfg.MetaStore.RootPath)
 	var reloaded atomic.Bool
 
-	// Until the replication core lands, tasks only verify their target.
-	ctl := task.NewController(store, corelib.ConnectOnlyFactory{}, task.Limits{
+	// The replication core reads the source lazily: a source that is down
+	// shows in each task's status, never in the daemon's availability.
+	factory, closeSource, err := newPipelineFactory(cfg.Source, lg)
+	if err != nil {
+		return err
+	}
+	defer closeSource()
+	ctl := task.NewController(store, factory, task.Limits{
 		MaxTaskNum:       cfg.MaxTaskNum,
 		MaxNameLength:    cfg.MaxNameLength,
 		ReplicateChannel: cfg.Source.ReplicateChannel,

@@ -34,6 +34,9 @@ func TestRunServesWithEmbeddedEtcd(t *testing.T) {
 	cfg.MetaStore.Embed.DataDir = t.TempDir()
 	cfg.MetaStore.Embed.ClientURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	cfg.MetaStore.Embed.PeerURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	// No source service is needed to serve the API; point it at closed ports.
+	cfg.Source.Etcd.Endpoints = []string{fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+	cfg.Source.MQ.Pulsar.Address = fmt.Sprintf("pulsar://127.0.0.1:%d", freePort(t))
 	require.NoError(t, cfg.Validate())
 
 	ctx, cancel := context.WithCancel(context.Background())

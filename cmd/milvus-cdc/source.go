@@ -1,0 +1,111 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+
+	"go.uber.org/zap"
+
+	"github.com/milvus-cdc/milvus-cdc/config"
+	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
+	"github.com/milvus-cdc/milvus-cdc/meta"
+)
+
+// newPipelineFactory connects the daemon to the source Milvus described by
+// the configuration. Nothing here waits for the source: a source that is down
+// when the daemon starts shows up in each task's status while the pipelines
+// retry, and the control plane stays available.
+func newPipelineFactory(cfg config.Source, lg *zap.Logger) (*pipeline.Factory, func(), error) {
+	etcdCli, err := meta.NewClient(cfg.Etcd.Etcd, lg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("source.etcd: %w", err)
+	}
+	catalog, err := source.NewMetaReader(etcdCli, source.MetaConfig{RootPath: cfg.Etcd.RootPath, MetaSubPath: cfg.Etcd.MetaSubPath}, lg.Named("catalog"))
+	if err != nil {
+		_ = etcdCli.Close()
+		return nil, nil, err
+	}
+	mqCli, err := newMQClient(cfg.MQ, lg.Named("mq"))
+	if err != nil {
+		_ = etcdCli.Close()
+		return nil, nil, err
+	}
+	src := &pipeline.MilvusSource{
+		Catalog:              catalog,
+		MQ:                   mqCli,
+		ReplicateChannelName: cfg.ReplicateChannel,
+		DefaultPartitionName: cfg.DefaultPartitionName,
+		Log:                  lg.Named("stream"),
+	}
+	closeAll := func() {
+		_ = mqCli.Close()
+		_ = etcdCli.Close()
+	}
+	return &pipeline.Factory{Source: src, Logger: lg}, closeAll, nil
+}
+
+func newMQClient(c config.MQ, lg *zap.Logger) (mq.Client, error) {
+	switch c.Type {
+	case config.MQPulsar:
+		cli, err := mq.NewPulsarClient(mq.PulsarConfig{
+			URL:        c.Pulsar.Address,
+			Tenant:     c.Pulsar.Tenant,
+			Namespace:  c.Pulsar.Namespace,
+			AuthPlugin: c.Pulsar.AuthPlugin,
+			AuthParams: c.Pulsar.AuthParams,
+		}, lg)
+		if err != nil {
+			return nil, fmt.Errorf("source.mq.pulsar: %w", err)
+		}
+		return cli, nil
+	case config.MQKafka:
+		tc, err := kafkaTLS(c.Kafka.TLS)
+		if err != nil {
+			return nil, fmt.Errorf("source.mq.kafka.tls: %w", err)
+		}
+		cli, err := mq.NewKafkaClient(mq.KafkaConfig{
+			Brokers:       c.Kafka.Brokers,
+			SASLMechanism: c.Kafka.SASL.Mechanism,
+			Username:      c.Kafka.SASL.Username,
+			Password:      c.Kafka.SASL.Password,
+			TLS:           tc,
+		}, lg)
+		if err != nil {
+			return nil, fmt.Errorf("source.mq.kafka: %w", err)
+		}
+		return cli, nil
+	default:
+		return nil, fmt.Errorf("source.mq.type %q: use pulsar or kafka", c.Type)
+	}
+}
+
+// kafkaTLS builds the Kafka client's TLS setup from PEM files.
+func kafkaTLS(t config.TLS) (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("caFile %s holds no PEM certificate", t.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" || t.KeyFile != "" {
+		pair, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc, nil
+}
