@@ -106,7 +106,14 @@ func TestPulsarMessageIDErrorsAndOrder(t *testing.T) {
 	require.Equal(t, 0, a.Compare(a))
 	require.Equal(t, -1, a.Compare(PulsarMessageID{LedgerID: 1, EntryID: 6, BatchIndex: -1}))
 	require.Equal(t, 1, a.Compare(PulsarMessageID{LedgerID: 0, EntryID: 99, BatchIndex: -1}))
-	require.Equal(t, -1, a.Compare(PulsarMessageID{LedgerID: 1, EntryID: 5, BatchIndex: 0}))
+	require.Equal(t, 0, a.Compare(PulsarMessageID{LedgerID: 1, EntryID: 5, BatchIndex: 0}), "-1 and 0 both mean the entry's only message")
+	require.Equal(t, -1, a.Compare(PulsarMessageID{LedgerID: 1, EntryID: 5, BatchIndex: 1}))
+
+	// A start position as Milvus 2.3.5 wrote it on the test bed.
+	milvus, err := DecodePulsarMessageID([]byte{8, 5, 16, 0, 24, 0, 32, 0})
+	require.NoError(t, err)
+	require.Equal(t, PulsarMessageID{LedgerID: 5, EntryID: 0, Partition: 0, BatchIndex: 0}, milvus)
+	require.Equal(t, 0, milvus.Compare(PulsarMessageID{LedgerID: 5, EntryID: 0, Partition: -1, BatchIndex: -1}))
 }
 
 func FuzzDecodePulsarMessageID(f *testing.F) {

@@ -98,15 +98,18 @@ func (id PulsarMessageID) Bytes() []byte {
 }
 
 // Compare orders two IDs of the same topic partition: -1, 0 or +1.
+// Batch index -1 (not batched, pulsar-client-go) and 0 (what Milvus writes
+// into start positions for its unbatched messages) name the same message.
 func (id PulsarMessageID) Compare(o PulsarMessageID) int {
+	a, b := max(id.BatchIndex, 0), max(o.BatchIndex, 0)
 	switch {
 	case id.LedgerID != o.LedgerID:
 		return cmpUint(id.LedgerID, o.LedgerID)
 	case id.EntryID != o.EntryID:
 		return cmpUint(id.EntryID, o.EntryID)
-	case id.BatchIndex < o.BatchIndex:
+	case a < b:
 		return -1
-	case id.BatchIndex > o.BatchIndex:
+	case a > b:
 		return 1
 	}
 	return 0
