@@ -1,0 +1,46 @@
+# Test bed targets (deployments/testbed). The main Makefile includes this file with
+#   -include deployments/testbed/testbed.mk
+# and it also works alone: make -f deployments/testbed/testbed.mk e2e
+#
+#   make testbed-up     [MQ=pulsar|kafka]   install (cached) and start the bed; writes .testbed/env
+#   make testbed-down                       stop what testbed-up started
+#   make testbed-status                     what runs, PIDs, RSS, ports
+#   make testbed-logs   [C=src]             tail the component logs
+#   make e2e            [MQ=pulsar|kafka]   testbed-up, the e2e tests, testbed-down (always)
+
+MQ ?= pulsar
+TESTBED ?= deployments/testbed/testbed.sh
+E2E_PKGS ?= ./test/e2e/...
+E2E_FLAGS ?= -count=1 -timeout 30m
+GO ?= go
+
+.PHONY: testbed-up testbed-down testbed-status testbed-logs e2e
+
+testbed-up:
+	bash $(TESTBED) up --mq $(MQ)
+
+testbed-down:
+	bash $(TESTBED) down
+
+testbed-status:
+	bash $(TESTBED) status
+
+testbed-logs:
+	bash $(TESTBED) logs $(C)
+
+# The bed always comes down, and the exit code is the tests' (or testbed-up's).
+e2e:
+	@start=$$(date +%s); \
+	bash $(TESTBED) up --mq $(MQ); rc=$$?; \
+	echo "[e2e] phase testbed-up: $$(( $$(date +%s) - start )) s (exit $$rc)"; \
+	if [ $$rc -eq 0 ]; then \
+		t=$$(date +%s); \
+		CGO_ENABLED=0 $(GO) test -tags e2e $(E2E_FLAGS) $(E2E_PKGS); rc=$$?; \
+		echo "[e2e] phase go test: $$(( $$(date +%s) - t )) s (exit $$rc)"; \
+		if [ $$rc -ne 0 ]; then bash $(TESTBED) logs -n 40 src dst >&2 || true; fi; \
+	fi; \
+	t=$$(date +%s); \
+	bash $(TESTBED) down || true; \
+	echo "[e2e] phase testbed-down: $$(( $$(date +%s) - t )) s"; \
+	echo "[e2e] total: $$(( $$(date +%s) - start )) s, MQ=$(MQ), exit $$rc"; \
+	exit $$rc
