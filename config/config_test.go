@@ -68,6 +68,9 @@ func TestEnvOverridesFileAndDefaults(t *testing.T) {
 	t.Setenv("MILVUS_CDC_SOURCE_MQ_KAFKA_BROKERS", "k1:9092, k2:9092")
 	t.Setenv("MILVUS_CDC_METASTORE_ETCD_ENDPOINTS", "http://e1:2379,http://e2:2379")
 	t.Setenv("MILVUS_CDC_SOURCE_ETCD_DIALTIMEOUT", "750ms")
+	t.Setenv("MILVUS_CDC_SOURCE_ETCD_ENDPOINTS", "http://s1:2379")
+	t.Setenv("MILVUS_CDC_SOURCE_MQ_PULSAR_ADDRESS", "pulsar://p:6650")
+	t.Setenv("MILVUS_CDC_LOG_LEVEL", "warn")
 	cfg, err := Load(p)
 	require.NoError(t, err)
 	require.Equal(t, "from-env", cfg.Source.Etcd.RootPath)
@@ -75,6 +78,15 @@ func TestEnvOverridesFileAndDefaults(t *testing.T) {
 	require.Equal(t, []string{"k1:9092", "k2:9092"}, cfg.Source.MQ.Kafka.Brokers)
 	require.Equal(t, []string{"http://e1:2379", "http://e2:2379"}, cfg.MetaStore.Etcd.Endpoints)
 	require.Equal(t, 750*time.Millisecond, cfg.Source.Etcd.DialTimeout)
+	require.Equal(t, []string{"http://s1:2379"}, cfg.Source.Etcd.Endpoints)
+	require.Equal(t, "pulsar://p:6650", cfg.Source.MQ.Pulsar.Address)
+	require.Equal(t, "warn", cfg.Log.Level)
+}
+
+func TestEnvValueIsValidated(t *testing.T) {
+	t.Setenv("MILVUS_CDC_SOURCE_MQ_TYPE", "rabbit")
+	_, err := Load("")
+	require.ErrorContains(t, err, `config source.mq.type: "rabbit" is unknown; use pulsar or kafka`)
 }
 
 func TestLoadRejectsUnknownKeyAndMissingFile(t *testing.T) {
