@@ -159,9 +159,11 @@ func (l *lifecycle) partition(collID, id int64, cur *Partition, rev int64) []Met
 }
 
 // resync compares a freshly listed catalog with what was announced and
-// returns the missing transitions in dependency order: database creations,
-// collection creations (oldest first), partition creations, partition
-// drops, collection dropping/drops, database drops.
+// returns the missing transitions: first the drops, children first
+// (partitions, collections, databases), then the creations, parents first
+// (databases, collections oldest first, partitions). Drops go first because
+// a name freed by a drop may have been reused by a creation while the watch
+// was down.
 func (l *lifecycle) resync(c *catalog, rev int64) []MetaEvent {
 	var creates, drops []MetaEvent
 	route := func(evs []MetaEvent) {
@@ -217,7 +219,7 @@ func (l *lifecycle) resync(c *catalog, rev int64) []MetaEvent {
 
 	// Partition drops first, then collections, then databases.
 	sort.SliceStable(drops, func(i, j int) bool { return dropRank(drops[i].Type) < dropRank(drops[j].Type) })
-	return append(creates, drops...)
+	return append(drops, creates...)
 }
 
 func dropRank(t MetaEventType) int {

@@ -79,9 +79,9 @@ func (r *MetaReader) List(ctx context.Context) (*Snapshot, error) {
 // The channel is closed only when ctx is cancelled.
 //
 // When the watch fails (compaction, leader loss, connection errors) Watch
-// re-lists the catalog and emits the transitions it missed, in dependency
-// order (creations parent-first, drops child-first), then watches again; it
-// never stops on its own. Events are delivered at least once per transition
+// re-lists the catalog and emits the transitions it missed (drops first,
+// child-first; then creations, parent-first), then watches again; it never
+// stops on its own. Events are delivered at least once per transition
 // and never for objects the consumer has not been told about (e.g. an
 // aborted create). Sends block until the consumer receives them.
 func (r *MetaReader) Watch(ctx context.Context, from *Snapshot) <-chan MetaEvent {

@@ -306,9 +306,10 @@ func TestMetaReaderWatchFromStaleCompactedSnapshot(t *testing.T) {
 	snap, err := r.List(ctx)
 	require.NoError(t, err)
 
-	// While nobody watches: a drop and a create, then etcd compacts them away.
+	// While nobody watches: the collection is dropped and its name reused,
+	// then etcd compacts that history away.
 	dropCollection(rc, 1, 8001, 8101)
-	createCollection(rc, 1, 8002, "new", 8102)
+	createCollection(rc, 1, 8002, "old", 8102)
 	resp, err := cli.Get(ctx, "any")
 	require.NoError(t, err)
 	_, err = cli.Compact(ctx, resp.Header.Revision)
@@ -316,8 +317,9 @@ func TestMetaReaderWatchFromStaleCompactedSnapshot(t *testing.T) {
 
 	events := r.Watch(ctx, snap)
 	got := nextEvents(t, events, 2)
-	require.Equal(t, []evKey{{CollectionCreated, 8002}, {CollectionDropped, 8001}}, summarize(got))
-	require.Equal(t, "new", got[0].Collection.Name)
+	require.Equal(t, []evKey{{CollectionDropped, 8001}, {CollectionCreated, 8002}}, summarize(got),
+		"the old holder of the name is dropped before the new one is created")
+	require.Equal(t, "old", got[1].Collection.Name)
 
 	// And it keeps watching afterwards.
 	rc.save1(partKey(8002, 8103), partInfo(8002, 8103, "after", metapb.PartitionState_PartitionCreated))
@@ -393,8 +395,8 @@ func TestMetaReaderRecoversWhenCompactedUnderRunningWatch(t *testing.T) {
 	close(gw.release)
 
 	got := nextEvents(t, events, 3)
-	require.Equal(t, []evKey{{DatabaseCreated, 5}, {CollectionCreated, 9003}, {CollectionDropped, 9002}}, summarize(got))
-	require.True(t, proto.Equal(expectedUserSchema("created-while-down"), got[1].Collection.Schema))
+	require.Equal(t, []evKey{{CollectionDropped, 9002}, {DatabaseCreated, 5}, {CollectionCreated, 9003}}, summarize(got))
+	require.True(t, proto.Equal(expectedUserSchema("created-while-down"), got[2].Collection.Schema))
 	require.NotEmpty(t, logs.FilterMessage("source catalog watch ended, re-listing").FilterFieldKey("error").All())
 	found := false
 	for _, e := range logs.FilterMessage("source catalog watch ended, re-listing").All() {
