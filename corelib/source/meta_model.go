@@ -100,6 +100,7 @@ const (
 	PartitionDropped
 )
 
+// String names the event type, e.g. "CollectionCreated".
 func (t MetaEventType) String() string {
 	switch t {
 	case DatabaseCreated:

@@ -115,6 +115,7 @@ func (id PulsarMessageID) Compare(o PulsarMessageID) int {
 	return 0
 }
 
+// String formats the ID as ledger:entry:partition:batchIndex.
 func (id PulsarMessageID) String() string {
 	return fmt.Sprintf("%d:%d:%d:%d", id.LedgerID, id.EntryID, id.Partition, id.BatchIndex)
 }
