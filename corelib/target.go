@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"google.golang.org/grpc"
@@ -33,7 +34,7 @@ func ConnectTarget(ctx context.Context, t Target, extra ...grpc.DialOption) (cli
 	if t.TLS.Enabled() {
 		creds, err := transportCredentials(t.TLS)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, t.URI, err)
+			return nil, fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, t.Redacted(), err)
 		}
 		// The SDK puts insecure credentials first when EnableTLSAuth is off;
 		// a later WithTransportCredentials replaces them.
@@ -47,11 +48,23 @@ func ConnectTarget(ctx context.Context, t Target, extra ...grpc.DialOption) (cli
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %s: no answer within %s", ErrTargetUnreachable, t.URI, timeout)
+			return nil, fmt.Errorf("%w: %s: no answer within %s", ErrTargetUnreachable, t.Redacted(), timeout)
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, t.URI, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, t.Redacted(), err)
 	}
 	return c, nil
+}
+
+// Redacted is the URI without any user:password part, for errors and logs.
+func (t Target) Redacted() string {
+	at := strings.LastIndex(t.URI, "@")
+	if at < 0 {
+		return t.URI
+	}
+	if scheme := strings.Index(t.URI, "://"); scheme >= 0 && scheme < at {
+		return t.URI[:scheme+3] + t.URI[at+1:]
+	}
+	return t.URI[at+1:]
 }
 
 // CheckTarget connects to the target and closes the connection again.

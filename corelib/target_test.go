@@ -105,3 +105,17 @@ func TestCheckTargetOneWayTLS(t *testing.T) {
 	require.ErrorIs(t, corelib.CheckTarget(context.Background(), plain, fake.DialOption()), corelib.ErrTargetUnreachable, "plaintext against a TLS server")
 	require.Equal(t, int64(1), fake.Connects.Load(), "failed handshakes never reach Connect")
 }
+
+func TestTargetRedacted(t *testing.T) {
+	for uri, want := range map[string]string{
+		"http://root:pw@host:19530": "http://host:19530",
+		"https://host:19530":        "https://host:19530",
+		"host:19530":                "host:19530",
+		"root:pw@host:19530":        "host:19530",
+	} {
+		require.Equal(t, want, corelib.Target{URI: uri}.Redacted(), uri)
+	}
+	err := corelib.CheckTarget(context.Background(), corelib.Target{URI: "http://root:pw@127.0.0.1:1", ConnectTimeout: 200 * time.Millisecond})
+	require.ErrorIs(t, err, corelib.ErrTargetUnreachable)
+	require.NotContains(t, err.Error(), "pw")
+}

@@ -126,6 +126,21 @@ func TestRESTLifecycle(t *testing.T) {
 	d.requireNoSecretLogged()
 }
 
+func TestCredentialsInURINeverReturned(t *testing.T) {
+	d := startDaemon(t)
+	r := d.do(http.MethodPost, "/api/v1/tasks", `{"id":"u1","target":{"uri":"http://root:`+secretPassword+`@target:19530","token":"`+secretToken+`"},"scope":[{"database":"*","collection":"*"}]}`)
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	require.Equal(t, "http://target:19530", r.json(t)["target"].(map[string]any)["uri"])
+	for _, body := range [][]byte{
+		d.do(http.MethodGet, "/api/v1/tasks", "").body,
+		d.do(http.MethodPost, "/cdc", `{"request_type":"list"}`).body,
+		d.do(http.MethodPost, "/cdc", `{"request_type":"get","request_data":{"task_id":"u1"}}`).body,
+	} {
+		require.NotContains(t, string(body), secretPassword)
+	}
+	d.requireNoSecretLogged()
+}
+
 func TestBothAPIsShareOneService(t *testing.T) {
 	d := startDaemon(t)
 	r := d.do(http.MethodPost, "/api/v1/tasks", `{"id":"shared",`+restTarget+`,"scope":[{"database":"default","collection":"c"}]}`)

@@ -169,7 +169,7 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 		}
 		return View{}, err
 	}
-	c.lg.Info("task created", zap.String("task_id", running.Spec.ID), zap.String("target", running.Spec.Target.URI))
+	c.lg.Info("task created", zap.String("task_id", running.Spec.ID), zap.String("target", running.Spec.Target.Redacted()))
 	return c.view(running), nil
 }
 
@@ -462,6 +462,7 @@ func (c *Controller) view(t meta.Task) View {
 	spec := t.Spec
 	tokenSet := spec.Target.Token != ""
 	spec.Target.Token = ""
+	spec.Target.URI = spec.Target.Redacted() // a user:password in the URI is a secret too
 	v := View{Spec: spec, TokenSet: tokenSet, State: t.State, Reason: t.Reason, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if rp, ok := c.pipeline(t.Spec.ID); ok {
 		st := rp.p.Status()
