@@ -197,6 +197,11 @@ func (p *Pipeline) run(ctx context.Context) {
 		if err := r.ensureCollection(ctx, st, c); err != nil {
 			return
 		}
+		for _, part := range c.Partitions {
+			if part.State == metapb.PartitionState_PartitionCreated {
+				p.createPartition(ctx, r, part)
+			}
+		}
 		for _, ch := range st.shardChannels() {
 			p.startChannel(ctx, &wg, r, ch, resume[ch])
 		}
@@ -219,6 +224,12 @@ func (p *Pipeline) run(ctx context.Context) {
 	events := p.src.Watch(ctx, snap)
 	for ev := range events {
 		meta.apply(ev)
+		if ev.Type == source.PartitionCreated {
+			// Milvus 2.3 writes no CreatePartition message to the data
+			// channels: the catalog is the only place a new partition shows.
+			p.createPartition(ctx, r, ev.Partition)
+			continue
+		}
 		if ev.Type != source.CollectionCreated {
 			continue
 		}
@@ -239,6 +250,18 @@ func (p *Pipeline) run(ctx context.Context) {
 		}
 	}
 	wg.Wait()
+}
+
+// createPartition replays a partition the catalog announced.
+func (p *Pipeline) createPartition(ctx context.Context, r *replicator, part *source.Partition) {
+	st := r.resolve(part.CollectionID, "", "")
+	if !st.inScope {
+		return
+	}
+	if err := r.ensureCollection(ctx, st, nil); err != nil {
+		return
+	}
+	_ = r.ensurePartition(ctx, st, part.Name) // only fails when ctx ends
 }
 
 // startChannel starts the worker of a physical channel unless it runs.

@@ -198,7 +198,7 @@ func (r *replicator) ensurePartition(ctx context.Context, st *collState, name st
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.partitionKey || st.partitions[name] {
+	if st.partitionKey || st.partitions[name] || st.dropped {
 		return nil
 	}
 	err := r.do(ctx, "CreatePartition "+st.target+"."+name, func(ctx context.Context) error {
