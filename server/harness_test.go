@@ -57,7 +57,7 @@ func startDaemon(t *testing.T, opts ...daemonOption) *testDaemon {
 	t.Helper()
 	d := &testDaemon{t: t, etcd: metatest.StartEtcd(t), fake: corelibtest.StartFakeMilvus(t, secretToken)}
 	d.store = meta.NewStore(d.etcd.Client, "cdc-test")
-	d.limits = task.Limits{MaxTaskNum: 100, MaxNameLength: 256, ReplicateChannel: "by-dev-replicate-msg"}
+	d.limits = task.Limits{MaxTaskNum: 100, MaxNameLength: 256, ReplicateChannel: "by-dev-replicate-msg", StoreTimeout: 2 * time.Second}
 	for _, o := range opts {
 		o(&d.limits)
 	}

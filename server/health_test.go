@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -23,6 +25,16 @@ func TestHealthAndReadiness(t *testing.T) {
 	require.Equal(t, "unavailable", r.json(t)["status"])
 	require.Contains(t, r.json(t)["error"], "meta store unreachable")
 	require.Equal(t, http.StatusOK, d.do(http.MethodGet, "/healthz", "").status)
+
+	// Task requests fail with a clear 500 instead of hanging.
+	start := time.Now()
+	r = d.do(http.MethodGet, "/api/v1/tasks", "")
+	requireProblem(t, r, http.StatusInternalServerError, "internal", "", "")
+	require.Contains(t, r.json(t)["detail"], "fail to get all task info: ")
+	got := d.cdc(`{"request_type":"pause","request_data":{"task_id":"x"}}`)
+	require.Equal(t, 500.0, got["code"])
+	require.True(t, strings.HasPrefix(got["message"].(string), "fail to handle the pause request, error: fail to get the task info, task_id: x: "), got["message"])
+	require.Less(t, time.Since(start), 15*time.Second)
 }
 
 func TestMetrics(t *testing.T) {

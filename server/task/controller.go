@@ -31,6 +31,8 @@ type Limits struct {
 	MaxTaskNum       int
 	MaxNameLength    int
 	ReplicateChannel string // the source replicate channel (source.replicateChannel)
+	// StoreTimeout bounds each task-store call; zero means DefaultStoreTimeout.
+	StoreTimeout time.Duration
 }
 
 // Store is the part of the meta store the controller uses.
@@ -101,7 +103,10 @@ type runningPipeline struct{ p corelib.Pipeline }
 
 // NewController returns a controller; call Reload once before serving.
 func NewController(store Store, factory corelib.PipelineFactory, limits Limits, lg *zap.Logger) *Controller {
-	return &Controller{store: store, factory: factory, limits: limits, lg: lg, pipelines: map[string]*runningPipeline{}}
+	if limits.StoreTimeout <= 0 {
+		limits.StoreTimeout = DefaultStoreTimeout
+	}
+	return &Controller{store: timeoutStore{Store: store, d: limits.StoreTimeout}, factory: factory, limits: limits, lg: lg, pipelines: map[string]*runningPipeline{}}
 }
 
 // Create validates, verifies the target, stores and starts a new task. When
