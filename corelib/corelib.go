@@ -118,13 +118,17 @@ type Checkpoint struct {
 // someone else wrote the key since it was read. The caller must reload.
 var ErrConflict = errors.New("conflicting write: the stored revision changed since it was read")
 
+// ErrTaskGone is returned (wrapped) by SaveCheckpoint when the task was
+// deleted: the pipeline is being stopped and its position no longer matters.
+var ErrTaskGone = errors.New("the task no longer exists")
+
 // CheckpointStore persists per-task, per-channel checkpoints.
 //
 // Contract: Load returns every checkpoint of the task with its Revision set.
 // Save writes one checkpoint with compare-and-swap on cp.Revision (0 = must
 // not exist yet) and returns it with the new Revision; when the stored
 // revision differs it returns an error wrapping ErrConflict and writes
-// nothing. Saves of different channels are independent.
+// nothing; when the task was deleted, an error wrapping ErrTaskGone. Saves of different channels are independent.
 type CheckpointStore interface {
 	LoadCheckpoints(ctx context.Context, taskID string) ([]Checkpoint, error)
 	SaveCheckpoint(ctx context.Context, taskID string, cp Checkpoint) (Checkpoint, error)

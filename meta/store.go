@@ -247,7 +247,7 @@ func (s *Store) SaveCheckpoint(ctx context.Context, taskID string, cp corelib.Ch
 	}
 	if !resp.Succeeded {
 		if resp.Responses[0].GetResponseRange().GetCount() == 0 {
-			return corelib.Checkpoint{}, fmt.Errorf("task %s: %w", taskID, ErrNotFound)
+			return corelib.Checkpoint{}, fmt.Errorf("task %s: %w: %w", taskID, ErrNotFound, corelib.ErrTaskGone)
 		}
 		return corelib.Checkpoint{}, fmt.Errorf("checkpoint %s of task %s: %w", cp.Channel, taskID, ErrConflict)
 	}

@@ -97,6 +97,7 @@ func TestCheckpointCAS(t *testing.T) {
 
 	_, err := store.SaveCheckpoint(ctx, "missing", corelib.Checkpoint{Channel: "c"})
 	require.ErrorIs(t, err, meta.ErrNotFound, "no checkpoints for a task that does not exist")
+	require.ErrorIs(t, err, corelib.ErrTaskGone, "pipelines recognise a deleted task without importing meta")
 
 	_, err = s.CreateTask(ctx, newTask("t"), nil)
 	require.NoError(t, err)

@@ -383,6 +383,9 @@ func (p *Pipeline) saveCheckpoint(ctx context.Context, r *replicator, channel st
 			conflict = err
 			return nil
 		}
+		if errors.Is(err, corelib.ErrTaskGone) {
+			return nil // deleted while stopping: nothing left to resume
+		}
 		if err != nil {
 			return err
 		}
