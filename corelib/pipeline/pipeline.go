@@ -185,7 +185,14 @@ func (p *Pipeline) run(ctx context.Context) {
 	}
 
 	var wg sync.WaitGroup
-	p.setStage("creating existing collections on the target")
+	p.setStage("creating existing databases and collections on the target")
+	for _, db := range snap.Databases {
+		if db.State == metapb.DatabaseState_DatabaseCreated && r.scope.Database(db.Name) {
+			if err := r.ensureDatabase(ctx, r.mapping.TargetDatabase(db.Name)); err != nil {
+				return
+			}
+		}
+	}
 	for _, c := range snap.Collections {
 		if c.State != metapb.CollectionState_CollectionCreated {
 			continue
@@ -224,6 +231,24 @@ func (p *Pipeline) run(ctx context.Context) {
 	events := p.src.Watch(ctx, snap)
 	for ev := range events {
 		meta.apply(ev)
+		switch ev.Type {
+		case source.DatabaseCreated:
+			// Milvus 2.3 publishes no CreateDatabase on the replicate channel:
+			// the catalog is where a new database shows.
+			if r.scope.Database(ev.Database.Name) {
+				_ = r.ensureDatabase(ctx, r.mapping.TargetDatabase(ev.Database.Name))
+			}
+			continue
+		case source.DatabaseDropped:
+			if r.scope.Database(ev.Database.Name) {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_ = r.dropDatabase(ctx, r.mapping.TargetDatabase(ev.Database.Name))
+				}()
+			}
+			continue
+		}
 		if ev.Type == source.PartitionCreated {
 			// Milvus 2.3 writes no CreatePartition message to the data
 			// channels: the catalog is the only place a new partition shows.

@@ -29,14 +29,7 @@ func (r *replicator) applyOperation(ctx context.Context, msg proto.Message, ts u
 		if err := r.progress.waitAll(ctx, r.progress.channels(), ts); err != nil {
 			return err
 		}
-		db := r.mapping.TargetDatabase(m.GetDbName())
-		err := r.do(ctx, "DropDatabase "+db, func(ctx context.Context) error { return r.target.DropDatabase(ctx, db) })
-		if err == nil {
-			r.mu.Lock()
-			delete(r.dbs, db)
-			r.mu.Unlock()
-		}
-		return err
+		return r.dropDatabase(ctx, r.mapping.TargetDatabase(m.GetDbName()))
 	case *milvuspb.FlushRequest:
 		for _, coll := range m.GetCollectionNames() {
 			err := r.onCollection(ctx, m.GetDbName(), coll, ts, "Flush", func(ctx context.Context, st *collState) error {
@@ -109,4 +102,20 @@ func (r *replicator) onCollection(ctx context.Context, db, coll string, ts uint6
 		}
 		return fn(ctx, st)
 	})
+}
+
+// dropDatabase drops a target database. Milvus drops only empty databases, so
+// while the drops of its collections are still on their way through the data
+// channels the target refuses, and the drop is retried until they arrived.
+func (r *replicator) dropDatabase(ctx context.Context, db string) error {
+	if db == DefaultDatabase {
+		return nil
+	}
+	err := r.do(ctx, "DropDatabase "+db, func(ctx context.Context) error { return r.target.DropDatabase(ctx, db) })
+	if err == nil {
+		r.mu.Lock()
+		delete(r.dbs, db)
+		r.mu.Unlock()
+	}
+	return err
 }
