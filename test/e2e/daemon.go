@@ -1,0 +1,251 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Daemon is a milvus-cdc process started by a test against the bed, with its
+// own embedded task store in a directory that survives restarts of the
+// process, so a test can kill it and start it again on the same state.
+type Daemon struct {
+	bed     *Bed
+	bin     string
+	dataDir string
+	addr    string
+	env     []string
+	logPath string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// daemonBinary builds cmd/milvus-cdc once per test run.
+func daemonBinary() (string, error) {
+	buildOnce.Do(func() {
+		root, err := repoRoot()
+		if err != nil {
+			buildErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "milvus-cdc-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "milvus-cdc")
+		cmd := exec.Command("go", "build", "-o", builtBin, "./cmd/milvus-cdc")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/milvus-cdc: %v\n%s", err, out)
+		}
+	})
+	return builtBin, buildErr
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// StartDaemon builds and starts a daemon configured for the bed. It is
+// stopped when the test ends.
+func StartDaemon(t testing.TB, bed *Bed) *Daemon {
+	t.Helper()
+	bin, err := daemonBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Daemon{
+		bed:     bed,
+		bin:     bin,
+		dataDir: t.TempDir(),
+		addr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+	}
+	d.logPath = filepath.Join(d.dataDir, "daemon.log")
+	d.env = append(os.Environ(),
+		"MILVUS_CDC_ADDRESS="+d.addr,
+		"MILVUS_CDC_LOG_FORMAT=json",
+		"MILVUS_CDC_METASTORE_EMBED_DATADIR="+filepath.Join(d.dataDir, "etcd"),
+		fmt.Sprintf("MILVUS_CDC_METASTORE_EMBED_CLIENTURL=http://127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("MILVUS_CDC_METASTORE_EMBED_PEERURL=http://127.0.0.1:%d", freePort(t)),
+	)
+	d.Start(t)
+	t.Cleanup(func() {
+		d.Stop(t)
+		if t.Failed() {
+			if out, err := os.ReadFile(d.logPath); err == nil {
+				t.Logf("daemon log (last 6000 bytes):\n%s", tail(out, 6000))
+			}
+		}
+	})
+	return d
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// Start starts the daemon process (again) and waits until it serves.
+func (d *Daemon) Start(t testing.TB) {
+	t.Helper()
+	logFile, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(d.bin, "--config", d.bed.CDCConfig)
+	d.cmd.Env = d.env
+	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start daemon: %v", err)
+	}
+	d.exited = make(chan struct{})
+	go func() { _ = d.cmd.Wait(); logFile.Close(); close(d.exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + d.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-d.exited:
+			out, _ := os.ReadFile(d.logPath)
+			t.Fatalf("daemon exited during start-up:\n%s", tail(out, 4000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("daemon not ready on %s within 60s", d.addr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Kill ends the daemon with SIGKILL: no shutdown, no final checkpoint.
+func (d *Daemon) Kill(t testing.TB) {
+	t.Helper()
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	d.cmd = nil
+}
+
+// Stop ends the daemon with SIGTERM and waits for it.
+func (d *Daemon) Stop(t testing.TB) {
+	t.Helper()
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+	}
+	d.cmd = nil
+}
+
+// CDC sends one request of the compatible API and returns the response's data,
+// failing the test unless the body's code is 200.
+func (d *Daemon) CDC(t testing.TB, requestType string, data any) map[string]any {
+	t.Helper()
+	code, msg, out := d.CDCRaw(t, requestType, data)
+	if code != 200 {
+		t.Fatalf("%s request: code %d: %s", requestType, code, msg)
+	}
+	return out
+}
+
+// CDCRaw sends one request of the compatible API and returns the body's code,
+// message and data.
+func (d *Daemon) CDCRaw(t testing.TB, requestType string, data any) (int, string, map[string]any) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"request_type": requestType, "request_data": data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.addr+"/cdc", bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s request: %v", requestType, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var env struct {
+		Code    int            `json:"code"`
+		Message string         `json:"message"`
+		Data    map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatalf("%s response %q: %v", requestType, raw, err)
+	}
+	return env.Code, env.Message, env.Data
+}
+
+// CreateTask creates a task replicating to the bed's target and deletes it
+// when the test ends. scope is the db_collections value.
+func (d *Daemon) CreateTask(t testing.TB, extra map[string]any) string {
+	t.Helper()
+	req := map[string]any{
+		"milvus_connect_param": map[string]any{"uri": "http://" + d.bed.TargetAddr, "connect_timeout": 10},
+	}
+	for k, v := range extra {
+		req[k] = v
+	}
+	out := d.CDC(t, "create", req)
+	id, _ := out["task_id"].(string)
+	if id == "" {
+		t.Fatalf("create returned no task_id: %v", out)
+	}
+	t.Cleanup(func() {
+		if d.cmd != nil {
+			d.CDCRaw(t, "delete", map[string]any{"task_id": id, "ignore_not_found": true})
+		}
+	})
+	return id
+}
+
+// TaskState returns the task's state and reason as `get` reports them.
+func (d *Daemon) TaskState(t testing.TB, id string) (string, string) {
+	t.Helper()
+	out := d.CDC(t, "get", map[string]any{"task_id": id})
+	task, _ := out["task"].(map[string]any)
+	state, _ := task["state"].(string)
+	reason, _ := task["reason"].(string)
+	return state, reason
+}
