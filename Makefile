@@ -32,6 +32,10 @@ unit:
 fuzz:
 	CGO_ENABLED=0 $(GO) test ./server/compat -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./server/rest -run '^$$' -fuzz '^FuzzDecodeStrict$$' -fuzztime $(FUZZTIME)
+	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
+	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzCatalogApply$$' -fuzztime $(FUZZTIME)
+	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzDecodePulsarMessageID$$' -fuzztime $(FUZZTIME)
+	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzParseVChannel$$' -fuzztime $(FUZZTIME)
 
 lint:
 	$(GO) vet ./...
