@@ -101,11 +101,16 @@ EOF
 }
 
 install_milvus() {
-	[[ -x $MILVUS_HOME/bin/milvus && -f $MILVUS_HOME/config.yaml.template ]] && return 0
+	local stamp=$CACHE/venv/.installed-milvus-$MILVUS_WHEEL_VERSION-pymilvus-$PYMILVUS_VERSION
+	[[ -f $stamp && -x $MILVUS_HOME/bin/milvus && -f $MILVUS_HOME/config.yaml.template ]] && return 0
 	log "installing milvus==$MILVUS_WHEEL_VERSION + pymilvus==$PYMILVUS_VERSION into $CACHE/venv"
 	[[ -x $CACHE/venv/bin/python ]] || python3 -m venv "$CACHE/venv"
+	# pymilvus 2.3.7 imports pkg_resources (gone from setuptools 81 and absent from
+	# new venvs) and environs 9.5, which breaks with marshmallow 4: pin both.
 	"$CACHE/venv/bin/pip" install -q --disable-pip-version-check \
-		"milvus==$MILVUS_WHEEL_VERSION" "pymilvus==$PYMILVUS_VERSION" || die "pip install failed"
+		"milvus==$MILVUS_WHEEL_VERSION" "pymilvus==$PYMILVUS_VERSION" 'setuptools<81' 'marshmallow<4' ||
+		die "pip install failed"
+	"$CACHE/venv/bin/python" -W ignore -c 'import pymilvus' || die "pymilvus does not import"
 	# The wheel ships the real Milvus standalone binary and its shared libraries,
 	# lzma-compressed; its own helper unpacks them.
 	MILVUS_HOME=$MILVUS_HOME "$CACHE/venv/bin/python" - <<'EOF' || die "extracting the milvus binary failed"
@@ -116,6 +121,7 @@ data = os.path.join(os.path.dirname(milvus.__file__), "data")
 for f in ("config.yaml.template", "glog.conf"):
     shutil.copy(os.path.join(data, f), home)
 EOF
+	touch "$stamp"
 }
 
 # mvn_classpath DIR POM_BODY: resolve the dependencies in POM_BODY into DIR/lib.
@@ -409,7 +415,7 @@ EOF
 	java "${jopts[@]}" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool format -t "$cid" -c "$d/server.properties" >"$d/format.log" 2>&1 ||
 		{ cat "$d/format.log" >&2; die "kafka storage format failed"; }
 	spawn kafka "$d" java "${jopts[@]}" -cp "$KAFKA_LIB/*" kafka.Kafka "$d/server.properties"
-	wait_healthy kafka 120 sh -c "grep -q 'Kafka Server started' '$(logfile kafka)' && (exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT)"
+	wait_healthy kafka 120 bash -c "grep -q 'Kafka Server started' '$(logfile kafka)' && (exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT)"
 }
 
 # render_milvus NAME PREFIX PORT_OFFSET MQ_SETTINGS...: write $STATE/NAME/configs/milvus.yaml.
