@@ -137,60 +137,79 @@ func testSourceMetaInEtcd(t *testing.T, ctx context.Context, bed *Bed, coll *ent
 }
 
 // (2) The pchannels of the collection carry its Insert messages: every row,
-// decoded from msgpb.InsertRequest, with the collection's ID and a vchannel of it.
+// decoded from msgpb.InsertRequest, with the collection's ID and a vchannel of it;
+// plus one CreateCollection message per pchannel and rootcoord's time ticks.
 func testDMLChannelsCarryInserts(t *testing.T, ctx context.Context, bed *Bed, coll *entity.Collection) {
 	r, err := bed.NewChannelReader()
 	require.NoError(t, err)
 	defer r.Close()
 	pkFieldID := primaryField(coll.Schema).ID
-
-	var rows uint64
-	pks := map[int64]bool{}
-	types := map[string]int{}
-	sawCreate := 0
 	for _, ch := range coll.PhysicalChannels {
 		require.Contains(t, bed.DMLChannels, ch, "collection pchannel is one of the bed's DML channels")
-		err := r.ReadAll(ctx, ch, func(m Message) bool {
-			mt, _, err := DecodeHeader(m.Payload)
-			require.NoError(t, err, "%s at %s", ch, m.Position)
-			types[mt.String()]++
-			switch mt {
-			case commonpb.MsgType_Insert:
-				var ins msgpb.InsertRequest
-				require.NoError(t, proto.Unmarshal(m.Payload, &ins))
-				if ins.GetCollectionID() != coll.ID {
-					return true
-				}
-				require.Contains(t, coll.VirtualChannels, ins.GetShardName())
-				require.True(t, strings.HasPrefix(ins.GetShardName(), ch+"_"), "vchannel %s on pchannel %s", ins.GetShardName(), ch)
-				require.Equal(t, ins.GetNumRows(), uint64(len(ins.GetTimestamps())))
-				rows += ins.GetNumRows()
-				for _, fd := range ins.GetFieldsData() {
-					if fd.GetFieldId() == pkFieldID {
-						for _, id := range fd.GetScalars().GetLongData().GetData() {
-							pks[id] = true
-						}
-					}
-				}
-			case commonpb.MsgType_CreateCollection:
-				var cc msgpb.CreateCollectionRequest
-				require.NoError(t, proto.Unmarshal(m.Payload, &cc))
-				if cc.GetCollectionID() == coll.ID {
-					sawCreate++
+	}
+
+	var st dmlStats
+	// Inserts are in the MQ when Insert returns; the time ticks follow every 200 ms.
+	Eventually(t, ctx, 30*time.Second, 500*time.Millisecond, "inserts and time ticks on the DML channels", func(ctx context.Context) (bool, string, error) {
+		st = dmlStats{pks: map[int64]bool{}, types: map[string]int{}}
+		for _, ch := range coll.PhysicalChannels {
+			if err := r.ReadAll(ctx, ch, func(m Message) bool { return st.add(t, ch, m, coll, pkFieldID) }); err != nil {
+				return false, "", err
+			}
+		}
+		done := st.rows >= bedRows && st.creates >= bedShards && st.types[commonpb.MsgType_TimeTick.String()] > 0
+		return done, st.String(), nil
+	})
+	t.Logf("DML channels %v: %s", coll.PhysicalChannels, st.String())
+	require.Equal(t, uint64(bedRows), st.rows, "rows in Insert messages of collection %d", coll.ID)
+	require.Len(t, st.pks, bedRows)
+	for i := 0; i < bedRows; i++ {
+		require.True(t, st.pks[int64(i)], "primary key %d in the Insert messages", i)
+	}
+	require.Equal(t, bedShards, st.creates, "one CreateCollection message per pchannel")
+}
+
+type dmlStats struct {
+	rows    uint64
+	creates int
+	pks     map[int64]bool
+	types   map[string]int
+}
+
+func (s *dmlStats) String() string {
+	return fmt.Sprintf("message types %v; %d insert rows, %d distinct primary keys, %d CreateCollection", s.types, s.rows, len(s.pks), s.creates)
+}
+
+func (s *dmlStats) add(t *testing.T, ch string, m Message, coll *entity.Collection, pkFieldID int64) bool {
+	mt, _, err := DecodeHeader(m.Payload)
+	require.NoError(t, err, "%s at %s", ch, m.Position)
+	s.types[mt.String()]++
+	switch mt {
+	case commonpb.MsgType_Insert:
+		var ins msgpb.InsertRequest
+		require.NoError(t, proto.Unmarshal(m.Payload, &ins))
+		if ins.GetCollectionID() != coll.ID {
+			return true
+		}
+		require.Contains(t, coll.VirtualChannels, ins.GetShardName())
+		require.True(t, strings.HasPrefix(ins.GetShardName(), ch+"_"), "vchannel %s on pchannel %s", ins.GetShardName(), ch)
+		require.Equal(t, ins.GetNumRows(), uint64(len(ins.GetTimestamps())))
+		s.rows += ins.GetNumRows()
+		for _, fd := range ins.GetFieldsData() {
+			if fd.GetFieldId() == pkFieldID {
+				for _, id := range fd.GetScalars().GetLongData().GetData() {
+					s.pks[id] = true
 				}
 			}
-			return true
-		})
-		require.NoError(t, err)
+		}
+	case commonpb.MsgType_CreateCollection:
+		var cc msgpb.CreateCollectionRequest
+		require.NoError(t, proto.Unmarshal(m.Payload, &cc))
+		if cc.GetCollectionID() == coll.ID {
+			s.creates++
+		}
 	}
-	t.Logf("DML channels %v: message types %v; %d insert rows, %d distinct primary keys", coll.PhysicalChannels, types, rows, len(pks))
-	require.Equal(t, uint64(bedRows), rows, "rows in Insert messages of collection %d", coll.ID)
-	require.Len(t, pks, bedRows)
-	for i := 0; i < bedRows; i++ {
-		require.True(t, pks[int64(i)], "primary key %d in the Insert messages", i)
-	}
-	require.Equal(t, bedShards, sawCreate, "one CreateCollection message per pchannel")
-	require.Positive(t, types[commonpb.MsgType_TimeTick.String()], "rootcoord time ticks on the DML channels")
+	return true
 }
 
 // (3) Flush and CreateIndex on the source appear on <cluster>-replicate-msg.
