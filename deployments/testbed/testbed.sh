@@ -130,7 +130,7 @@ mvn_classpath() {
 	[[ -f $dir/lib/.complete ]] && return 0
 	mkdir -p "$dir"
 	printf '%s\n' "$body" >"$dir/pom.xml"
-	rm -rf "$dir/lib"
+	rm -rf "${dir:?}/lib"
 	(cd "$dir" && mvn -q -B -s "$SCRIPT_DIR/maven-settings.xml" dependency:copy-dependencies \
 		-DincludeScope=runtime -DoutputDirectory="$dir/lib") >"$dir/mvn.log" 2>&1 ||
 		{ tail -30 "$dir/mvn.log" >&2; die "mvn failed (log: $dir/mvn.log)"; }
@@ -539,10 +539,14 @@ cmd_up() {
 	# Whatever fails from here on, leave nothing half-started behind.
 	trap 'up_failed' EXIT
 	cmd_install
-	local ports=($ETCD_CLIENT_PORT $ETCD_PEER_PORT $SRC_METRICS_PORT $DST_METRICS_PORT $(milvus_ports $SRC_PORT_OFFSET) $(milvus_ports $DST_PORT_OFFSET))
+	local ports=("$ETCD_CLIENT_PORT" "$ETCD_PEER_PORT" "$SRC_METRICS_PORT" "$DST_METRICS_PORT")
+	local p
+	for p in $(milvus_ports "$SRC_PORT_OFFSET") $(milvus_ports "$DST_PORT_OFFSET"); do ports+=("$p"); done
 	case $MQ in
-	pulsar) ports+=($PULSAR_PORT $PULSAR_WEB_PORT $PULSAR_BOOKIE_PORT) ;;
-	kafka) ports+=($KAFKA_PORT $KAFKA_CONTROLLER_PORT) ;;
+	# The in-JVM bookie of Pulsar's standalone binds a random port, whatever
+	# --bookkeeper-port says, so only the broker ports are checked.
+	pulsar) ports+=("$PULSAR_PORT" "$PULSAR_WEB_PORT") ;;
+	kafka) ports+=("$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT") ;;
 	esac
 	check_ports_free "${ports[@]}"
 	# A fresh bed on every `up`: Milvus metadata in etcd and the broker's topics must agree.
