@@ -94,8 +94,10 @@ import (
 
 func main() { etcdmain.Main(os.Args) }
 EOF
-	(cd "$w" && GOFLAGS=-mod=mod go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >/dev/null 2>&1 &&
-		CGO_ENABLED=0 go build -o "$ETCD_BIN.tmp" .) || die "etcd build failed (in $w)"
+	(cd "$w" && export GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 &&
+		go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >"$w/build.log" 2>&1 &&
+		go build -o "$ETCD_BIN.tmp" . >>"$w/build.log" 2>&1) ||
+		{ tail -20 "$w/build.log" >&2; die "etcd build failed (log: $w/build.log)"; }
 	mv "$ETCD_BIN.tmp" "$ETCD_BIN"
 	"$ETCD_BIN" --version | head -1 >&2
 }
