@@ -106,20 +106,52 @@ func (v *metaView) createdCollection(ctx context.Context, id int64, timeout time
 	}
 }
 
-// collectionByName finds the newest created collection with that name.
-func (v *metaView) collectionByName(db, name string) (*source.Collection, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	var best *source.Collection
-	for _, c := range v.collections {
-		if c.Name != name || c.State != metapb.CollectionState_CollectionCreated || v.dbNameLocked(c.DBID) != db {
-			continue
+// collectionByName finds the collection with that name, preferring one in
+// state Created (the newest when a name was reused), else the newest of any
+// state: an operation can name a collection the source dropped a moment
+// later. When the catalog does not know the name yet, it waits up to timeout
+// for the catalog watch to catch up: an operation on the replicate channel
+// can arrive before the catalog event of the collection it names.
+func (v *metaView) collectionByName(ctx context.Context, db, name string, timeout time.Duration) (*source.Collection, bool) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		v.mu.Lock()
+		c := v.byNameLocked(db, name)
+		changed := v.changed
+		v.mu.Unlock()
+		if c != nil {
+			return c, true
 		}
-		if best == nil || c.CreateTime > best.CreateTime {
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return nil, false
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+}
+
+func (v *metaView) byNameLocked(db, name string) *source.Collection {
+	var best *source.Collection
+	better := func(c *source.Collection) bool {
+		if best == nil {
+			return true
+		}
+		cCreated := c.State == metapb.CollectionState_CollectionCreated
+		bCreated := best.State == metapb.CollectionState_CollectionCreated
+		if cCreated != bCreated {
+			return cCreated
+		}
+		return c.CreateTime > best.CreateTime
+	}
+	for _, c := range v.collections {
+		if c.Name == name && v.dbNameLocked(c.DBID) == db && better(c) {
 			best = c
 		}
 	}
-	return best, best != nil
+	return best
 }
 
 // dbName returns the name of a source database; the legacy layout has no

@@ -80,10 +80,10 @@ func (r *replicator) onCollection(ctx context.Context, db, coll string, ts uint6
 	if !r.scope.Collection(db, coll) {
 		return nil
 	}
-	c, ok := r.meta.collectionByName(db, coll)
+	c, ok := r.meta.collectionByName(ctx, db, coll, catalogWait)
 	if !ok {
-		// Dropped on the source since: the drop on the data channels wins.
-		r.log.Info("skipping operation on a collection the source no longer has", zap.String("op", op), zap.String("collection", db+"."+coll))
+		r.log.Warn("skipping an operation on a collection the source catalog does not have", zap.String("op", op), zap.String("collection", db+"."+coll))
+		r.health.skip(op + " on an unknown collection")
 		return nil
 	}
 	st := r.resolve(c.ID, db, coll)

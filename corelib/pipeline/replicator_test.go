@@ -172,3 +172,25 @@ func TestReplicateChannelDatabaseOps(t *testing.T) {
 	require.Equal(t, []string{"CreateDatabase db2_copy", "DropDatabase db2_copy"}, rec.Calls())
 	require.EqualValues(t, 1, r.health.skipped["*milvuspb.CreateCredentialRequest"])
 }
+
+func TestOperationWaitsForTheCatalogToKnowItsCollection(t *testing.T) {
+	r, rec := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.progress.track("dml_2", 100)
+
+	done := make(chan error, 1)
+	go func() {
+		done <- r.applyOperation(ctx, &milvuspb.LoadCollectionRequest{DbName: "db1", CollectionName: "fresh", ReplicaNumber: 1}, 50)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	fresh := &source.Collection{ID: 20, DBID: 2, Name: "fresh", State: 0, ShardsNum: 1, PhysicalChannels: []string{"dml_2"},
+		Schema: &schemapb.CollectionSchema{Name: "fresh", Fields: []*schemapb.FieldSchema{{FieldID: 100, Name: "id", DataType: schemapb.DataType_Int64, IsPrimaryKey: true}}}}
+	r.meta.apply(source.MetaEvent{Type: source.CollectionCreated, ID: 20, Collection: fresh})
+	require.NoError(t, <-done)
+	require.Equal(t, []string{
+		"CreateDatabase db1",
+		"CreateCollection db1.fresh shards=1 consistency=Strong",
+		"LoadCollection db1.fresh",
+	}, rec.Calls())
+}
