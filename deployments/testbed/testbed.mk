@@ -10,7 +10,7 @@
 
 MQ ?= pulsar
 TESTBED ?= deployments/testbed/testbed.sh
-E2E_PKGS ?= ./test/e2e/...
+E2E_PKGS ?= ./test/e2e/... ./corelib/source/...
 E2E_FLAGS ?= -count=1 -timeout 30m
 GO ?= go
 

@@ -88,8 +88,12 @@ func StartDaemon(t testing.TB, bed *Bed) *Daemon {
 		addr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 	}
 	d.logPath = filepath.Join(d.dataDir, "daemon.log")
+	// Each daemon gets its own task-store root: the bed's config keeps tasks
+	// in the bed's etcd, and daemons of different tests (or of two runs on
+	// one bed) must not see, and run, each other's tasks.
 	d.env = append(os.Environ(),
 		"MILVUS_CDC_ADDRESS="+d.addr,
+		fmt.Sprintf("MILVUS_CDC_METASTORE_ROOTPATH=milvus-cdc-e2e-%d", time.Now().UnixNano()),
 		"MILVUS_CDC_LOG_FORMAT=json",
 		"MILVUS_CDC_METASTORE_EMBED_DATADIR="+filepath.Join(d.dataDir, "etcd"),
 		fmt.Sprintf("MILVUS_CDC_METASTORE_EMBED_CLIENTURL=http://127.0.0.1:%d", freePort(t)),
