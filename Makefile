@@ -50,3 +50,11 @@ clean:
 
 # Test bed (testbed-up/down/status) and end-to-end targets.
 -include deployments/testbed/testbed.mk
+
+# Demo: the bed, the daemon and a task replicating sample data; left running.
+.PHONY: demo demo-stop
+demo:
+	bash deployments/demo/demo.sh start --mq $(or $(MQ),pulsar)
+
+demo-stop:
+	bash deployments/demo/demo.sh stop
