@@ -233,8 +233,9 @@ func (p *Pipeline) run(ctx context.Context) {
 		meta.apply(ev)
 		switch ev.Type {
 		case source.DatabaseCreated:
-			// Milvus 2.3 publishes no CreateDatabase on the replicate channel:
-			// the catalog is where a new database shows.
+			// The replicate channel carries CreateDatabase too, but Milvus
+			// publishes there best effort (a failed produce is only logged);
+			// the catalog is authoritative. Both paths are idempotent.
 			if r.scope.Database(ev.Database.Name) {
 				_ = r.ensureDatabase(ctx, r.mapping.TargetDatabase(ev.Database.Name))
 			}
