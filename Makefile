@@ -58,3 +58,18 @@ demo:
 
 demo-stop:
 	bash deployments/demo/demo.sh stop
+
+# Benchmark (issue 7, bench/): for each configuration the bed comes up
+# (deployments/testbed/testbed.sh up, in the caller's network namespace), the
+# direct-insert baseline, replication through a fresh daemon, lag at half the
+# baseline rate; the bed always comes down. Results: bench/results/latest.json
+# and latest.md; method in docs/benchmarks.md. Narrow a run with BENCH_FLAGS,
+# e.g. BENCH_FLAGS='-mq kafka -dims 768 -batches 5000'.
+.PHONY: bench bench-quick
+BENCH_FLAGS ?=
+
+bench:
+	CGO_ENABLED=0 $(GO) run ./bench/cmd/bench $(BENCH_FLAGS)
+
+bench-quick:
+	CGO_ENABLED=0 $(GO) run ./bench/cmd/bench -quick $(BENCH_FLAGS)

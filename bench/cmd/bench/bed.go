@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// bed is the running test bed as its env file describes it.
+type bed struct {
+	MQ        string
+	SourceURI string // host:port
+	TargetURI string // host:port
+	CDCConfig string
+}
+
+// repoRoot is the first parent of the working directory holding go.mod.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory; run from the repository")
+		}
+		dir = parent
+	}
+}
+
+// bedEnvPath is where testbed.sh writes the env file: $TESTBED_ENV if set,
+// else $MILVUS_CDC_BED_STATE/env, else <repo>/.testbed/env.
+func bedEnvPath(root string) string {
+	if p := os.Getenv("TESTBED_ENV"); p != "" {
+		return p
+	}
+	if s := os.Getenv("MILVUS_CDC_BED_STATE"); s != "" {
+		return filepath.Join(s, "env")
+	}
+	return filepath.Join(root, ".testbed", "env")
+}
+
+func loadBed(path string) (*bed, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("test bed env: %w", err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("test bed env %s: %w", path, err)
+	}
+	b := &bed{MQ: env["MQ_TYPE"], SourceURI: env["SOURCE_MILVUS_ADDR"], TargetURI: env["TARGET_MILVUS_ADDR"], CDCConfig: env["CDC_CONFIG"]}
+	if b.MQ == "" || b.SourceURI == "" || b.TargetURI == "" || b.CDCConfig == "" {
+		return nil, fmt.Errorf("test bed env %s lacks MQ_TYPE, SOURCE_MILVUS_ADDR, TARGET_MILVUS_ADDR or CDC_CONFIG", path)
+	}
+	return b, nil
+}
+
+// runTestbed runs testbed.sh with args, its output going to ours.
+func runTestbed(ctx context.Context, root string, args ...string) error {
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(root, "deployments/testbed/testbed.sh")}, args...)...)
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// Let `down` finish even when ctx was cancelled by an interrupt.
+	cmd.Cancel = func() error { return nil }
+	err := cmd.Run()
+	logf("testbed.sh %s: %.1f s (err=%v)", strings.Join(args, " "), time.Since(start).Seconds(), err)
+	if err != nil {
+		return fmt.Errorf("testbed.sh %s: %w", strings.Join(args, " "), err)
+	}
+	return nil
+}

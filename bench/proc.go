@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// ClockTicksPerSecond is USER_HZ, the unit of utime/stime in /proc/PID/stat.
+// It is 100 on every Linux architecture Go supports; reading it with
+// sysconf(_SC_CLK_TCK) would need cgo, which the module never uses.
+const ClockTicksPerSecond = 100
+
+// ErrProcFormat means a /proc file did not have the expected layout.
+var ErrProcFormat = errors.New("unexpected /proc format")
+
+// ParseCPUSeconds returns utime+stime of a /proc/PID/stat line in seconds.
+// The command name (field 2) is in parentheses and may itself hold spaces and
+// parentheses, so fields are counted from the last ')'.
+func ParseCPUSeconds(stat string) (float64, error) {
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("%w: stat has no ')' after the command name", ErrProcFormat)
+	}
+	// After ')': field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
+	fields := strings.Fields(stat[end+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("%w: stat has %d fields after the command name, want at least 13", ErrProcFormat, len(fields))
+	}
+	utime, err := strconv.ParseUint(fields[11], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: utime %q: %v", ErrProcFormat, fields[11], err)
+	}
+	stime, err := strconv.ParseUint(fields[12], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: stime %q: %v", ErrProcFormat, fields[12], err)
+	}
+	return float64(utime+stime) / ClockTicksPerSecond, nil
+}
+
+// ParseStatusKiB returns the value in KiB of a "Key:   N kB" line of
+// /proc/PID/status, e.g. key "VmHWM" (peak resident set size).
+func ParseStatusKiB(status, key string) (uint64, error) {
+	for _, line := range strings.Split(status, "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || name != key {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("%w: %s line %q, want \"N kB\"", ErrProcFormat, key, line)
+		}
+		v, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: %s value %q: %v", ErrProcFormat, key, f[0], err)
+		}
+		return v, nil
+	}
+	return 0, fmt.Errorf("%w: no %s line in status", ErrProcFormat, key)
+}
