@@ -16,6 +16,21 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
 )
 
+// readRetryDelay spaces the reopenings of a channel whose reader failed
+// (a broker restart, a position past retention), so a persistent failure
+// shows in the status without spinning.
+const readRetryDelay = 2 * time.Second
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // checkpointInterval bounds how often a channel's checkpoint is written to
 // the task store while data flows; a pause or stop always writes the last one.
 const checkpointInterval = time.Second
@@ -58,11 +73,15 @@ type Pipeline struct {
 	src    Source
 	target func(ctx context.Context) (target, func(), error)
 	log    *zap.Logger
+	// metrics and clock may be nil: no metrics, and Synced cannot answer.
+	metrics *Metrics
+	clock   func(ctx context.Context) (time.Time, error)
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	done    chan struct{}
 	r       *replicator
+	health  *health
 	stage   string // what the run loop is doing, for Status
 	saved   map[string]corelib.Checkpoint
 	workers map[string]bool
@@ -83,8 +102,13 @@ func (p *Pipeline) Start(context.Context) error {
 	p.cancel, p.done = cancel, make(chan struct{})
 	p.saved, p.workers = map[string]corelib.Checkpoint{}, map[string]bool{}
 	p.stage = "starting"
+	p.health = newHealth()
+	p.health.metrics = p.metrics.forTask(p.spec.ID)
+	p.r = nil
+	p.metrics.attach(p)
 	go func() {
 		defer close(p.done)
+		defer p.metrics.detach(p)
 		p.run(ctx)
 	}()
 	return nil
@@ -111,26 +135,9 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 	}
 }
 
-// Status says whether data flows and what went wrong last.
-func (p *Pipeline) Status() corelib.Status {
-	p.mu.Lock()
-	running, stage, r := p.cancel != nil, p.stage, p.r
-	p.mu.Unlock()
-	st := corelib.Status{Detail: stage}
-	if !running {
-		st.Detail = "stopped"
-	}
-	if r != nil {
-		r.health.mu.Lock()
-		st.LastError = r.health.lastErr
-		if r.health.retrying {
-			st.Detail = fmt.Sprintf("retrying (%d retries so far) after a %s failure", r.health.retries, r.health.lastStage)
-		}
-		r.health.mu.Unlock()
-		st.Replicating = running && stage == "replicating"
-	}
-	return st
-}
+// Status says whether data flows, what went wrong last, and how far each
+// channel is (see statusAt).
+func (p *Pipeline) Status() corelib.Status { return p.statusAt(time.Now()) }
 
 func (p *Pipeline) setStage(s string) {
 	p.mu.Lock()
@@ -141,7 +148,9 @@ func (p *Pipeline) setStage(s string) {
 // run is the pipeline's life: connect, list, resume every channel, then
 // follow the catalog until stopped.
 func (p *Pipeline) run(ctx context.Context) {
-	h := newHealth()
+	p.mu.Lock()
+	h := p.health
+	p.mu.Unlock()
 	var (
 		t     target
 		close func()
@@ -339,13 +348,19 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 			if err != nil {
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
+					p.log.Warn("reading a channel failed, reopening it", zap.String("channel", channel), zap.Error(err))
+					sleepCtx(ctx, readRetryDelay)
 				}
 				break
 			}
+			r.progress.seen(channel, pack.EndTs)
 			msgs := make([]dataMsg, 0, len(pack.Msgs))
+			read := 0
 			for _, m := range pack.Msgs {
-				msgs = append(msgs, dataMsg{msg: m.Body, size: len(m.Raw)})
+				msgs = append(msgs, dataMsg{msg: m.Body, size: len(m.Raw), ts: m.EndTs})
+				read += len(m.Raw)
 			}
+			r.health.metrics.addRead(channel, read)
 			if err := r.applyPack(ctx, channel, msgs); err != nil {
 				break // only ctx ends the retries inside
 			}
@@ -378,6 +393,8 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, ch
 			if err != nil {
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
+					p.log.Warn("reading a channel failed, reopening it", zap.String("channel", channel), zap.Error(err))
+					sleepCtx(ctx, readRetryDelay)
 				}
 				break
 			}
