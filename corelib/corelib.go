@@ -142,6 +142,92 @@ type Status struct {
 	Detail string `json:"detail,omitempty"`
 	// LastError is the most recent failure, if any.
 	LastError string `json:"lastError,omitempty"`
+
+	// State is "running", "retrying" (the last attempt of some work failed
+	// and is being retried) or "stopped".
+	State string `json:"state,omitempty"`
+	// Error is the most recent failure with its time and stage; nil if none.
+	Error *StatusError `json:"error,omitempty"`
+	// Retries counts the failed attempts since the pipeline started.
+	Retries int64 `json:"retries"`
+	// LagSeconds is the largest lag of the data channels: now minus the wall
+	// time of the newest timestamp the target applied on that channel. It is
+	// nil until every data channel has a known position.
+	LagSeconds *float64 `json:"lagSeconds,omitempty"`
+	// Channels are the source channels the pipeline reads, sorted by name.
+	Channels []ChannelStatus `json:"channels,omitempty"`
+	// Collections are the in-scope source collections the pipeline has met
+	// since it started, with what it applied for each.
+	Collections []CollectionStatus `json:"collections,omitempty"`
+}
+
+// StatusError is a failure as the status reports it.
+type StatusError struct {
+	Time time.Time `json:"time"`
+	// Stage is read, decode, apply or checkpoint.
+	Stage   string `json:"stage"`
+	Message string `json:"message"`
+}
+
+// ChannelStatus is the progress of one source channel.
+type ChannelStatus struct {
+	Channel string `json:"channel"`
+	// Kind is "data" (a physical DML channel) or "replicate".
+	Kind string `json:"kind"`
+	// CheckpointTs is the hybrid timestamp of the stored checkpoint (what a
+	// restart resumes from); 0 when none is stored yet.
+	CheckpointTs   uint64     `json:"checkpointTs"`
+	CheckpointTime *time.Time `json:"checkpointTime,omitempty"`
+	// AppliedTs is the newest timestamp whose changes the target holds.
+	AppliedTs   uint64     `json:"appliedTs"`
+	AppliedTime *time.Time `json:"appliedTime,omitempty"`
+	// LatestTs is the end timestamp of the last pack read from the source
+	// (time ticks arrive every ~200 ms even when nothing is written).
+	LatestTs   uint64     `json:"latestTs"`
+	LatestTime *time.Time `json:"latestTime,omitempty"`
+	// CaughtUp is true when everything read has been applied.
+	CaughtUp bool `json:"caughtUp"`
+	// LagSeconds is now minus AppliedTime; nil while the position is unknown.
+	LagSeconds *float64 `json:"lagSeconds,omitempty"`
+}
+
+// CollectionStatus counts what the pipeline applied for one source
+// collection since it started.
+type CollectionStatus struct {
+	ID         int64  `json:"id"`
+	Database   string `json:"database"`
+	Name       string `json:"name"`
+	Inserted   int64  `json:"rowsInserted"`
+	Deleted    int64  `json:"rowsDeleted"`
+	Upserted   int64  `json:"rowsUpserted"`
+	Operations int64  `json:"operations"`
+}
+
+// SyncReport answers whether the target holds everything the source had
+// written when the question was asked.
+type SyncReport struct {
+	Synced bool `json:"synced"`
+	// SourceNowTs is the source clock read when the question was asked.
+	SourceNowTs uint64    `json:"sourceNowTs"`
+	SourceNow   time.Time `json:"sourceNow"`
+	// Channels are the data channels compared with SourceNowTs.
+	Channels []ChannelSync `json:"channels"`
+	// Reason says why Synced is false, for operators.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ChannelSync is one data channel's part of a SyncReport.
+type ChannelSync struct {
+	Channel     string     `json:"channel"`
+	AppliedTs   uint64     `json:"appliedTs"`
+	AppliedTime *time.Time `json:"appliedTime,omitempty"`
+	Synced      bool       `json:"synced"`
+}
+
+// SyncChecker is implemented by pipelines that can tell whether the target
+// has applied everything the source wrote before the call.
+type SyncChecker interface {
+	Synced(ctx context.Context) (SyncReport, error)
 }
 
 // Deps are what the control plane hands to a pipeline.

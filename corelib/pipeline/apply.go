@@ -24,6 +24,7 @@ const maxBatchBytes = 16 << 20
 type dataMsg struct {
 	msg  proto.Message
 	size int
+	ts   uint64 // the message's EndTs
 }
 
 // packApplier replays one pack of a physical channel, merging consecutive
@@ -33,6 +34,19 @@ type packApplier struct {
 	channel string
 	batch   sink.UpsertBatch
 	batchSt *collState
+	// rows of the pending batch that are plain inserts / halves of upserts
+	batchInserted, batchUpserted int64
+	// del is the last applied delete, not yet counted: Milvus writes an
+	// upsert as a Delete and an Insert with the same timestamp, so it counts
+	// as a delete only once the next message shows it was not an upsert.
+	del *appliedDelete
+}
+
+type appliedDelete struct {
+	st     *collState
+	ts     uint64
+	rows   int64
+	upsert bool
 }
 
 // applyPack replays the messages of one time-tick pack, in order, and
@@ -44,18 +58,48 @@ func (r *replicator) applyPack(ctx context.Context, channel string, msgs []dataM
 			return err
 		}
 	}
-	return a.flush(ctx)
+	if err := a.flush(ctx); err != nil {
+		return err
+	}
+	a.settleDelete()
+	return nil
+}
+
+// settleDelete counts the pending delete as a delete unless an insert with
+// its timestamp made it an upsert.
+func (a *packApplier) settleDelete() {
+	d := a.del
+	a.del = nil
+	if d == nil || d.upsert {
+		return
+	}
+	d.st.deleted.Add(d.rows)
+	a.r.health.metrics.addRows("delete", d.rows)
+}
+
+// isUpsertHalf reports whether an insert at ts belongs to an upsert whose
+// delete was just applied, and settles the pending delete otherwise.
+func (a *packApplier) isUpsertHalf(st *collState, ts uint64) bool {
+	if a.del != nil && a.del.st == st && a.del.ts == ts {
+		a.del.upsert = true
+		return true
+	}
+	a.settleDelete()
+	return false
 }
 
 func (a *packApplier) apply(ctx context.Context, m dataMsg) error {
-	switch msg := m.msg.(type) {
-	case *msgpb.InsertRequest:
-		return a.insert(ctx, msg, m.size)
-	case *msgpb.DeleteRequest:
+	if _, ok := m.msg.(*msgpb.InsertRequest); !ok {
 		if err := a.flush(ctx); err != nil {
 			return err
 		}
-		return a.delete(ctx, msg)
+		a.settleDelete()
+	}
+	switch msg := m.msg.(type) {
+	case *msgpb.InsertRequest:
+		return a.insert(ctx, msg, m.size, m.ts)
+	case *msgpb.DeleteRequest:
+		return a.delete(ctx, msg, m.ts)
 	case *msgpb.CreateCollectionRequest:
 		if err := a.flush(ctx); err != nil {
 			return err
@@ -85,7 +129,7 @@ func (a *packApplier) apply(ctx context.Context, m dataMsg) error {
 	}
 }
 
-func (a *packApplier) insert(ctx context.Context, msg *msgpb.InsertRequest, size int) error {
+func (a *packApplier) insert(ctx context.Context, msg *msgpb.InsertRequest, size int, ts uint64) error {
 	st := a.r.resolve(msg.GetCollectionID(), msg.GetDbName(), msg.GetCollectionName())
 	if !st.inScope || msg.GetNumRows() == 0 {
 		return nil
@@ -121,6 +165,13 @@ func (a *packApplier) insert(ctx context.Context, msg *msgpb.InsertRequest, size
 		a.batch = sink.UpsertBatch{DB: st.targetDB, Collection: st.target, Partition: partition}
 		err = a.batch.Append(msg.GetFieldsData(), uint32(msg.GetNumRows()), size)
 	}
+	if err == nil {
+		if a.isUpsertHalf(st, ts) {
+			a.batchUpserted += int64(msg.GetNumRows())
+		} else {
+			a.batchInserted += int64(msg.GetNumRows())
+		}
+	}
 	return err
 }
 
@@ -129,14 +180,22 @@ func (a *packApplier) flush(ctx context.Context) error {
 	if a.batchSt == nil {
 		return nil
 	}
-	b := a.batch
-	a.batchSt, a.batch = nil, sink.UpsertBatch{}
-	return a.r.do(ctx, "Upsert "+b.Collection, func(ctx context.Context) error {
+	b, st, inserted, upserted := a.batch, a.batchSt, a.batchInserted, a.batchUpserted
+	a.batchSt, a.batch, a.batchInserted, a.batchUpserted = nil, sink.UpsertBatch{}, 0, 0
+	err := a.r.do(ctx, "Upsert "+b.Collection, func(ctx context.Context) error {
 		return a.r.target.Upsert(ctx, b.DB, b.Collection, b.Partition, b.Columns, b.Rows)
 	})
+	if err == nil {
+		st.ops.Add(1)
+		st.inserted.Add(inserted)
+		st.upserted.Add(upserted)
+		a.r.health.metrics.addRows("insert", inserted)
+		a.r.health.metrics.addRows("upsert", upserted)
+	}
+	return err
 }
 
-func (a *packApplier) delete(ctx context.Context, msg *msgpb.DeleteRequest) error {
+func (a *packApplier) delete(ctx context.Context, msg *msgpb.DeleteRequest, ts uint64) error {
 	st := a.r.resolve(msg.GetCollectionID(), msg.GetDbName(), msg.GetCollectionName())
 	if !st.inScope {
 		return nil
@@ -152,9 +211,21 @@ func (a *packApplier) delete(ctx context.Context, msg *msgpb.DeleteRequest) erro
 		return err
 	}
 	partition := st.targetPartition(msg.GetPartitionName())
-	return a.r.do(ctx, "Delete "+st.target, func(ctx context.Context) error {
+	err := a.r.do(ctx, "Delete "+st.target, func(ctx context.Context) error {
 		return a.r.target.Delete(ctx, st.targetDB, st.target, partition, keys)
 	})
+	if err == nil {
+		st.ops.Add(1)
+		a.del = &appliedDelete{st: st, ts: ts, rows: keyCount(keys)}
+	}
+	return err
+}
+
+func keyCount(ids *schemapb.IDs) int64 {
+	if ints := ids.GetIntId(); ints != nil {
+		return int64(len(ints.GetData()))
+	}
+	return int64(len(ids.GetStrId().GetData()))
 }
 
 // dropCollection waits for the drop message of every shard, then drops.
@@ -170,6 +241,7 @@ func (a *packApplier) dropCollection(ctx context.Context, msg *msgpb.DropCollect
 		})
 		if err == nil {
 			st.markDropped()
+			st.ops.Add(1)
 			a.r.log.Info("collection dropped on target", zap.String("target", st.targetDB+"."+st.target))
 		}
 		return err
@@ -191,6 +263,7 @@ func (a *packApplier) dropPartition(ctx context.Context, msg *msgpb.DropPartitio
 			st.mu.Lock()
 			delete(st.partitions, name)
 			st.mu.Unlock()
+			st.ops.Add(1)
 		}
 		return err
 	})

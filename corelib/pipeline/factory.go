@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"go.uber.org/zap"
@@ -20,6 +21,11 @@ type Factory struct {
 	// DialOptions are appended to every target connection (tests dial an
 	// in-process server with them).
 	DialOptions []grpc.DialOption
+	// Metrics receives every pipeline's metrics; nil records none.
+	Metrics *Metrics
+	// Clock reads "now" on the source's clock (source.SourceClock); it lets
+	// a pipeline answer Synced. Nil: Synced reports an error.
+	Clock func(ctx context.Context) (time.Time, error)
 }
 
 var _ corelib.PipelineFactory = (*Factory)(nil)
@@ -39,11 +45,13 @@ func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipelin
 		log = zap.NewNop()
 	}
 	return &Pipeline{
-		spec:   spec,
-		deps:   deps,
-		src:    f.Source,
-		log:    log.With(zap.String("task", spec.ID)),
-		target: f.connect(spec.Target),
+		spec:    spec,
+		deps:    deps,
+		src:     f.Source,
+		log:     log.With(zap.String("task", spec.ID)),
+		target:  f.connect(spec.Target),
+		metrics: f.Metrics,
+		clock:   f.Clock,
 	}, nil
 }
 

@@ -27,6 +27,7 @@ type health struct {
 	retries   int64
 	retrying  bool
 	skipped   map[string]int64 // unsupported message types skipped, by type
+	metrics   taskMetrics      // set before the pipeline's workers start
 }
 
 func newHealth() *health { return &health{skipped: map[string]int64{}} }
@@ -37,6 +38,7 @@ func (h *health) failed(stage string, err error) {
 	h.lastErr, h.lastStage, h.lastAt = err.Error(), stage, time.Now()
 	h.retries++
 	h.retrying = true
+	h.metrics.failed(stage)
 }
 
 func (h *health) recovered() {
@@ -70,6 +72,7 @@ func retry(ctx context.Context, h *health, log *zap.Logger, stage, what string, 
 			return ctx.Err()
 		}
 		h.failed(stage, err)
+		h.metrics.retried(stage)
 		log.Warn("operation failed, retrying", zap.String("stage", stage), zap.String("op", what),
 			zap.Int("attempt", attempt), zap.Duration("backoff", backoff), zap.Error(err))
 		select {

@@ -14,12 +14,13 @@ import (
 type progress struct {
 	mu       sync.Mutex
 	applied  map[string]uint64
-	changed  chan struct{} // closed and replaced on every update
+	latest   map[string]uint64 // end ts of the last pack read, applied or not
+	changed  chan struct{}     // closed and replaced on every update
 	stopping bool
 }
 
 func newProgress() *progress {
-	return &progress{applied: map[string]uint64{}, changed: make(chan struct{})}
+	return &progress{applied: map[string]uint64{}, latest: map[string]uint64{}, changed: make(chan struct{})}
 }
 
 // track starts following a channel; until its first pack it counts as being
@@ -41,6 +42,33 @@ func (p *progress) advance(channel string, ts uint64) {
 		p.applied[channel] = ts
 		p.notifyLocked()
 	}
+}
+
+// seen records the end timestamp of a pack read from the source, before it
+// is applied: the newest position the source is known to have reached.
+func (p *progress) seen(channel string, ts uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ts > p.latest[channel] {
+		p.latest[channel] = ts
+	}
+}
+
+// channelPosition is one channel's applied and latest seen timestamps.
+type channelPosition struct {
+	channel         string
+	applied, latest uint64
+}
+
+// positions returns every tracked channel's positions.
+func (p *progress) positions() []channelPosition {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]channelPosition, 0, len(p.applied))
+	for c, ts := range p.applied {
+		out = append(out, channelPosition{channel: c, applied: ts, latest: p.latest[c]})
+	}
+	return out
 }
 
 func (p *progress) notifyLocked() {

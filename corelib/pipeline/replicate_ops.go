@@ -96,12 +96,16 @@ func (r *replicator) onCollection(ctx context.Context, db, coll string, ts uint6
 	if err := r.ensureCollection(ctx, st, nil); err != nil {
 		return err
 	}
-	return r.do(ctx, op+" "+st.target, func(ctx context.Context) error {
+	err := r.do(ctx, op+" "+st.target, func(ctx context.Context) error {
 		if st.isDropped() { // dropped while this operation waited: nothing left to apply it to
 			return nil
 		}
 		return fn(ctx, st)
 	})
+	if err == nil {
+		st.ops.Add(1)
+	}
+	return err
 }
 
 // dropDatabase drops a target database. Milvus drops only empty databases, so

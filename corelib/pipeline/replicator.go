@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
@@ -54,6 +55,10 @@ type collState struct {
 	created          bool     // the target collection exists
 	dropped          bool     // the source dropped it and so did the target
 	partitions       map[string]bool
+
+	// What the target acknowledged for this collection since the pipeline
+	// started (added once per target call, not per row).
+	inserted, deleted, upserted, ops atomic.Int64
 }
 
 func newReplicator(scope Scope, mapping NameMapping, defaultPart string, t target, meta *metaView, log *zap.Logger) *replicator {
@@ -64,8 +69,14 @@ func newReplicator(scope Scope, mapping NameMapping, defaultPart string, t targe
 	}
 }
 
+// do runs one target call with retries, timing every attempt.
 func (r *replicator) do(ctx context.Context, what string, fn func(context.Context) error) error {
-	return retry(ctx, r.health, r.log, stageApply, what, fn)
+	return retry(ctx, r.health, r.log, stageApply, what, func(ctx context.Context) error {
+		start := time.Now()
+		err := fn(ctx)
+		r.health.metrics.observeApply(what, time.Since(start))
+		return err
+	})
 }
 
 // resolve returns the state of a source collection, building it from the
@@ -187,6 +198,7 @@ func (r *replicator) ensureCollection(ctx context.Context, st *collState, hint *
 	}
 	r.log.Info("collection created on target", zap.String("source", st.db+"."+st.name), zap.String("target", st.targetDB+"."+st.target))
 	st.created = true
+	st.ops.Add(1)
 	return nil
 }
 
@@ -206,6 +218,7 @@ func (r *replicator) ensurePartition(ctx context.Context, st *collState, name st
 	})
 	if err == nil {
 		st.partitions[name] = true
+		st.ops.Add(1)
 	}
 	return err
 }

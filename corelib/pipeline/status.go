@@ -1,0 +1,197 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+)
+
+// Pipeline states as Status reports them.
+const (
+	stateRunning  = "running"
+	stateRetrying = "retrying"
+	stateStopped  = "stopped"
+)
+
+// Channel kinds in the status.
+const (
+	channelKindData      = "data"
+	channelKindReplicate = "replicate"
+)
+
+// ErrNoSourceClock is returned by Synced when the pipeline was built
+// without a way to read the source's clock.
+var ErrNoSourceClock = errors.New("the pipeline has no source clock to compare with")
+
+var _ corelib.SyncChecker = (*Pipeline)(nil)
+
+// statusAt builds the status as of now. Lag is computed here, from the
+// applied positions (which start at the stored checkpoints), so it is right
+// on the first poll after a restart and keeps growing while nothing is
+// applied; while the source is idle its time ticks keep being applied and
+// the lag stays at the tick interval.
+func (p *Pipeline) statusAt(now time.Time) corelib.Status {
+	p.mu.Lock()
+	running, stage, r, h := p.cancel != nil, p.stage, p.r, p.health
+	saved := make(map[string]corelib.Checkpoint, len(p.saved))
+	for k, v := range p.saved {
+		saved[k] = v
+	}
+	p.mu.Unlock()
+
+	st := corelib.Status{Detail: stage, State: stateRunning}
+	if !running {
+		st.Detail, st.State = "stopped", stateStopped
+	}
+	if h != nil {
+		h.mu.Lock()
+		st.LastError, st.Retries = h.lastErr, h.retries
+		if h.lastErr != "" {
+			st.Error = &corelib.StatusError{Time: h.lastAt, Stage: h.lastStage, Message: h.lastErr}
+		}
+		if h.retrying && running {
+			st.State = stateRetrying
+			st.Detail = fmt.Sprintf("retrying (%d retries so far) after a %s failure", h.retries, h.lastStage)
+		}
+		h.mu.Unlock()
+	}
+	if r == nil {
+		return st
+	}
+	st.Replicating = running && stage == "replicating"
+	st.Channels = channelStatuses(r.progress.positions(), saved, p.src.ReplicateChannel(), now)
+	st.LagSeconds = maxLag(st.Channels)
+	st.Collections = r.collectionStatuses()
+	return st
+}
+
+// channelStatuses merges the in-memory positions of the data channels with
+// the stored checkpoints (which also cover the replicate channel).
+func channelStatuses(pos []channelPosition, saved map[string]corelib.Checkpoint, replicate string, now time.Time) []corelib.ChannelStatus {
+	out := make([]corelib.ChannelStatus, 0, len(pos)+1)
+	for _, cp := range pos {
+		cs := corelib.ChannelStatus{
+			Channel: cp.channel, Kind: channelKindData,
+			CheckpointTs: saved[cp.channel].Timestamp, CheckpointTime: wallTime(saved[cp.channel].Timestamp),
+			AppliedTs: cp.applied, AppliedTime: wallTime(cp.applied),
+			LatestTs: cp.latest, LatestTime: wallTime(cp.latest),
+			CaughtUp: cp.applied != 0 && cp.applied >= cp.latest,
+		}
+		if cp.applied != 0 {
+			lag := max(now.Sub(source.PhysicalTime(cp.applied)).Seconds(), 0)
+			cs.LagSeconds = &lag
+		}
+		out = append(out, cs)
+	}
+	if cp, ok := saved[replicate]; ok {
+		out = append(out, corelib.ChannelStatus{Channel: replicate, Kind: channelKindReplicate,
+			CheckpointTs: cp.Timestamp, CheckpointTime: wallTime(cp.Timestamp)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Channel < out[j].Channel })
+	return out
+}
+
+// maxLag is the largest known lag of the data channels; nil when none is known.
+func maxLag(chs []corelib.ChannelStatus) *float64 {
+	var worst *float64
+	for _, c := range chs {
+		if c.Kind == channelKindData && c.LagSeconds != nil && (worst == nil || *c.LagSeconds > *worst) {
+			v := *c.LagSeconds
+			worst = &v
+		}
+	}
+	return worst
+}
+
+// wallTime converts a hybrid timestamp to its physical time; nil for 0.
+func wallTime(ts uint64) *time.Time {
+	if ts == 0 {
+		return nil
+	}
+	t := source.PhysicalTime(ts).UTC()
+	return &t
+}
+
+// collectionStatuses lists the in-scope collections met so far, by id.
+func (r *replicator) collectionStatuses() []corelib.CollectionStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]corelib.CollectionStatus, 0, len(r.collections))
+	for _, st := range r.collections {
+		if !st.inScope {
+			continue
+		}
+		out = append(out, corelib.CollectionStatus{
+			ID: st.id, Database: st.db, Name: st.name,
+			Inserted: st.inserted.Load(), Deleted: st.deleted.Load(), Upserted: st.upserted.Load(), Operations: st.ops.Load(),
+		})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Synced reports whether every data channel has been applied up to the
+// source's clock read at the call. Milvus hands out no timestamp at or below
+// that clock, so once every channel's applied time tick passes it the target
+// holds every write the source acknowledged before the call. The clock runs
+// up to Milvus's TSO save interval (3 s by default) ahead of real time, so
+// Synced waits, until ctx's deadline, for the channels to pass it; without
+// a deadline it answers at once (and can only answer true when the source
+// clock was not ahead).
+func (p *Pipeline) Synced(ctx context.Context) (corelib.SyncReport, error) {
+	if p.clock == nil {
+		return corelib.SyncReport{}, ErrNoSourceClock
+	}
+	now, err := p.clock(ctx)
+	if err != nil {
+		return corelib.SyncReport{}, fmt.Errorf("read the source clock: %w", err)
+	}
+	nowTs := source.ComposeTSByTime(now)
+	p.mu.Lock()
+	r := p.r
+	p.mu.Unlock()
+	if r != nil {
+		if _, ok := ctx.Deadline(); ok {
+			// A timeout only means "not synced yet"; the report says so.
+			_ = r.progress.waitAll(ctx, r.progress.channels(), nowTs)
+		}
+	}
+	p.mu.Lock()
+	running, stage := p.cancel != nil, p.stage
+	p.mu.Unlock()
+	var pos []channelPosition
+	if r != nil {
+		pos = r.progress.positions()
+	}
+	return syncReport(nowTs, now, running, stage, pos), nil
+}
+
+// syncReport compares each data channel's applied timestamp with nowTs.
+func syncReport(nowTs uint64, now time.Time, running bool, stage string, pos []channelPosition) corelib.SyncReport {
+	rep := corelib.SyncReport{SourceNowTs: nowTs, SourceNow: now.UTC(), Channels: make([]corelib.ChannelSync, 0, len(pos))}
+	sort.Slice(pos, func(i, j int) bool { return pos[i].channel < pos[j].channel })
+	behind := 0
+	for _, cp := range pos {
+		ok := cp.applied >= nowTs
+		if !ok {
+			behind++
+		}
+		rep.Channels = append(rep.Channels, corelib.ChannelSync{Channel: cp.channel, AppliedTs: cp.applied, AppliedTime: wallTime(cp.applied), Synced: ok})
+	}
+	switch {
+	case !running:
+		rep.Reason = "the pipeline is not running"
+	case stage != "replicating":
+		rep.Reason = "the pipeline is not replicating yet: " + stage
+	case behind > 0:
+		rep.Reason = fmt.Sprintf("%d of %d data channels have not applied the source's writes up to %s yet", behind, len(pos), now.UTC().Format(time.RFC3339Nano))
+	default:
+		rep.Synced = true
+	}
+	return rep
+}

@@ -1,0 +1,266 @@
+package pipeline
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+)
+
+func at(m dataMsg, ts uint64) dataMsg { m.ts = ts; return m }
+
+func TestApplyPackCountsRowsByOperation(t *testing.T) {
+	// ops counts the target calls for "orders", its CreateCollection included.
+	tests := []struct {
+		name                             string
+		msgs                             []dataMsg
+		inserted, deleted, upserted, ops int64
+		usersDeleted                     int64
+	}{
+		{"inserts merged into one call", []dataMsg{at(insert(10, "db1", "orders", "_default", 1, 2), 100), at(insert(10, "db1", "orders", "_default", 3), 101)}, 3, 0, 0, 2, 0},
+		{"a delete alone", []dataMsg{at(del(10, "orders", 1, 2), 100)}, 0, 2, 0, 2, 0},
+		{"delete and insert at one ts are an upsert", []dataMsg{at(del(10, "orders", 1, 2), 100), at(insert(10, "db1", "orders", "_default", 1, 2), 100)}, 0, 0, 2, 3, 0},
+		{"delete then insert at another ts", []dataMsg{at(del(10, "orders", 1), 100), at(insert(10, "db1", "orders", "_default", 5), 101)}, 1, 1, 0, 3, 0},
+		{"upsert, then a plain insert", []dataMsg{at(del(10, "orders", 1), 100), at(insert(10, "db1", "orders", "_default", 1), 100), at(insert(10, "db1", "orders", "_default", 7, 8), 102)}, 2, 0, 1, 3, 0},
+		{"delete of another collection at the insert's ts", []dataMsg{at(del(12, "users", 1), 100), at(insert(10, "db1", "orders", "_default", 1), 100)}, 1, 0, 0, 2, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
+			require.NoError(t, r.applyPack(context.Background(), "dml_0", tt.msgs))
+			byID := map[int64]corelib.CollectionStatus{}
+			for _, c := range r.collectionStatuses() {
+				byID[c.ID] = c
+			}
+			got := byID[10]
+			require.Equal(t, "orders", got.Name)
+			require.Equal(t, "db1", got.Database)
+			require.Equal(t, tt.inserted, got.Inserted, "inserted")
+			require.Equal(t, tt.deleted, got.Deleted, "deleted")
+			require.Equal(t, tt.upserted, got.Upserted, "upserted")
+			require.Equal(t, tt.ops, got.Operations, "operations")
+			require.Equal(t, tt.usersDeleted, byID[12].Deleted, "users deleted")
+		})
+	}
+}
+
+func ts(t time.Time) uint64 { return source.ComposeTSByTime(t) }
+
+func TestChannelStatusesAndLag(t *testing.T) {
+	now := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		pos       []channelPosition
+		saved     map[string]corelib.Checkpoint
+		wantLag   map[string]float64 // channel → lag; absent = unknown
+		caughtUp  map[string]bool
+		wantTotal *float64
+	}{
+		{
+			name:      "idle channel applying ticks is caught up with the tick's age",
+			pos:       []channelPosition{{channel: "dml_0", applied: ts(now.Add(-200 * time.Millisecond)), latest: ts(now.Add(-200 * time.Millisecond))}},
+			wantLag:   map[string]float64{"dml_0": 0.2},
+			caughtUp:  map[string]bool{"dml_0": true},
+			wantTotal: ptr(0.2),
+		},
+		{
+			name: "restarted from a checkpoint: the checkpoint's age until it catches up",
+			pos: []channelPosition{
+				{channel: "dml_0", applied: ts(now.Add(-90 * time.Second)), latest: ts(now.Add(-80 * time.Second))},
+				{channel: "dml_1", applied: ts(now.Add(-time.Second)), latest: ts(now.Add(-time.Second))},
+			},
+			saved:     map[string]corelib.Checkpoint{"dml_0": {Timestamp: ts(now.Add(-90 * time.Second))}},
+			wantLag:   map[string]float64{"dml_0": 90, "dml_1": 1},
+			caughtUp:  map[string]bool{"dml_0": false, "dml_1": true},
+			wantTotal: ptr(90),
+		},
+		{
+			name:     "a channel opened at its end has no position until its first pack",
+			pos:      []channelPosition{{channel: "dml_0"}},
+			wantLag:  map[string]float64{},
+			caughtUp: map[string]bool{"dml_0": false},
+		},
+		{
+			name:      "the replicate channel is listed without a lag",
+			pos:       []channelPosition{{channel: "dml_0", applied: ts(now.Add(-time.Second)), latest: ts(now.Add(-time.Second))}},
+			saved:     map[string]corelib.Checkpoint{"rpc": {Channel: "rpc", Timestamp: ts(now.Add(-time.Hour))}},
+			wantLag:   map[string]float64{"dml_0": 1},
+			caughtUp:  map[string]bool{"dml_0": true, "rpc": false},
+			wantTotal: ptr(1),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chs := channelStatuses(tt.pos, tt.saved, "rpc", now)
+			require.Len(t, chs, len(tt.caughtUp))
+			for _, c := range chs {
+				require.Equal(t, tt.caughtUp[c.Channel], c.CaughtUp, c.Channel)
+				require.Equal(t, tt.saved[c.Channel].Timestamp, c.CheckpointTs, c.Channel)
+				want, known := tt.wantLag[c.Channel]
+				if !known {
+					require.Nil(t, c.LagSeconds, c.Channel)
+					continue
+				}
+				require.NotNil(t, c.LagSeconds, c.Channel)
+				require.InDelta(t, want, *c.LagSeconds, 0.001, c.Channel)
+				require.Equal(t, channelKindData, c.Kind)
+			}
+			total := maxLag(chs)
+			if tt.wantTotal == nil {
+				require.Nil(t, total)
+			} else {
+				require.NotNil(t, total)
+				require.InDelta(t, *tt.wantTotal, *total, 0.001)
+			}
+		})
+	}
+}
+
+func ptr(f float64) *float64 { return &f }
+
+func TestSyncReport(t *testing.T) {
+	now := time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC)
+	nowTs := ts(now)
+	tests := []struct {
+		name    string
+		running bool
+		stage   string
+		pos     []channelPosition
+		synced  bool
+		reason  string
+	}{
+		{"every channel past the source clock", true, "replicating", []channelPosition{{channel: "a", applied: nowTs + 1}, {channel: "b", applied: nowTs}}, true, ""},
+		{"one channel behind", true, "replicating", []channelPosition{{channel: "a", applied: nowTs + 1}, {channel: "b", applied: nowTs - 1}}, false, "1 of 2 data channels"},
+		{"not running", false, "stopped", []channelPosition{{channel: "a", applied: nowTs + 1}}, false, "not running"},
+		{"still starting", true, "connecting to the target", nil, false, "not replicating yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := syncReport(nowTs, now, tt.running, tt.stage, tt.pos)
+			require.Equal(t, tt.synced, rep.Synced)
+			require.Contains(t, rep.Reason, tt.reason)
+			require.Equal(t, nowTs, rep.SourceNowTs)
+			require.Len(t, rep.Channels, len(tt.pos))
+		})
+	}
+}
+
+// TestSyncedWaitsForTheSourceClock: the source clock is ahead of the
+// applied ticks; Synced answers true once the channels pass it within the
+// deadline, false when they do not.
+func TestSyncedWaitsForTheSourceClock(t *testing.T) {
+	now := time.Now()
+	r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
+	r.progress.track("dml_0", ts(now.Add(-time.Second)))
+	p := &Pipeline{r: r, cancel: func() {}, stage: "replicating", clock: func(context.Context) (time.Time, error) { return now, nil }}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	rep, err := p.Synced(ctx)
+	require.NoError(t, err)
+	require.False(t, rep.Synced, "the channel is a second behind the source clock")
+
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		r.progress.advance("dml_0", ts(now.Add(200*time.Millisecond)))
+	}()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel2()
+	start := time.Now()
+	rep, err = p.Synced(ctx2)
+	require.NoError(t, err)
+	require.True(t, rep.Synced, rep.Reason)
+	require.Less(t, time.Since(start), 2*time.Second, "answers as soon as the channel passes the clock")
+
+	_, err = (&Pipeline{}).Synced(context.Background())
+	require.ErrorIs(t, err, ErrNoSourceClock)
+}
+
+func TestMetricsExposeLagRowsAndErrors(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	require.NoError(t, err)
+	now := time.Now()
+	m.now = func() time.Time { return now }
+
+	r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
+	p := &Pipeline{spec: corelib.TaskSpec{ID: "t1"}, r: r, cancel: func() {}, stage: "replicating", src: fakeReplicateSource{}}
+	p.health = newHealth()
+	p.health.metrics = m.forTask("t1")
+	r.health = p.health
+	m.attach(p)
+	r.progress.track("dml_0", ts(now.Add(-3*time.Second)))
+
+	require.NoError(t, r.applyPack(context.Background(), "dml_0", []dataMsg{
+		at(insert(10, "db1", "orders", "_default", 1, 2, 3), 10), at(del(10, "orders", 1), 11),
+	}))
+	r.health.failed(stageApply, context.DeadlineExceeded)
+
+	got := gather(t, reg)
+	tests := []struct {
+		series string
+		want   float64
+	}{
+		{`milvus_cdc_daemon_pipeline_rows_applied_total{op="insert",task_id="t1"}`, 3},
+		{`milvus_cdc_daemon_pipeline_rows_applied_total{op="delete",task_id="t1"}`, 1},
+		{`milvus_cdc_daemon_pipeline_errors_total{stage="apply",task_id="t1"}`, 1},
+		{`milvus_cdc_daemon_pipeline_lag_seconds{task_id="t1"}`, 3},
+		{`milvus_cdc_daemon_pipeline_channel_lag_seconds{channel="dml_0",task_id="t1"}`, 3},
+		{`milvus_cdc_daemon_pipeline_state{state="retrying",task_id="t1"}`, 1},
+		{`milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="Upsert",task_id="t1"}`, 1},
+		{`milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="Delete",task_id="t1"}`, 1},
+		{`milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="CreateCollection",task_id="t1"}`, 1},
+	}
+	for _, tt := range tests {
+		v, ok := got[tt.series]
+		require.True(t, ok, "%s missing from %v", tt.series, got)
+		require.InDelta(t, tt.want, v, 0.001, tt.series)
+	}
+
+	m.detach(p)
+	require.Empty(t, gather(t, reg), "a stopped pipeline leaves no series")
+
+	var nilMetrics *Metrics
+	nilMetrics.forTask("x").addRows("insert", 1) // records nothing, does not panic
+	nilMetrics.attach(p)
+	nilMetrics.detach(p)
+}
+
+// gather returns every sample of reg as `name{label="v",...}` → value
+// (histograms as their _count).
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"=\""+l.GetValue()+"\"")
+			}
+			name, v := mf.GetName(), 0.0
+			switch {
+			case m.GetCounter() != nil:
+				v = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				v = m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				name, v = name+"_count", float64(m.GetHistogram().GetSampleCount())
+			}
+			out[name+"{"+strings.Join(labels, ",")+"}"] = v
+		}
+	}
+	return out
+}
+
+// fakeReplicateSource is a Source that only names its replicate channel.
+type fakeReplicateSource struct{ Source }
+
+func (fakeReplicateSource) ReplicateChannel() string { return "rpc" }
