@@ -60,6 +60,11 @@ type Result struct {
 	LagP99S         float64 `json:"lag_p99_s"`
 	LagMaxS         float64 `json:"lag_max_s"`
 
+	LagFloorP50S float64 `json:"lag_floor_p50_s"`
+	LagFloorP99S float64 `json:"lag_floor_p99_s"`
+
+	SourceRatio float64 `json:"replication_vs_source_ratio"`
+
 	CDCCPUSeconds     float64 `json:"cdc_cpu_s"`
 	CDCCPUSPer10kRows float64 `json:"cdc_cpu_s_per_10k_rows"`
 	CDCPeakRSSMiB     float64 `json:"cdc_peak_rss_mib"`
@@ -82,6 +87,9 @@ func (r *Result) SetReplication(rowsPerS, rowBytes, catchUp, cpuSeconds float64)
 	if r.BaselineRowsPerS > 0 {
 		r.Ratio = rowsPerS / r.BaselineRowsPerS
 	}
+	if r.SourceInsertRowsPerS > 0 {
+		r.SourceRatio = rowsPerS / r.SourceInsertRowsPerS
+	}
 	r.CatchUpSeconds = catchUp
 	r.CDCCPUSeconds = cpuSeconds
 	if r.Rows > 0 {
@@ -94,6 +102,12 @@ func (r *Result) SetLag(s LagSummary) {
 	r.LagMarkers, r.LagLost = s.Count, s.Lost
 	r.LagP50S, r.LagP95S = s.P50.Seconds(), s.P95.Seconds()
 	r.LagP99S, r.LagMaxS = s.P99.Seconds(), s.Max.Seconds()
+}
+
+// SetLagFloor records the probe run straight against the target: the part
+// of the lag that the measurement itself (a strong query) costs.
+func (r *Result) SetLagFloor(s LagSummary) {
+	r.LagFloorP50S, r.LagFloorP99S = s.P50.Seconds(), s.P99.Seconds()
 }
 
 // Report is the whole content of latest.json.
@@ -127,7 +141,7 @@ func WriteJSON(path string, rep Report) error {
 func sanitize(r *Result) {
 	for _, f := range []*float64{&r.BaselineRowsPerS, &r.BaselineMiBPerS, &r.BaselineInsertRowsPerS,
 		&r.SourceInsertRowsPerS, &r.ReplicationRowsPerS, &r.ReplicationMiBPerS, &r.Ratio, &r.CatchUpSeconds,
-		&r.LagLoadRowsPerS, &r.LagSeconds, &r.LagP50S, &r.LagP95S, &r.LagP99S, &r.LagMaxS,
+		&r.LagLoadRowsPerS, &r.LagSeconds, &r.LagP50S, &r.LagP95S, &r.LagP99S, &r.LagMaxS, &r.LagFloorP50S, &r.LagFloorP99S, &r.SourceRatio,
 		&r.CDCCPUSeconds, &r.CDCCPUSPer10kRows, &r.CDCPeakRSSMiB} {
 		if math.IsNaN(*f) || math.IsInf(*f, 0) {
 			*f = 0

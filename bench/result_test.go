@@ -23,18 +23,22 @@ func TestResultDerivedFigures(t *testing.T) {
 		wantRatio  float64
 		wantCPU10k float64
 		wantMiB    float64
+		source     float64
+		wantSrc    float64
 	}{
-		{"replication at 90% of the baseline", 10000, 9000, 4, 0.9, 2, 9000 * 3080 / float64(1<<20)},
-		{"no baseline gives no ratio", 0, 5000, 1, 0, 0.5, 5000 * 3080 / float64(1<<20)},
+		{"replication at 90% of the baseline", 10000, 9000, 4, 0.9, 2, 9000 * 3080 / float64(1<<20), 9500, 9000.0 / 9500},
+		{"no baseline gives no ratio", 0, 5000, 1, 0, 0.5, 5000 * 3080 / float64(1<<20), 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewResult(cfg, time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC))
 			r.BaselineRowsPerS = tc.baseline
+			r.SourceInsertRowsPerS = tc.source
 			r.SetReplication(tc.repl, float64(cfg.RowBytes()), 1.5, tc.cpu)
 			require.InDelta(t, tc.wantRatio, r.Ratio, 1e-9)
 			require.InDelta(t, tc.wantCPU10k, r.CDCCPUSPer10kRows, 1e-9)
 			require.InDelta(t, tc.wantMiB, r.ReplicationMiBPerS, 1e-9)
+			require.InDelta(t, tc.wantSrc, r.SourceRatio, 1e-9)
 			require.Equal(t, 1.5, r.CatchUpSeconds)
 			require.Equal(t, "pulsar/api/dim768/batch5000/rows20000", r.Config)
 			require.Equal(t, "2026-11-24T02:00:00Z", r.StartedAt)
@@ -46,6 +50,9 @@ func TestSetLag(t *testing.T) {
 	var r Result
 	r.SetLag(LagSummary{Count: 200, Lost: 1, P50: 250 * time.Millisecond, P95: time.Second, P99: 1500 * time.Millisecond, Max: 2 * time.Second})
 	require.Equal(t, []any{200, 1, 0.25, 1.0, 1.5, 2.0}, []any{r.LagMarkers, r.LagLost, r.LagP50S, r.LagP95S, r.LagP99S, r.LagMaxS})
+	r.SetLagFloor(LagSummary{Count: 50, P50: 120 * time.Millisecond, P99: 400 * time.Millisecond})
+	require.Equal(t, []float64{0.12, 0.4}, []float64{r.LagFloorP50S, r.LagFloorP99S})
+	require.Equal(t, 1.5, r.LagP99S, "the floor does not overwrite the lag")
 }
 
 func TestWriteJSON(t *testing.T) {

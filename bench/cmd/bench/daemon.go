@@ -47,7 +47,7 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func startDaemon(bin, config, dir string) (*daemon, error) {
+func startDaemon(bin, config, dir string, extraEnv []string) (*daemon, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, fmt.Errorf("free port: %w", err)
@@ -63,6 +63,7 @@ func startDaemon(bin, config, dir string) (*daemon, error) {
 		fmt.Sprintf("MILVUS_CDC_METASTORE_ROOTPATH=milvus-cdc-bench-%d", time.Now().UnixNano()),
 		"MILVUS_CDC_LOG_FORMAT=json",
 	)
+	d.cmd.Env = append(d.cmd.Env, extraEnv...)
 	d.cmd.Stdout, d.cmd.Stderr = logFile, logFile
 	if err := d.cmd.Start(); err != nil {
 		logFile.Close()

@@ -38,6 +38,8 @@ type options struct {
 	out       string
 	md        string
 	daemonBin string
+	daemonEnv string
+	floorFor  time.Duration
 }
 
 func logf(format string, args ...any) {
@@ -60,6 +62,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results/latest.json", "results JSON")
 	flag.StringVar(&o.md, "md", "bench/results/latest.md", "results as a Markdown table (for docs/benchmarks.md)")
 	flag.StringVar(&o.daemonBin, "daemon-bin", "", "daemon binary (default: build ./cmd/milvus-cdc)")
+	flag.StringVar(&o.daemonEnv, "daemon-env", "", "extra KEY=VALUE environment of the daemon, comma-separated (e.g. GODEBUG=gctrace=1)")
+	flag.DurationVar(&o.floorFor, "lag-floor-duration", 5*time.Second, "how long the probe runs straight against the target, without load, to measure the floor of the lag measurement (0: skip)")
 	flag.Parse()
 	if o.quick {
 		set := map[string]bool{}
@@ -186,10 +190,12 @@ func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []ben
 	}
 	mq := cfgs[0].MQ
 	if o.bedMode == "up" {
-		defer func() { _ = runTestbed(context.Background(), root, "down") }()
+		// A failed up cleans up after itself; a down then could stop a bed
+		// that someone else started with the same state directory.
 		if err := runTestbed(ctx, root, "up", "--mq", mq); err != nil {
 			return fail(err)
 		}
+		defer func() { _ = runTestbed(context.Background(), root, "down") }()
 	}
 	b, err := loadBed(bedEnvPath(root))
 	if err != nil {
@@ -224,7 +230,7 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 			_ = c.Close()
 		}
 	}()
-	for _, k := range []string{"target", "targetWatch", "source", "probe"} {
+	for _, k := range []string{"target", "targetWatch", "probeTarget", "source", "probe"} {
 		addr := b.TargetURI
 		if k == "source" || k == "probe" {
 			addr = b.SourceURI
@@ -246,10 +252,22 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 		return fail(err)
 	}
 	base, err := insertAndWatch(ctx, cfg, pool, tgt, baseColl, watch, baseColl, o.timeout)
-	dropCollection(tgt, baseColl)
 	if err != nil {
+		dropCollection(tgt, baseColl)
 		return fail(fmt.Errorf("baseline: %w", err))
 	}
+	// The lag floor: markers written straight into the target and found by
+	// the same strong query; what the replication lag adds is above it.
+	if o.floorFor > 0 {
+		lags, lost, err := lagRun(ctx, cfg, pool, nil, clients["probeTarget"], watch, baseColl, 0, o.floorFor, 30*time.Second)
+		if err != nil {
+			dropCollection(tgt, baseColl)
+			return fail(fmt.Errorf("lag floor: %w", err))
+		}
+		res.SetLagFloor(bench.SummarizeLags(lags, lost))
+		logf("lag floor (probe straight into the target, no load): p50 %.3f s, p99 %.3f s", res.LagFloorP50S, res.LagFloorP99S)
+	}
+	dropCollection(tgt, baseColl)
 	res.BaselineRowsPerS = bench.Rate(float64(cfg.Rows), base.AllVisible.Sub(base.Start))
 	res.BaselineMiBPerS = res.BaselineRowsPerS * rowBytes / (1 << 20)
 	res.BaselineInsertRowsPerS = bench.Rate(float64(cfg.Rows), base.LastInsert.Sub(base.Start))
@@ -261,7 +279,7 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	d, err := startDaemon(bin, b.CDCConfig, dir)
+	d, err := startDaemon(bin, b.CDCConfig, dir, bench.ParseList(o.daemonEnv))
 	if err != nil {
 		return fail(err)
 	}

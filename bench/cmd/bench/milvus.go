@@ -191,10 +191,14 @@ func lagRun(ctx context.Context, cfg bench.Config, pool [][]float32, loadClient,
 	errs := make(chan error, 3)
 	var wg sync.WaitGroup
 
-	// Load: batches of cfg.Batch at a fixed pace, keys after the replication run's.
+	// Load: batches of cfg.Batch at a fixed pace, keys after the replication
+	// run's; none when rowsPerS is 0 (the probe alone: the measurement floor).
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		if rowsPerS <= 0 {
+			return
+		}
 		interval := time.Duration(float64(cfg.Batch) / rowsPerS * float64(time.Second))
 		next := time.Now()
 		for id := int64(cfg.Rows); runCtx.Err() == nil; id += int64(cfg.Batch) {
