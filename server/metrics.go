@@ -21,9 +21,14 @@ type metrics struct {
 	cdcRequests *prometheus.CounterVec
 }
 
-func newMetrics(ctl *task.Controller) *metrics {
+// newMetrics registers the daemon's metrics on reg (a new registry when nil);
+// the pipelines register theirs on the same registry.
+func newMetrics(ctl *task.Controller, reg *prometheus.Registry) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
 	m := &metrics{
-		registry: prometheus.NewRegistry(),
+		registry: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Subsystem: "http", Name: "requests_total",
 			Help: "HTTP requests by route template, method and HTTP status code.",

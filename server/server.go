@@ -28,6 +28,9 @@ type Options struct {
 	// Ready reports whether the meta store answers; /readyz calls it.
 	Ready  func(ctx context.Context) error
 	Logger *zap.Logger
+	// Registry is served at /metrics; nil creates one. The daemon passes the
+	// registry its pipeline metrics are registered on.
+	Registry *prometheus.Registry
 }
 
 // Server is the HTTP front of the daemon.
@@ -45,7 +48,7 @@ func New(opts Options) *Server {
 		opts:    opts,
 		compat:  compat.NewHandler(opts.Controller, opts.LogLevel, opts.MaxRequestBytes, opts.MaxNameLength),
 		rest:    rest.NewAPI(opts.Controller, opts.MaxRequestBytes),
-		metrics: newMetrics(opts.Controller),
+		metrics: newMetrics(opts.Controller, opts.Registry),
 	}
 	s.router = s.routes()
 	return s
@@ -73,6 +76,8 @@ func (s *Server) routes() *mux.Router {
 	r.Handle(v1+"/{id}", s.wrapREST(v1+"/{id}", s.rest.DeleteTask)).Methods(http.MethodDelete)
 	r.Handle(v1+"/{id}/pause", s.wrapREST(v1+"/{id}/pause", s.rest.PauseTask)).Methods(http.MethodPost)
 	r.Handle(v1+"/{id}/resume", s.wrapREST(v1+"/{id}/resume", s.rest.ResumeTask)).Methods(http.MethodPost)
+	r.Handle(v1+"/{id}/status", s.wrapREST(v1+"/{id}/status", s.rest.TaskStatus)).Methods(http.MethodGet)
+	r.Handle(v1+"/{id}/synced", s.wrapREST(v1+"/{id}/synced", s.rest.TaskSynced)).Methods(http.MethodGet)
 
 	r.Handle("/healthz", s.instrument("/healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
 	r.Handle("/readyz", s.instrument("/readyz", http.HandlerFunc(s.readyz))).Methods(http.MethodGet)

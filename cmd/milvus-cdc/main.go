@@ -16,10 +16,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/milvus-cdc/milvus-cdc/config"
+	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
@@ -77,7 +79,12 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 
 	// The replication core reads the source lazily: a source that is down
 	// shows in each task's status, never in the daemon's availability.
-	factory, closeSource, err := newPipelineFactory(cfg.Source, lg)
+	registry := prometheus.NewRegistry() // /metrics: the daemon's and the pipelines' metrics
+	pipelineMetrics, err := pipeline.NewMetrics(registry)
+	if err != nil {
+		return fmt.Errorf("register pipeline metrics: %w", err)
+	}
+	factory, closeSource, err := newPipelineFactory(cfg.Source, pipelineMetrics, lg)
 	if err != nil {
 		return err
 	}
@@ -104,7 +111,8 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 			}
 			return store.Ping(ctx)
 		},
-		Logger: lg,
+		Logger:   lg,
+		Registry: registry,
 	})
 	lis, err := net.Listen("tcp", cfg.Address)
 	if err != nil {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -19,12 +21,13 @@ import (
 // the configuration. Nothing here waits for the source: a source that is down
 // when the daemon starts shows up in each task's status while the pipelines
 // retry, and the control plane stays available.
-func newPipelineFactory(cfg config.Source, lg *zap.Logger) (*pipeline.Factory, func(), error) {
+func newPipelineFactory(cfg config.Source, metrics *pipeline.Metrics, lg *zap.Logger) (*pipeline.Factory, func(), error) {
 	etcdCli, err := meta.NewClient(cfg.Etcd.Etcd, lg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("source.etcd: %w", err)
 	}
-	catalog, err := source.NewMetaReader(etcdCli, source.MetaConfig{RootPath: cfg.Etcd.RootPath, MetaSubPath: cfg.Etcd.MetaSubPath}, lg.Named("catalog"))
+	metaCfg := source.MetaConfig{RootPath: cfg.Etcd.RootPath, MetaSubPath: cfg.Etcd.MetaSubPath, KVSubPath: cfg.Etcd.KVSubPath}
+	catalog, err := source.NewMetaReader(etcdCli, metaCfg, lg.Named("catalog"))
 	if err != nil {
 		_ = etcdCli.Close()
 		return nil, nil, err
@@ -45,7 +48,8 @@ func newPipelineFactory(cfg config.Source, lg *zap.Logger) (*pipeline.Factory, f
 		_ = mqCli.Close()
 		_ = etcdCli.Close()
 	}
-	return &pipeline.Factory{Source: src, Logger: lg}, closeAll, nil
+	clock := func(ctx context.Context) (time.Time, error) { return source.SourceClock(ctx, etcdCli, metaCfg) }
+	return &pipeline.Factory{Source: src, Logger: lg, Metrics: metrics, Clock: clock}, closeAll, nil
 }
 
 func newMQClient(c config.MQ, lg *zap.Logger) (mq.Client, error) {

@@ -163,6 +163,7 @@ func fromView(v task.View) Task {
 			},
 		},
 	}
+	t.PipelineStatus = v.Pipeline
 	if t.Reason == "" && v.Pipeline != nil && !v.Pipeline.Replicating && v.State == "Running" {
 		// Say so rather than let a "Running" task look like it moves data.
 		t.Reason = v.Pipeline.Detail

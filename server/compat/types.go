@@ -4,6 +4,8 @@
 // milvus-cdc does.
 package compat
 
+import "github.com/milvus-cdc/milvus-cdc/corelib"
+
 // Request types, in the order the "invalid request_type" message lists them.
 const (
 	TypeCreate      = "create"
@@ -154,6 +156,10 @@ type Task struct {
 	DBCollections      map[string][]CollectionInfo `json:"db_collections"`
 	State              string                      `json:"state"`
 	Reason             string                      `json:"reason,omitempty"`
+	// PipelineStatus is an addition to milvus-cdc's task: the live pipeline
+	// figures (state, last error, channel positions and lag, row counts),
+	// absent when no pipeline runs. Its keys are the REST API's.
+	PipelineStatus *corelib.Status `json:"pipeline_status,omitempty"`
 }
 
 // GetResponse is data of "get".

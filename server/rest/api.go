@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,6 +94,48 @@ func (a *API) ResumeTask(_ http.ResponseWriter, r *http.Request) (int, any, erro
 		return 0, nil, err
 	}
 	return http.StatusOK, fromView(v), nil
+}
+
+// TaskStatus handles GET /api/v1/tasks/{id}/status.
+func (a *API) TaskStatus(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	v, err := a.ctl.Get(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, TaskStatus{ID: v.Spec.ID, State: string(v.State), Reason: v.Reason, Pipeline: v.Pipeline}, nil
+}
+
+// Synced waits: the default and the largest wait of GET .../synced.
+const (
+	DefaultSyncedWait = 5 * time.Second
+	MaxSyncedWait     = 60 * time.Second
+)
+
+// TaskSynced handles GET /api/v1/tasks/{id}/synced?waitSeconds=5: 200
+// whether or not the task is synced (the body says), 503 when the source
+// cannot be asked.
+func (a *API) TaskSynced(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	wait, err := parseWait(r.URL.Query().Get("waitSeconds"))
+	if err != nil {
+		return 0, nil, err
+	}
+	v, rep, err := a.ctl.Synced(r.Context(), mux.Vars(r)["id"], wait)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, TaskSynced{ID: v.Spec.ID, State: string(v.State), SyncReport: rep}, nil
+}
+
+// parseWait reads waitSeconds: a number of seconds from 0 to MaxSyncedWait.
+func parseWait(s string) (time.Duration, error) {
+	if s == "" {
+		return DefaultSyncedWait, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f > MaxSyncedWait.Seconds() || f != f {
+		return 0, task.FieldErrorf(task.CodeBadRequest, "waitSeconds", "waitSeconds must be a number of seconds from 0 to %d, got %q", int(MaxSyncedWait.Seconds()), s)
+	}
+	return time.Duration(f * float64(time.Second)), nil
 }
 
 func parseState(s string) (meta.State, error) {
@@ -230,7 +273,8 @@ func fromView(v task.View) Task {
 		t.NameMapping = append(t.NameMapping, NameMapping{SourceDatabase: m.SourceDatabase, TargetDatabase: m.TargetDatabase, Collections: m.Collections})
 	}
 	if p := v.Pipeline; p != nil {
-		t.Pipeline = &PipelineStatus{Replicating: p.Replicating, Detail: p.Detail, LastError: p.LastError}
+		st := *p
+		t.Pipeline = &st
 	}
 	return t
 }

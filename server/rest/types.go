@@ -4,7 +4,11 @@
 // task package's error catalog.
 package rest
 
-import "time"
+import (
+	"time"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+)
 
 // CreateTaskRequest is the body of POST /api/v1/tasks.
 type CreateTaskRequest struct {
@@ -85,11 +89,25 @@ type TargetView struct {
 	TLS                   *TLS   `json:"tls,omitempty"`
 }
 
-// PipelineStatus is the live status of a task's pipeline.
-type PipelineStatus struct {
-	Replicating bool   `json:"replicating"`
-	Detail      string `json:"detail,omitempty"`
-	LastError   string `json:"lastError,omitempty"`
+// PipelineStatus is the live status of a task's pipeline: state, last
+// error, per-channel positions and lag, per-collection counts (the
+// corelib.Status fields, whose JSON names are this API's).
+type PipelineStatus = corelib.Status
+
+// TaskStatus is the body of GET /api/v1/tasks/{id}/status.
+type TaskStatus struct {
+	ID     string `json:"id"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	// Pipeline is absent when no pipeline runs (a paused task).
+	Pipeline *PipelineStatus `json:"pipeline,omitempty"`
+}
+
+// TaskSynced is the body of GET /api/v1/tasks/{id}/synced.
+type TaskSynced struct {
+	ID    string `json:"id"`
+	State string `json:"state"`
+	corelib.SyncReport
 }
 
 // TaskList is the body of GET /api/v1/tasks.

@@ -345,6 +345,36 @@ func (c *Controller) List(ctx context.Context, state meta.State) ([]View, error)
 	return views, nil
 }
 
+// Synced reports whether the task's target holds everything the source had
+// written when the call was made, waiting up to wait for the pipeline to
+// apply it (the source clock runs a few seconds ahead). A task without a
+// running pipeline is not synced: nothing moves its data.
+func (c *Controller) Synced(ctx context.Context, id string, wait time.Duration) (View, corelib.SyncReport, error) {
+	v, err := c.Get(ctx, id)
+	if err != nil {
+		return View{}, corelib.SyncReport{}, err
+	}
+	rp, ok := c.pipeline(id)
+	if !ok {
+		return v, corelib.SyncReport{Channels: []corelib.ChannelSync{}, Reason: fmt.Sprintf("the task is %s; no pipeline runs", v.State)}, nil
+	}
+	checker, ok := rp.p.(corelib.SyncChecker)
+	if !ok {
+		return View{}, corelib.SyncReport{}, Errorf(CodeUnsupported, "this daemon's pipelines cannot tell whether they are synced")
+	}
+	wctx := ctx // no deadline: answer at once
+	if wait > 0 {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	rep, err := checker.Synced(wctx)
+	if err != nil {
+		return View{}, corelib.SyncReport{}, wrap(CodeSourceUnavailable, err, "cannot compare the task with the source, task_id: %s: %v", id, err)
+	}
+	return v, rep, nil
+}
+
 // CountByState returns the number of tasks per state (all three states present).
 func (c *Controller) CountByState(ctx context.Context) (map[meta.State]int, error) {
 	tasks, err := c.store.ListTasks(ctx)

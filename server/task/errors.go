@@ -25,6 +25,7 @@ const (
 	CodeTargetUnreachable Code = "target_unreachable"  // the target Milvus did not accept a connection
 	CodeMethodNotAllowed  Code = "method_not_allowed"  // wrong HTTP method
 	CodeRouteNotFound     Code = "route_not_found"     // no such path
+	CodeSourceUnavailable Code = "source_unavailable"  // the source Milvus could not be asked (synced)
 	CodeInternal          Code = "internal"            // store failure or a bug
 )
 
@@ -54,6 +55,7 @@ var Catalog = []Entry{
 	{CodeTargetUnreachable, http.StatusUnprocessableEntity, 500, "The target Milvus cannot be reached"},
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, 405, "The HTTP method is not allowed here"},
 	{CodeRouteNotFound, http.StatusNotFound, 404, "No such path"},
+	{CodeSourceUnavailable, http.StatusServiceUnavailable, 500, "The source Milvus cannot be reached"},
 	{CodeInternal, http.StatusInternalServerError, 500, "Internal error"},
 }
 
