@@ -161,20 +161,33 @@ func (p *Pipeline) run(ctx context.Context) {
 		stage string
 		fn    func(context.Context) error
 	}{
-		{"connecting to the target", func(ctx context.Context) (err error) { t, close, err = p.target(ctx); return err }},
-		{"listing the source catalog", func(ctx context.Context) (err error) { snap, err = p.src.List(ctx); return err }},
+		// Checkpoints first: from then on the status reports each channel's
+		// stored position and its age, even while the target is down.
 		{"loading checkpoints", func(ctx context.Context) (err error) {
 			cps, err = p.deps.Checkpoints.LoadCheckpoints(ctx, p.spec.ID)
+			if err == nil {
+				p.mu.Lock()
+				for _, cp := range cps {
+					p.saved[cp.Channel] = cp
+				}
+				p.mu.Unlock()
+			}
 			return err
 		}},
+		{"connecting to the target", func(ctx context.Context) (err error) { t, close, err = p.target(ctx); return err }},
+		{"listing the source catalog", func(ctx context.Context) (err error) { snap, err = p.src.List(ctx); return err }},
 	}
+	defer func() {
+		if close != nil {
+			close()
+		}
+	}()
 	for _, s := range steps {
 		p.setStage(s.stage)
 		if err := retry(ctx, h, p.log, stageRead, s.stage, s.fn); err != nil {
 			return
 		}
 	}
-	defer close()
 
 	meta := newMetaView(snap)
 	r := newReplicator(scopeOf(p.spec), mappingOf(p.spec), p.src.DefaultPartition(), t, meta, p.log)
@@ -185,7 +198,6 @@ func (p *Pipeline) run(ctx context.Context) {
 
 	resume := map[string]*source.Position{}
 	for _, cp := range cps {
-		p.saved[cp.Channel] = cp
 		if pos, err := decodePosition(cp); err == nil {
 			resume[cp.Channel] = pos
 		} else {

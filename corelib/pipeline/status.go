@@ -60,12 +60,18 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 		}
 		h.mu.Unlock()
 	}
+	var pos []channelPosition
+	if r != nil {
+		pos = r.progress.positions()
+	} else {
+		pos = checkpointPositions(saved, p.src.ReplicateChannel())
+	}
+	st.Channels = channelStatuses(pos, saved, p.src.ReplicateChannel(), now)
+	st.LagSeconds = maxLag(st.Channels)
 	if r == nil {
 		return st
 	}
 	st.Replicating = running && stage == "replicating"
-	st.Channels = channelStatuses(r.progress.positions(), saved, p.src.ReplicateChannel(), now)
-	st.LagSeconds = maxLag(st.Channels)
 	st.Collections = r.collectionStatuses()
 	return st
 }
@@ -80,7 +86,7 @@ func channelStatuses(pos []channelPosition, saved map[string]corelib.Checkpoint,
 			CheckpointTs: saved[cp.channel].Timestamp, CheckpointTime: wallTime(saved[cp.channel].Timestamp),
 			AppliedTs: cp.applied, AppliedTime: wallTime(cp.applied),
 			LatestTs: cp.latest, LatestTime: wallTime(cp.latest),
-			CaughtUp: cp.applied != 0 && cp.applied >= cp.latest,
+			CaughtUp: cp.latest != 0 && cp.applied >= cp.latest,
 		}
 		if cp.applied != 0 {
 			lag := max(now.Sub(source.PhysicalTime(cp.applied)).Seconds(), 0)
@@ -93,6 +99,18 @@ func channelStatuses(pos []channelPosition, saved map[string]corelib.Checkpoint,
 			CheckpointTs: cp.Timestamp, CheckpointTime: wallTime(cp.Timestamp)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Channel < out[j].Channel })
+	return out
+}
+
+// checkpointPositions stands in for the applied positions until the
+// channel workers start: each data channel is where its checkpoint is.
+func checkpointPositions(saved map[string]corelib.Checkpoint, replicate string) []channelPosition {
+	out := make([]channelPosition, 0, len(saved))
+	for ch, cp := range saved {
+		if ch != replicate {
+			out = append(out, channelPosition{channel: ch, applied: cp.Timestamp})
+		}
+	}
 	return out
 }
 

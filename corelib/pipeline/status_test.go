@@ -264,3 +264,33 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 type fakeReplicateSource struct{ Source }
 
 func (fakeReplicateSource) ReplicateChannel() string { return "rpc" }
+
+// TestStatusRightAfterARestart: before the channel workers start (the target
+// may still be connecting), the lag is the stored checkpoint's age.
+func TestStatusRightAfterARestart(t *testing.T) {
+	now := time.Now()
+	p := &Pipeline{cancel: func() {}, stage: "connecting to the target", src: fakeReplicateSource{}, health: newHealth(),
+		saved: map[string]corelib.Checkpoint{
+			"dml_0": {Channel: "dml_0", Timestamp: ts(now.Add(-42 * time.Second))},
+			"rpc":   {Channel: "rpc", Timestamp: ts(now.Add(-time.Hour))},
+		}}
+	st := p.statusAt(now)
+	require.Equal(t, stateRunning, st.State)
+	require.False(t, st.Replicating)
+	require.NotNil(t, st.LagSeconds)
+	require.InDelta(t, 42, *st.LagSeconds, 0.01, "the replicate channel does not count")
+	require.Len(t, st.Channels, 2)
+	require.Equal(t, "dml_0", st.Channels[0].Channel)
+	require.False(t, st.Channels[0].CaughtUp, "nothing read yet")
+	require.Equal(t, channelKindReplicate, st.Channels[1].Kind)
+
+	p.health.failed(stageRead, context.DeadlineExceeded)
+	st = p.statusAt(now.Add(time.Second))
+	require.Equal(t, stateRetrying, st.State)
+	require.Equal(t, int64(1), st.Retries)
+	require.Equal(t, stageRead, st.Error.Stage)
+	require.InDelta(t, 43, *st.LagSeconds, 0.01, "the lag keeps growing while nothing is applied")
+
+	p.cancel = nil
+	require.Equal(t, stateStopped, p.statusAt(now).State)
+}
