@@ -337,6 +337,7 @@ func (p *Pipeline) startChannel(ctx context.Context, wg *sync.WaitGroup, r *repl
 func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel string, from *source.Position) {
 	pos := from
 	var lastSave time.Time
+	readFailed := false // the status says retrying until a pack arrives again
 	defer func() {
 		if pos != nil && pos != from {
 			// The run is being stopped: save what was applied, but do not
@@ -360,10 +361,16 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 			if err != nil {
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
+					r.health.metrics.retried(stageRead)
+					readFailed = true
 					p.log.Warn("reading a channel failed, reopening it", zap.String("channel", channel), zap.Error(err))
 					sleepCtx(ctx, readRetryDelay)
 				}
 				break
+			}
+			if readFailed {
+				readFailed = false
+				r.health.recovered()
 			}
 			r.progress.seen(channel, pack.EndTs)
 			msgs := make([]dataMsg, 0, len(pack.Msgs))
@@ -391,6 +398,7 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 // followReplicateChannel applies the replicate channel's operations in order.
 func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, channel string, from *source.Position) {
 	pos := from
+	readFailed := false
 	for ctx.Err() == nil {
 		var reader OpReader
 		err := retry(ctx, r.health, p.log, stageRead, "open "+channel, func(ctx context.Context) (err error) {
@@ -400,11 +408,17 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, ch
 		if err != nil {
 			return
 		}
+		if readFailed { // operations are rare: reopening is the sign of recovery here
+			readFailed = false
+			r.health.recovered()
+		}
 		for ctx.Err() == nil {
 			msg, next, err := reader.Next(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
+					r.health.metrics.retried(stageRead)
+					readFailed = true
 					p.log.Warn("reading a channel failed, reopening it", zap.String("channel", channel), zap.Error(err))
 					sleepCtx(ctx, readRetryDelay)
 				}

@@ -294,3 +294,45 @@ func TestStatusRightAfterARestart(t *testing.T) {
 	p.cancel = nil
 	require.Equal(t, stateStopped, p.statusAt(now).State)
 }
+
+// TestPipelineStatusThroughATargetOutage drives a whole pipeline: figures
+// after a pack, retrying with the apply error (and a lag that does not
+// shrink) while the target refuses writes, running again once it accepts.
+func TestPipelineStatusThroughATargetOutage(t *testing.T) {
+	src, store, rec := newFakeSource(), &memStore{cps: map[string]corelib.Checkpoint{}}, newRecorder()
+	now := time.Now()
+	src.add(t, "dml_0", ts(now.Add(-10*time.Second)), insertMsg(ts(now.Add(-10*time.Second)), 11, "logs", 1, 2))
+	p := newTestPipeline(src, store, rec, nil)
+	require.NoError(t, p.Start(context.Background()))
+	defer func() { require.NoError(t, p.Stop(context.Background())) }()
+	waitFor(t, "rows 1-2 on the target", func() bool { return len(upserted(rec, "db1.logs")) == 2 })
+	waitFor(t, "the first pack applied", func() bool {
+		st := p.Status()
+		return len(st.Channels) > 0 && st.Channels[0].CaughtUp
+	})
+
+	st := p.Status()
+	require.Equal(t, stateRunning, st.State)
+	require.Equal(t, "dml_0", st.Channels[0].Channel)
+	require.Equal(t, ts(now.Add(-10*time.Second)), st.Channels[0].AppliedTs)
+	require.InDelta(t, 10, *st.LagSeconds, 1)
+	require.Equal(t, []corelib.CollectionStatus{{ID: 11, Database: "db1", Name: "logs", Inserted: 2, Operations: 2}}, st.Collections)
+
+	rec.mu.Lock()
+	rec.failures["Upsert"] = 3 // 200 + 400 + 800 ms of backoff
+	rec.mu.Unlock()
+	src.add(t, "dml_0", ts(now.Add(-5*time.Second)), insertMsg(ts(now.Add(-5*time.Second)), 11, "logs", 3))
+	waitFor(t, "the retrying state", func() bool { return p.Status().State == stateRetrying })
+	st = p.Status()
+	require.Equal(t, stageApply, st.Error.Stage)
+	require.Contains(t, st.Error.Message, "target unavailable")
+	require.False(t, st.Channels[0].CaughtUp, "a pack was read and not applied")
+	require.Equal(t, ts(now.Add(-5*time.Second)), st.Channels[0].LatestTs)
+	require.GreaterOrEqual(t, *st.LagSeconds, 10.0, "the lag does not shrink while nothing is applied")
+
+	waitFor(t, "recovery", func() bool { return p.Status().State == stateRunning && len(upserted(rec, "db1.logs")) == 3 })
+	st = p.Status()
+	require.EqualValues(t, 3, st.Retries)
+	require.EqualValues(t, 3, st.Collections[0].Inserted)
+	require.NotNil(t, st.Error, "the last error stays visible after recovery")
+}
