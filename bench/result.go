@@ -52,13 +52,16 @@ type Result struct {
 	CatchUpSeconds       float64 `json:"catch_up_seconds"`
 
 	LagLoadRowsPerS float64 `json:"lag_load_rows_per_s"`
-	LagSeconds      float64 `json:"lag_duration_s"`
-	LagMarkers      int     `json:"lag_markers"`
-	LagLost         int     `json:"lag_markers_lost"`
-	LagP50S         float64 `json:"lag_p50_s"`
-	LagP95S         float64 `json:"lag_p95_s"`
-	LagP99S         float64 `json:"lag_p99_s"`
-	LagMaxS         float64 `json:"lag_max_s"`
+	// LagLoadAchievedRowsPerS is the load rows written divided by the lag
+	// duration: below LagLoadRowsPerS when the source could not take the load.
+	LagLoadAchievedRowsPerS float64 `json:"lag_load_achieved_rows_per_s"`
+	LagSeconds              float64 `json:"lag_duration_s"`
+	LagMarkers              int     `json:"lag_markers"`
+	LagLost                 int     `json:"lag_markers_lost"`
+	LagP50S                 float64 `json:"lag_p50_s"`
+	LagP95S                 float64 `json:"lag_p95_s"`
+	LagP99S                 float64 `json:"lag_p99_s"`
+	LagMaxS                 float64 `json:"lag_max_s"`
 
 	LagFloorP50S float64 `json:"lag_floor_p50_s"`
 	LagFloorP99S float64 `json:"lag_floor_p99_s"`
@@ -141,7 +144,7 @@ func WriteJSON(path string, rep Report) error {
 func sanitize(r *Result) {
 	for _, f := range []*float64{&r.BaselineRowsPerS, &r.BaselineMiBPerS, &r.BaselineInsertRowsPerS,
 		&r.SourceInsertRowsPerS, &r.ReplicationRowsPerS, &r.ReplicationMiBPerS, &r.Ratio, &r.CatchUpSeconds,
-		&r.LagLoadRowsPerS, &r.LagSeconds, &r.LagP50S, &r.LagP95S, &r.LagP99S, &r.LagMaxS, &r.LagFloorP50S, &r.LagFloorP99S, &r.SourceRatio,
+		&r.LagLoadRowsPerS, &r.LagLoadAchievedRowsPerS, &r.LagSeconds, &r.LagP50S, &r.LagP95S, &r.LagP99S, &r.LagMaxS, &r.LagFloorP50S, &r.LagFloorP99S, &r.SourceRatio,
 		&r.CDCCPUSeconds, &r.CDCCPUSPer10kRows, &r.CDCPeakRSSMiB} {
 		if math.IsNaN(*f) || math.IsInf(*f, 0) {
 			*f = 0

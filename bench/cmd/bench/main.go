@@ -259,7 +259,7 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	// The lag floor: markers written straight into the target and found by
 	// the same strong query; what the replication lag adds is above it.
 	if o.floorFor > 0 {
-		lags, lost, err := lagRun(ctx, cfg, pool, nil, clients["probeTarget"], watch, baseColl, 0, o.floorFor, 30*time.Second)
+		lags, lost, _, err := lagRun(ctx, cfg, pool, nil, clients["probeTarget"], watch, baseColl, 0, o.floorFor, 30*time.Second)
 		if err != nil {
 			dropCollection(tgt, baseColl)
 			return fail(fmt.Errorf("lag floor: %w", err))
@@ -323,13 +323,14 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	// 3. Lag at a fraction of the baseline rate.
 	res.LagLoadRowsPerS = o.lagFrac * res.BaselineRowsPerS
 	res.LagSeconds = o.lagFor.Seconds()
-	lags, lost, err := lagRun(ctx, cfg, pool, src, clients["probe"], watch, coll, res.LagLoadRowsPerS, o.lagFor, time.Minute)
+	lags, lost, loadRows, err := lagRun(ctx, cfg, pool, src, clients["probe"], watch, coll, res.LagLoadRowsPerS, o.lagFor, time.Minute)
 	if err != nil {
 		return fail(fmt.Errorf("lag: %w (daemon log %s)", err, d.logPath))
 	}
+	res.LagLoadAchievedRowsPerS = bench.Rate(float64(loadRows), o.lagFor)
 	res.SetLag(bench.SummarizeLags(lags, lost))
-	logf("lag at %.0f rows/s: %d markers, %d lost, p50 %.3f s, p95 %.3f s, p99 %.3f s, max %.3f s",
-		res.LagLoadRowsPerS, res.LagMarkers, res.LagLost, res.LagP50S, res.LagP95S, res.LagP99S, res.LagMaxS)
+	logf("lag at %.0f rows/s (written: %.0f rows/s): %d markers, %d lost, p50 %.3f s, p95 %.3f s, p99 %.3f s, max %.3f s",
+		res.LagLoadRowsPerS, res.LagLoadAchievedRowsPerS, res.LagMarkers, res.LagLost, res.LagP50S, res.LagP95S, res.LagP99S, res.LagMaxS)
 	if res.CDCPeakRSSMiB, err = d.peakRSSMiB(); err != nil {
 		return fail(err)
 	}

@@ -178,13 +178,16 @@ func insertAndWatch(ctx context.Context, cfg bench.Config, pool [][]float32, wri
 // lagRun writes the source at rowsPerS for d while a probe writes one marker
 // row every 100 ms and the target is polled (strong consistency, by primary
 // key) for the markers still in flight. It returns each marker's lag from the
-// acknowledged source insert to the query that first saw it on the target.
+// acknowledged source insert to the query that first saw it on the target,
+// the markers lost, and the load rows written (the source may accept less
+// than rowsPerS: the load then runs back to back).
 func lagRun(ctx context.Context, cfg bench.Config, pool [][]float32, loadClient, probeClient client.Client,
-	target client.Client, coll string, rowsPerS float64, d, drain time.Duration) ([]time.Duration, int, error) {
+	target client.Client, coll string, rowsPerS float64, d, drain time.Duration) ([]time.Duration, int, int, error) {
 	var (
-		mu      sync.Mutex
-		pending = map[int64]time.Time{}
-		lags    []time.Duration
+		mu       sync.Mutex
+		pending  = map[int64]time.Time{}
+		lags     []time.Duration
+		loadRows int
 	)
 	runCtx, stop := context.WithTimeout(ctx, d)
 	defer stop()
@@ -206,6 +209,7 @@ func lagRun(ctx context.Context, cfg bench.Config, pool [][]float32, loadClient,
 				errs <- err
 				return
 			}
+			loadRows += cfg.Batch
 			next = next.Add(interval)
 			select {
 			case <-runCtx.Done():
@@ -297,13 +301,13 @@ func lagRun(ctx context.Context, cfg bench.Config, pool [][]float32, loadClient,
 	<-watchDone
 	select {
 	case err := <-errs:
-		return nil, 0, err
+		return nil, 0, 0, err
 	default:
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if len(lags) == 0 {
-		return nil, len(pending), errors.New("no marker arrived on the target")
+		return nil, len(pending), loadRows, errors.New("no marker arrived on the target")
 	}
-	return lags, len(pending), nil
+	return lags, len(pending), loadRows, nil
 }
