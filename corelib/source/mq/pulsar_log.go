@@ -1,8 +1,6 @@
 package mq
 
 import (
-	"fmt"
-
 	plog "github.com/apache/pulsar-client-go/pulsar/log"
 	"go.uber.org/zap"
 )
@@ -36,7 +34,11 @@ func (p pulsarLogger) Info(args ...any)  { p.s.Debug(args...) }
 func (p pulsarLogger) Warn(args ...any)  { p.s.Warn(args...) }
 func (p pulsarLogger) Error(args ...any) { p.s.Error(args...) }
 
-func (p pulsarLogger) Debugf(format string, args ...any) { p.s.Debug(fmt.Sprintf(format, args...)) }
-func (p pulsarLogger) Infof(format string, args ...any)  { p.s.Debug(fmt.Sprintf(format, args...)) }
-func (p pulsarLogger) Warnf(format string, args ...any)  { p.s.Warn(fmt.Sprintf(format, args...)) }
-func (p pulsarLogger) Errorf(format string, args ...any) { p.s.Error(fmt.Sprintf(format, args...)) }
+// The f variants let zap check the level before formatting: pulsar-client-go
+// logs every received command with its whole payload at debug level, and
+// formatting multi-megabyte insert messages only to discard them cost most
+// of the daemon's CPU (docs/benchmarks.md).
+func (p pulsarLogger) Debugf(format string, args ...any) { p.s.Debugf(format, args...) }
+func (p pulsarLogger) Infof(format string, args ...any)  { p.s.Debugf(format, args...) }
+func (p pulsarLogger) Warnf(format string, args ...any)  { p.s.Warnf(format, args...) }
+func (p pulsarLogger) Errorf(format string, args ...any) { p.s.Errorf(format, args...) }
