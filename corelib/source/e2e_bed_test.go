@@ -40,8 +40,15 @@ import (
 func bedEnv(t *testing.T) map[string]string {
 	dir, err := os.Getwd()
 	require.NoError(t, err)
+	candidates := []string{}
+	if p := os.Getenv("TESTBED_ENV"); p != "" {
+		candidates = append(candidates, p) // as test/e2e: an explicit bed wins
+	}
 	for ; dir != "/"; dir = filepath.Dir(dir) {
-		f, err := os.Open(filepath.Join(dir, ".testbed", "env"))
+		candidates = append(candidates, filepath.Join(dir, ".testbed", "env"))
+	}
+	for _, path := range candidates {
+		f, err := os.Open(path)
 		if err != nil {
 			continue
 		}
@@ -341,6 +348,17 @@ func TestBedProbeCollectionLifecycle(t *testing.T) {
 		}
 		return false
 	})
+	// Ticks come about every 200 ms; the inserts and the delete can all be
+	// seen before the first one, so wait for them rather than race them.
+	isTick := func(m *source.Message) bool { return m.Type == commonpb.MsgType_TimeTick }
+	waitFor(t, "time ticks on every DML channel", func() bool {
+		for _, ct := range taps {
+			if len(ct.find(isTick)) == 0 {
+				return false
+			}
+		}
+		return true
+	})
 	for pch, ct := range taps {
 		for _, m := range append(ct.find(isColl(commonpb.MsgType_Insert)), ct.find(isColl(commonpb.MsgType_Delete))...) {
 			v, err := source.ParseVChannel(m.ShardName())
@@ -356,7 +374,7 @@ func TestBedProbeCollectionLifecycle(t *testing.T) {
 				t.Logf("delete on %s: rows %d pks %v int64_pks %v partition %d", m.ShardName(), del.GetNumRows(), del.GetPrimaryKeys().GetIntId().GetData(), del.GetInt64PrimaryKeys(), del.GetPartitionID())
 			}
 		}
-		ticks := ct.find(func(m *source.Message) bool { return m.Type == commonpb.MsgType_TimeTick })
+		ticks := ct.find(isTick)
 		require.NotEmpty(t, ticks, "time ticks on %s", pch)
 		t.Logf("%s: %d ticks, %d CreatePartition msgs, %d undecodable", pch, len(ticks), len(ct.find(isColl(commonpb.MsgType_CreatePartition))), ct.bad)
 	}
