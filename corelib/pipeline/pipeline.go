@@ -152,10 +152,10 @@ func (p *Pipeline) run(ctx context.Context) {
 	h := p.health
 	p.mu.Unlock()
 	var (
-		t     target
-		close func()
-		snap  *source.Snapshot
-		cps   []corelib.Checkpoint
+		t           target
+		closeTarget func()
+		snap        *source.Snapshot
+		cps         []corelib.Checkpoint
 	)
 	steps := []struct {
 		stage string
@@ -174,12 +174,12 @@ func (p *Pipeline) run(ctx context.Context) {
 			}
 			return err
 		}},
-		{"connecting to the target", func(ctx context.Context) (err error) { t, close, err = p.target(ctx); return err }},
+		{"connecting to the target", func(ctx context.Context) (err error) { t, closeTarget, err = p.target(ctx); return err }},
 		{"listing the source catalog", func(ctx context.Context) (err error) { snap, err = p.src.List(ctx); return err }},
 	}
 	defer func() {
-		if close != nil {
-			close()
+		if closeTarget != nil {
+			closeTarget()
 		}
 	}()
 	for _, s := range steps {
