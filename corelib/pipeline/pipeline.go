@@ -242,10 +242,21 @@ func (p *Pipeline) run(ctx context.Context) {
 			p.startChannel(ctx, &wg, r, ch, resume[ch])
 		}
 	}
+	// The replicate channel is opened before the pipeline reports itself
+	// replicating: a task read from the channel's end must not miss an
+	// operation issued right after its status says it runs.
+	var rcReader OpReader
+	if err := retry(ctx, h, p.log, stageRead, "open "+rc, func(ctx context.Context) (err error) {
+		rcReader, err = p.src.OpenReplicateChannel(ctx, resume[rc])
+		return err
+	}); err != nil {
+		wg.Wait()
+		return
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		p.followReplicateChannel(ctx, r, rc, resume[rc])
+		p.followReplicateChannel(ctx, r, rc, resume[rc], rcReader)
 	}()
 
 	p.setStage("replicating")
@@ -396,17 +407,22 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 }
 
 // followReplicateChannel applies the replicate channel's operations in order.
-func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, channel string, from *source.Position) {
+// opened is the reader run() already opened at from; later reopenings
+// continue from the last applied operation.
+func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, channel string, from *source.Position, opened OpReader) {
 	pos := from
 	readFailed := false
 	for ctx.Err() == nil {
-		var reader OpReader
-		err := retry(ctx, r.health, p.log, stageRead, "open "+channel, func(ctx context.Context) (err error) {
-			reader, err = p.src.OpenReplicateChannel(ctx, pos)
-			return err
-		})
-		if err != nil {
-			return
+		reader := opened
+		opened = nil
+		if reader == nil {
+			err := retry(ctx, r.health, p.log, stageRead, "open "+channel, func(ctx context.Context) (err error) {
+				reader, err = p.src.OpenReplicateChannel(ctx, pos)
+				return err
+			})
+			if err != nil {
+				return
+			}
 		}
 		if readFailed { // operations are rare: reopening is the sign of recovery here
 			readFailed = false

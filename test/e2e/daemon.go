@@ -241,7 +241,25 @@ func (d *Daemon) CreateTask(t testing.TB, extra map[string]any) string {
 			d.CDCRaw(t, "delete", map[string]any{"task_id": id, "ignore_not_found": true})
 		}
 	})
+	d.waitReplicating(t, id)
 	return id
+}
+
+// waitReplicating waits until the task's pipeline reads the source: a task
+// starts at the current end of the source's channels, so changes made before
+// that moment are, by design, not replicated.
+func (d *Daemon) waitReplicating(t testing.TB, id string) {
+	t.Helper()
+	Eventually(t, context.Background(), time.Minute, 100*time.Millisecond, "task "+id+" replicating", func(ctx context.Context) (bool, string, error) {
+		var task struct {
+			Pipeline struct {
+				Replicating bool   `json:"replicating"`
+				Detail      string `json:"detail"`
+			} `json:"pipeline"`
+		}
+		d.getJSON(t, "/api/v1/tasks/"+id, &task)
+		return task.Pipeline.Replicating, task.Pipeline.Detail, nil
+	})
 }
 
 // TaskState returns the task's state and reason as `get` reports them.
