@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,8 +123,11 @@ func TestStatusLagAndSynced(t *testing.T) {
 	// timed from the source write to its arrival on the target, and the
 	// lag reported meanwhile is compared with that delay.
 	const batch = 200
-	loadCtx, stopLoad := context.WithCancel(ctx)
+	// The load is stopped by a flag, not by cancelling its context: an
+	// insert cancelled on the client can still be applied by the source,
+	// and the row count below must be exact.
 	var (
+		stop    atomic.Bool
 		wg      sync.WaitGroup
 		loadErr error
 		written int
@@ -131,11 +135,9 @@ func TestStatusLagAndSynced(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for next := 0; loadCtx.Err() == nil; next += batch {
-			if err := insertInto(loadCtx, src, schema, "", next, batch, batch); err != nil {
-				if loadCtx.Err() == nil {
-					loadErr = err
-				}
+		for next := 0; !stop.Load(); next += batch {
+			if err := insertInto(ctx, src, schema, "", next, batch, batch); err != nil {
+				loadErr = err
 				return
 			}
 			written = next + batch
@@ -169,7 +171,7 @@ func TestStatusLagAndSynced(t *testing.T) {
 		t.Logf("marker %d: end-to-end delay %.3fs, reported lag up to %.3fs", i, delay.Seconds(), got)
 		require.InDelta(t, delay.Seconds(), got, 3.0, "reported lag within a few seconds of the measured delay")
 	}
-	stopLoad()
+	stop.Store(true)
 	wg.Wait()
 	require.NoError(t, loadErr)
 	total := int64(written + markers)
