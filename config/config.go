@@ -31,6 +31,14 @@ type Config struct {
 	Log             LogConfig `mapstructure:"log"`
 	MetaStore       MetaStore `mapstructure:"metaStore"`
 	Source          Source    `mapstructure:"source"`
+	Debug           Debug     `mapstructure:"debug"`
+}
+
+// Debug holds switches for diagnosing a running daemon.
+type Debug struct {
+	// Pprof serves net/http/pprof under /debug/pprof/ on the daemon's
+	// address. Off by default: profiles expose internals and cost CPU.
+	Pprof bool `mapstructure:"pprof"`
 }
 
 // LogConfig selects the zap level and encoder.
@@ -110,6 +118,9 @@ type Pulsar struct {
 	Namespace  string `mapstructure:"namespace"`
 	AuthPlugin string `mapstructure:"authPlugin"`
 	AuthParams string `mapstructure:"authParams"`
+	// ReceiverQueueSize is how many messages each channel reader prefetches.
+	// A Milvus insert message can be several MiB, so this bounds memory.
+	ReceiverQueueSize int `mapstructure:"receiverQueueSize"`
 }
 
 // Kafka is a Kafka client setup.
@@ -125,6 +136,10 @@ type SASL struct {
 	Username  string `mapstructure:"username"`
 	Password  string `mapstructure:"password"`
 }
+
+// DefaultPulsarReceiverQueueSize is the default of
+// source.mq.pulsar.receiverQueueSize (see configs/cdc.yaml for the why).
+const DefaultPulsarReceiverQueueSize = 64
 
 // Default returns the configuration used for every key the file and the
 // environment leave unset. This is the only place defaults live.
@@ -154,10 +169,11 @@ func Default() Config {
 			MQ: MQ{
 				Type: MQPulsar,
 				Pulsar: Pulsar{
-					Address:    "pulsar://127.0.0.1:6650",
-					WebAddress: "http://127.0.0.1:8080",
-					Tenant:     "public",
-					Namespace:  "default",
+					Address:           "pulsar://127.0.0.1:6650",
+					WebAddress:        "http://127.0.0.1:8080",
+					Tenant:            "public",
+					Namespace:         "default",
+					ReceiverQueueSize: DefaultPulsarReceiverQueueSize,
 				},
 				Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}},
 			},
@@ -305,6 +321,9 @@ func (c Config) Validate() error {
 		}
 		if c.Source.MQ.Pulsar.Tenant == "" || c.Source.MQ.Pulsar.Namespace == "" {
 			bad("source.mq.pulsar.tenant", "tenant and namespace must be set, e.g. public/default")
+		}
+		if q := c.Source.MQ.Pulsar.ReceiverQueueSize; q < 1 || q > 10000 {
+			bad("source.mq.pulsar.receiverQueueSize", "is %d; set 1..10000 (default %d)", q, DefaultPulsarReceiverQueueSize)
 		}
 	case MQKafka:
 		if len(c.Source.MQ.Kafka.Brokers) == 0 {

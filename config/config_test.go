@@ -130,6 +130,8 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 			c.Source.MQ.Kafka.SASL.Mechanism = "GSSAPI"
 		}, "config source.mq.kafka.sasl.mechanism:"},
 		{"replicate channel", func(c *Config) { c.Source.ReplicateChannel = "" }, "config source.replicateChannel:"},
+		{"pulsar queue zero", func(c *Config) { c.Source.MQ.Pulsar.ReceiverQueueSize = 0 }, "config source.mq.pulsar.receiverQueueSize: is 0; set 1..10000"},
+		{"pulsar queue huge", func(c *Config) { c.Source.MQ.Pulsar.ReceiverQueueSize = 20000 }, "config source.mq.pulsar.receiverQueueSize: is 20000"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,4 +147,14 @@ func TestShippedConfigLoads(t *testing.T) {
 	cfg, err := Load(filepath.Join("..", "configs", "cdc.yaml"))
 	require.NoError(t, err)
 	require.Equal(t, Default(), cfg, "configs/cdc.yaml must state the defaults")
+}
+
+func TestDebugAndPrefetchKeysFromEnv(t *testing.T) {
+	t.Setenv("MILVUS_CDC_DEBUG_PPROF", "true")
+	t.Setenv("MILVUS_CDC_SOURCE_MQ_PULSAR_RECEIVERQUEUESIZE", "4")
+	cfg, err := Load("")
+	require.NoError(t, err)
+	require.True(t, cfg.Debug.Pprof)
+	require.Equal(t, 4, cfg.Source.MQ.Pulsar.ReceiverQueueSize)
+	require.False(t, Default().Debug.Pprof, "pprof must be off unless asked for")
 }

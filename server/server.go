@@ -31,6 +31,8 @@ type Options struct {
 	// Registry is served at /metrics; nil creates one. The daemon passes the
 	// registry its pipeline metrics are registered on.
 	Registry *prometheus.Registry
+	// Pprof serves net/http/pprof under /debug/pprof/ (config debug.pprof).
+	Pprof bool
 }
 
 // Server is the HTTP front of the daemon.
@@ -82,6 +84,9 @@ func (s *Server) routes() *mux.Router {
 	r.Handle("/healthz", s.instrument("/healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
 	r.Handle("/readyz", s.instrument("/readyz", http.HandlerFunc(s.readyz))).Methods(http.MethodGet)
 	r.Handle("/metrics", s.instrument("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))).Methods(http.MethodGet)
+	if s.opts.Pprof {
+		s.addPprof(r)
+	}
 
 	r.MethodNotAllowedHandler = s.wrapREST("unmatched", func(http.ResponseWriter, *http.Request) (int, any, error) {
 		return 0, nil, task.Errorf(task.CodeMethodNotAllowed, "this path does not accept that method; see docs/openapi.yaml")

@@ -113,6 +113,7 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		},
 		Logger:   lg,
 		Registry: registry,
+		Pprof:    cfg.Debug.Pprof,
 	})
 	lis, err := net.Listen("tcp", cfg.Address)
 	if err != nil {

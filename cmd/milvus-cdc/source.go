@@ -61,6 +61,8 @@ func newMQClient(c config.MQ, lg *zap.Logger) (mq.Client, error) {
 			Namespace:  c.Pulsar.Namespace,
 			AuthPlugin: c.Pulsar.AuthPlugin,
 			AuthParams: c.Pulsar.AuthParams,
+			// Bounds memory: each channel reader holds this many messages.
+			ReceiverQueueSize: c.Pulsar.ReceiverQueueSize,
 		}, lg)
 		if err != nil {
 			return nil, fmt.Errorf("source.mq.pulsar: %w", err)
