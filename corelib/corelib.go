@@ -263,3 +263,12 @@ type PipelineFactory interface {
 	Verify(ctx context.Context, spec TaskSpec) error
 	New(spec TaskSpec, deps Deps) (Pipeline, error)
 }
+
+// StartPositioner is implemented by factories that pin where a new task
+// starts. The server calls it while creating a task and stores the result as
+// the task's initial checkpoints before answering, so every write made after
+// create returned is replicated, however late the pipeline opens a channel.
+// skip names channels the request already gave a position for.
+type StartPositioner interface {
+	StartPositions(ctx context.Context, spec TaskSpec, skip map[string]bool) ([]Checkpoint, error)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/server/compat"
 	"github.com/milvus-cdc/milvus-cdc/server/rest"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
+	"github.com/milvus-cdc/milvus-cdc/server/web"
 )
 
 // Options are what the server needs.
@@ -81,6 +82,7 @@ func (s *Server) routes() *mux.Router {
 	r.Handle(v1+"/{id}/status", s.wrapREST(v1+"/{id}/status", s.rest.TaskStatus)).Methods(http.MethodGet)
 	r.Handle(v1+"/{id}/synced", s.wrapREST(v1+"/{id}/synced", s.rest.TaskSynced)).Methods(http.MethodGet)
 
+	r.Handle("/", s.instrument("/", web.Handler())).Methods(http.MethodGet) // status page (server/web)
 	r.Handle("/healthz", s.instrument("/healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)
 	r.Handle("/readyz", s.instrument("/readyz", http.HandlerFunc(s.readyz))).Methods(http.MethodGet)
 	r.Handle("/metrics", s.instrument("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))).Methods(http.MethodGet)

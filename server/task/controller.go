@@ -156,6 +156,9 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
+	if initial, err = c.pinStartPositions(ctx, in.Spec, initial); err != nil {
+		return View{}, err
+	}
 	if in.Spec.ID == "" {
 		in.Spec.ID = newTaskID()
 	}
@@ -176,6 +179,29 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	}
 	c.lg.Info("task created", zap.String("task_id", running.Spec.ID), zap.String("target", running.Spec.Target.Redacted()))
 	return c.view(running), nil
+}
+
+// pinStartPositions adds, when the factory can, the current end of every
+// channel the new task reads to its initial checkpoints, so that create
+// answers only once the start is fixed: a write made after create returned
+// is never missed because the pipeline opened its channel later.
+func (c *Controller) pinStartPositions(ctx context.Context, spec corelib.TaskSpec, initial []corelib.Checkpoint) ([]corelib.Checkpoint, error) {
+	sp, ok := c.factory.(corelib.StartPositioner)
+	if !ok {
+		return initial, nil
+	}
+	given := map[string]bool{}
+	for _, cp := range initial {
+		given[cp.Channel] = true
+		if m := vchannelPattern.FindStringSubmatch(cp.Channel); m != nil {
+			given[m[1]] = true // the user's position covers its physical channel
+		}
+	}
+	pinned, err := sp.StartPositions(ctx, spec, given)
+	if err != nil {
+		return nil, wrap(CodeSourceUnavailable, err, "fail to read the start positions of the source channels: %v", err)
+	}
+	return append(initial, pinned...), nil
 }
 
 // startLocked builds and starts the task's pipeline and records Running.

@@ -94,13 +94,21 @@ func (c *KafkaClient) OpenReader(ctx context.Context, channel string, start Star
 		return nil, ErrClosed
 	}
 	var offset int64
-	if start.MsgID != nil {
+	switch {
+	case start.MsgID == nil && start.Earliest:
+		// The log start offset; an expired prefix is not an error here.
+		low, err := c.startOffset(ctx, channel)
+		if err != nil {
+			return nil, err
+		}
+		offset = low
+	case start.MsgID != nil:
 		off, err := source.DecodeKafkaOffset(start.MsgID)
 		if err != nil {
 			return nil, fmt.Errorf("start message ID for %s: %w", channel, err)
 		}
 		offset = off
-	} else {
+	default:
 		// Resolve "latest" now, so messages produced after OpenReader
 		// returns are never skipped.
 		high, err := c.endOffset(ctx, channel)
@@ -129,6 +137,18 @@ func (c *KafkaClient) OpenReader(ctx context.Context, channel string, start Star
 // partition leader directly: the client's metadata cache may still remember
 // a topic as missing right after it was auto-created.
 func (c *KafkaClient) endOffset(ctx context.Context, topic string) (int64, error) {
+	return c.listOffset(ctx, topic, -1)
+}
+
+// startOffset is the log start offset of partition 0 (the oldest message
+// kept); 0 for a topic that does not exist yet.
+func (c *KafkaClient) startOffset(ctx context.Context, topic string) (int64, error) {
+	return c.listOffset(ctx, topic, -2)
+}
+
+// listOffset asks partition 0's leader for an offset: which is -1 for the
+// end, -2 for the start (Kafka's ListOffsets special timestamps).
+func (c *KafkaClient) listOffset(ctx context.Context, topic string, which int64) (int64, error) {
 	leader, exists, err := c.partitionLeader(ctx, topic)
 	if err != nil || !exists {
 		return 0, err
@@ -138,13 +158,13 @@ func (c *KafkaClient) endOffset(ctx context.Context, topic string) (int64, error
 	rt.Topic = topic
 	rp := kmsg.NewListOffsetsRequestTopicPartition()
 	rp.Partition = milvusPartition
-	rp.Timestamp = -1 // latest
+	rp.Timestamp = which
 	rp.CurrentLeaderEpoch = -1
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	raw, err := c.admin.Broker(int(leader)).RetriableRequest(ctx, req)
 	if err != nil {
-		return 0, fmt.Errorf("end offset of %s: %w", topic, err)
+		return 0, fmt.Errorf("offset of %s: %w", topic, err)
 	}
 	resp := raw.(*kmsg.ListOffsetsResponse)
 	for _, t := range resp.Topics {
@@ -153,12 +173,12 @@ func (c *KafkaClient) endOffset(ctx context.Context, topic string) (int64, error
 				continue
 			}
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-				return 0, fmt.Errorf("end offset of %s: %w", topic, err)
+				return 0, fmt.Errorf("offset of %s: %w", topic, err)
 			}
 			return p.Offset, nil
 		}
 	}
-	return 0, fmt.Errorf("end offset of %s: partition 0 missing from the response", topic)
+	return 0, fmt.Errorf("offset of %s: partition 0 missing from the response", topic)
 }
 
 // partitionLeader asks the cluster (uncached) who leads partition 0.

@@ -33,12 +33,20 @@ type Message struct {
 // Start says where a Reader begins.
 type Start struct {
 	// MsgID, when non-nil, is the first message delivered (inclusive). When
-	// nil, the reader starts after the last message existing when it opens.
+	// nil, the reader starts after the last message existing when it opens,
+	// unless Earliest is set.
 	MsgID []byte
+	// Earliest (with a nil MsgID) starts at the first message the broker
+	// still holds: a channel found empty when a task pinned its start must
+	// deliver everything written to it since.
+	Earliest bool
 }
 
 // StartAt starts reading at (and including) a message ID.
 func StartAt(id []byte) Start { return Start{MsgID: id} }
+
+// StartEarliest starts at the oldest message the channel holds.
+func StartEarliest() Start { return Start{Earliest: true} }
 
 // StartLatest starts after the last message present when the reader opens.
 func StartLatest() Start { return Start{} }

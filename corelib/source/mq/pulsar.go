@@ -102,6 +102,10 @@ func (c *PulsarClient) OpenReader(ctx context.Context, channel string, start Sta
 		return nil, ErrClosed
 	}
 	startID, inclusive := pulsar.LatestMessageID(), false
+	earliest := start.MsgID == nil && start.Earliest
+	if earliest {
+		startID, inclusive = pulsar.EarliestMessageID(), true
+	}
 	if start.MsgID != nil {
 		id, err := pulsar.DeserializeMessageID(start.MsgID)
 		if err != nil {
@@ -116,10 +120,10 @@ func (c *PulsarClient) OpenReader(ctx context.Context, channel string, start Sta
 		return nil, err
 	}
 	r.reader, r.resumeFrom, r.resumeInclusive = reader, startID, inclusive
-	if inclusive {
+	if inclusive && !earliest {
 		r.expectFirst = startID
 	}
-	if start.MsgID == nil {
+	if start.MsgID == nil && !earliest {
 		// Pin "latest" to a concrete ID so a re-open before the first
 		// delivery neither skips nor repeats anything.
 		r.resumeFrom, r.resumeInclusive = pulsar.EarliestMessageID(), true

@@ -71,6 +71,11 @@ func openRaw(ctx context.Context, client mq.Client, channel string, from *source
 			return nil, fmt.Errorf("position is for channel %q, not %q", from.Channel, channel)
 		}
 		start = mq.StartAt(from.MsgID)
+		if len(from.MsgID) == 0 {
+			// A position without a message ID is a start pinned on a
+			// channel that was empty: everything written since counts.
+			start = mq.StartEarliest()
+		}
 	}
 	return client.OpenReader(ctx, channel, start)
 }
@@ -87,7 +92,7 @@ type PackReader struct {
 // the last applied pack, or a collection start position with its create
 // time): from its MsgID inclusive, dropping what is at or before its
 // Timestamp (source.SeekFilter). A nil from starts at the channel's current
-// end.
+// end; a from without MsgID at the oldest message the channel holds.
 func OpenPacks(ctx context.Context, client mq.Client, channel string, from *source.Position, opts Options) (*PackReader, error) {
 	raw, err := openRaw(ctx, client, channel, from)
 	if err != nil {
@@ -141,7 +146,7 @@ type OpReader struct {
 // everything after it delivered. Unlike DML channels this is not a
 // timestamp filter: every proxy writes to this channel, so timestamps are
 // not monotonic in channel order. A nil from starts at the channel's
-// current end.
+// current end; a from without MsgID at the oldest message it holds.
 func OpenOps(ctx context.Context, client mq.Client, channel string, from *source.Position, opts Options) (*OpReader, error) {
 	raw, err := openRaw(ctx, client, channel, from)
 	if err != nil {

@@ -1,0 +1,171 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
+)
+
+// latestPositioner is a Source that can say where each channel ends now.
+// Without it a new task starts each channel where it is when the pipeline
+// opens it, which can be after create has answered.
+type latestPositioner interface {
+	// LatestPosition is where a reader must start to see everything written
+	// to the channel after the call: the last message's ID with its
+	// timestamp, or a position without MsgID (the oldest message) when the
+	// channel is empty.
+	LatestPosition(ctx context.Context, channel string) (source.Position, error)
+}
+
+// startPositionTimeout bounds reading the last message of one channel.
+const startPositionTimeout = 15 * time.Second
+
+// startPositionWorkers bounds the channels read at once at task creation.
+const startPositionWorkers = 4
+
+var _ corelib.StartPositioner = (*Factory)(nil)
+
+// StartPositions pins where a new task starts: the current end of every
+// channel it will read (the physical channels of the in-scope collections
+// that exist now, and the replicate channel), as checkpoints to store with
+// the task before create answers. A row written after create returned is
+// then always replicated, however late the pipeline opens its channel.
+// Channels in skip (those the user gave a position for) are left out.
+// Collections created later start at their catalog start positions.
+func (f *Factory) StartPositions(ctx context.Context, spec corelib.TaskSpec, skip map[string]bool) ([]corelib.Checkpoint, error) {
+	lp, ok := f.Source.(latestPositioner)
+	if !ok {
+		return nil, nil
+	}
+	snap, err := f.Source.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list the source catalog: %w", err)
+	}
+	rc := f.Source.ReplicateChannel() // the key the pipeline resumes it by
+	var channels []string
+	for _, ch := range dataChannelsInScope(snap, scopeOf(spec)) {
+		if !skip[ch] {
+			channels = append(channels, ch)
+		}
+	}
+	if !skip[rc] {
+		channels = append(channels, rc)
+	}
+	positions, err := latestPositions(ctx, lp, channels)
+	if err != nil {
+		return nil, err
+	}
+	cps := make([]corelib.Checkpoint, 0, len(positions))
+	for _, pos := range positions {
+		cp, err := pinnedCheckpoint(pos, rc)
+		if err != nil {
+			return nil, err
+		}
+		cps = append(cps, cp)
+	}
+	return cps, nil
+}
+
+// dataChannelsInScope lists, sorted, the physical channels of the created
+// collections the scope selects.
+func dataChannelsInScope(snap *source.Snapshot, scope Scope) []string {
+	view := newMetaView(snap)
+	seen := map[string]bool{}
+	for _, c := range snap.Collections {
+		if c.State != metapb.CollectionState_CollectionCreated || !scope.Collection(view.dbName(c.DBID), c.Name) {
+			continue
+		}
+		for _, ch := range c.PhysicalChannels {
+			seen[ch] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for ch := range seen {
+		out = append(out, ch)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// latestPositions asks for the channels' ends a few at a time; the first
+// failure is returned.
+func latestPositions(ctx context.Context, lp latestPositioner, channels []string) ([]source.Position, error) {
+	out := make([]source.Position, len(channels))
+	errs := make([]error, len(channels))
+	sem := make(chan struct{}, startPositionWorkers)
+	var wg sync.WaitGroup
+	for i, ch := range channels {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(ctx, startPositionTimeout)
+			defer cancel()
+			out[i], errs[i] = lp.LatestPosition(cctx, ch)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("the current end of channel %s: %w", ch, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// pinnedCheckpoint stores a pinned position the way the pipeline stores its
+// own: a data channel resumes from MsgID inclusive past Timestamp (the
+// message there is old and filtered out); the replicate channel resumes
+// after MsgID.
+func pinnedCheckpoint(pos source.Position, replicate string) (corelib.Checkpoint, error) {
+	raw, err := proto.Marshal(&msgpb.MsgPosition{ChannelName: pos.Channel, MsgID: pos.MsgID, Timestamp: pos.Timestamp})
+	if err != nil {
+		return corelib.Checkpoint{}, err
+	}
+	cp := corelib.Checkpoint{Channel: pos.Channel, Position: raw, Timestamp: pos.Timestamp}
+	if pos.Channel == replicate {
+		cp.CollectionID = corelib.ReplicateChannelCollectionID
+	}
+	return cp, nil
+}
+
+// LatestPosition reads where a channel ends: the ID of its last message and
+// that message's timestamp, or a position without MsgID when it is empty.
+func (s *MilvusSource) LatestPosition(ctx context.Context, channel string) (source.Position, error) {
+	id, err := s.MQ.LatestMsgID(ctx, channel)
+	if errors.Is(err, mq.ErrEmptyChannel) {
+		return source.Position{Channel: channel}, nil
+	}
+	if err != nil {
+		return source.Position{}, err
+	}
+	r, err := s.MQ.OpenReader(ctx, channel, mq.StartAt(id))
+	if err != nil {
+		return source.Position{}, err
+	}
+	defer r.Close()
+	m, err := r.Next(ctx)
+	if err != nil {
+		return source.Position{}, fmt.Errorf("read the last message: %w", err)
+	}
+	pos := source.Position{Channel: channel, MsgID: id}
+	// A message this version cannot decode pins no timestamp: the reader
+	// then re-reads it, and skips it again.
+	if dm, err := source.DecodeMessage(m.Payload); err == nil {
+		pos.Timestamp = dm.EndTs
+	}
+	return pos, nil
+}

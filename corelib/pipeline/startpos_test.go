@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+)
+
+// pinningSource is the fake source plus channel ends: a channel's end is its
+// last pack's end position; a channel without packs is empty.
+type pinningSource struct {
+	*fakeSource
+	fail  string // a channel whose end cannot be read
+	mu    sync.Mutex
+	asked []string
+}
+
+func (s *pinningSource) LatestPosition(_ context.Context, channel string) (source.Position, error) {
+	s.mu.Lock()
+	s.asked = append(s.asked, channel)
+	s.mu.Unlock()
+	if channel == s.fail {
+		return source.Position{}, errors.New("broker unavailable")
+	}
+	s.fakeSource.mu.Lock()
+	defer s.fakeSource.mu.Unlock()
+	packs := s.packs[channel]
+	if len(packs) == 0 {
+		return source.Position{Channel: channel}, nil
+	}
+	return packs[len(packs)-1].EndPosition, nil
+}
+
+func decodeCheckpoint(t *testing.T, cp corelib.Checkpoint) *msgpb.MsgPosition {
+	t.Helper()
+	mp := &msgpb.MsgPosition{}
+	require.NoError(t, proto.Unmarshal(cp.Position, mp))
+	return mp
+}
+
+func TestStartPositionsPinEveryChannelInScope(t *testing.T) {
+	src := &pinningSource{fakeSource: newFakeSource()}
+	src.add(t, "dml_0", 10)
+	src.add(t, "dml_0", 20)
+	src.add(t, "dml_1", 15)
+	f := &Factory{Source: src}
+
+	tests := []struct {
+		name  string
+		scope []corelib.CollectionScope
+		skip  map[string]bool
+		want  map[string]uint64 // channel -> pinned timestamp
+	}{
+		{"one collection", []corelib.CollectionScope{{Database: "db1", Collection: "logs"}}, nil,
+			map[string]uint64{"dml_0": 20, "rpc": 0}},
+		{"two-shard collection", []corelib.CollectionScope{{Database: "db1", Collection: "orders"}}, nil,
+			map[string]uint64{"dml_0": 20, "dml_1": 15, "rpc": 0}},
+		{"user positions are kept", []corelib.CollectionScope{{Database: "*", Collection: "*"}}, map[string]bool{"dml_1": true, "rpc": true},
+			map[string]uint64{"dml_0": 20}},
+		{"nothing in scope still pins the replicate channel", []corelib.CollectionScope{{Database: "db2", Collection: "*"}}, nil,
+			map[string]uint64{"rpc": 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cps, err := f.StartPositions(context.Background(), corelib.TaskSpec{ID: "t1", Scope: tc.scope}, tc.skip)
+			require.NoError(t, err)
+			got := map[string]uint64{}
+			for _, cp := range cps {
+				got[cp.Channel] = cp.Timestamp
+				mp := decodeCheckpoint(t, cp)
+				require.Equal(t, cp.Channel, mp.GetChannelName())
+				require.Equal(t, cp.Timestamp, mp.GetTimestamp())
+				if cp.Channel == "rpc" {
+					require.Equal(t, corelib.ReplicateChannelCollectionID, cp.CollectionID)
+					require.Empty(t, mp.GetMsgID(), "an empty channel is pinned at its oldest message")
+				} else {
+					require.Zero(t, cp.CollectionID)
+					require.Equal(t, src.packs[cp.Channel][len(src.packs[cp.Channel])-1].EndPosition.MsgID, mp.GetMsgID())
+				}
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestStartPositionsFailWhenAChannelCannotBeRead(t *testing.T) {
+	src := &pinningSource{fakeSource: newFakeSource(), fail: "dml_0"}
+	f := &Factory{Source: src}
+	_, err := f.StartPositions(context.Background(), corelib.TaskSpec{ID: "t1", Scope: []corelib.CollectionScope{{Database: "db1", Collection: "logs"}}}, nil)
+	require.ErrorContains(t, err, "the current end of channel dml_0: broker unavailable")
+}
+
+func TestStartPositionsNeedASourceThatKnowsChannelEnds(t *testing.T) {
+	f := &Factory{Source: newFakeSource()}
+	cps, err := f.StartPositions(context.Background(), corelib.TaskSpec{ID: "t1"}, nil)
+	require.NoError(t, err)
+	require.Empty(t, cps)
+}
+
+// TestPipelineStartsAtThePinnedPositions: what was on the channel when the
+// task was created is not replayed; what was written after, before the
+// pipeline opened the channel, is applied.
+func TestPipelineStartsAtThePinnedPositions(t *testing.T) {
+	src := &pinningSource{fakeSource: newFakeSource()}
+	src.add(t, "dml_0", 10, insertMsg(10, 11, "logs", 1, 2))
+	spec := corelib.TaskSpec{ID: "t1", Scope: []corelib.CollectionScope{{Database: "db1", Collection: "logs"}}}
+	cps, err := (&Factory{Source: src}).StartPositions(context.Background(), spec, nil)
+	require.NoError(t, err)
+	store := &memStore{cps: map[string]corelib.Checkpoint{}}
+	for _, cp := range cps {
+		_, err := store.SaveCheckpoint(context.Background(), "t1", cp)
+		require.NoError(t, err)
+	}
+
+	src.add(t, "dml_0", 20, insertMsg(20, 11, "logs", 3)) // after create answered
+	rec := newRecorder()
+	p := newTestPipeline(src, store, rec, nil)
+	require.NoError(t, p.Start(context.Background()))
+	defer func() { require.NoError(t, p.Stop(context.Background())) }()
+	waitFor(t, "row 3 on the target", func() bool { return len(upserted(rec, "db1.logs")) >= 1 })
+	require.Equal(t, []int64{3}, upserted(rec, "db1.logs"))
+	waitFor(t, "the checkpoint past row 3", func() bool { return store.get("dml_0").Timestamp == 20 })
+}
