@@ -1,0 +1,45 @@
+package web_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/milvus-cdc/milvus-cdc/server/web"
+)
+
+func TestHandlerServesTheSelfContainedPage(t *testing.T) {
+	srv := httptest.NewServer(web.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/html; charset=utf-8", resp.Header.Get("Content-Type"))
+	require.Equal(t, "no-cache", resp.Header.Get("Cache-Control"))
+	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "connect-src 'self'")
+
+	page := string(body)
+	for _, want := range []string{
+		`<table id="tasks"`,
+		`fetch("api/v1/tasks"`, // relative: works behind a path prefix
+		`id="conn"`,            // the reachability line
+		"Daemon unreachable since",
+		"rows/s",
+	} {
+		require.Contains(t, page, want)
+	}
+	// Nothing is loaded from elsewhere: no src/href to another origin and no
+	// protocol-relative URLs.
+	external := regexp.MustCompile(`(?i)(src|href)\s*=\s*["']?(https?:)?//`)
+	require.Empty(t, external.FindAllString(page, -1))
+	require.NotRegexp(t, `(?i)<script[^>]+src=`, page)
+	require.NotRegexp(t, `(?i)<link[^>]+stylesheet`, page)
+}
