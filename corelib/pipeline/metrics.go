@@ -26,6 +26,8 @@ type Metrics struct {
 	applyLatency *prometheus.HistogramVec // task_id, op
 	retries      *prometheus.CounterVec   // task_id, stage
 	errors       *prometheus.CounterVec   // task_id, stage
+	inflight     *prometheus.GaugeVec     // task_id
+	buffered     *prometheus.GaugeVec     // task_id
 
 	mu   sync.Mutex
 	live map[*Pipeline]struct{} // read at scrape time for lag and state
@@ -34,9 +36,9 @@ type Metrics struct {
 
 var (
 	lagDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "lag_seconds"),
-		"Largest checkpoint lag of the task's data channels: now minus the wall time of the newest applied source timestamp.", []string{"task_id"}, nil)
+		"Largest checkpoint lag of the task's channels (see channel_lag_seconds).", []string{"task_id"}, nil)
 	channelLagDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "channel_lag_seconds"),
-		"Checkpoint lag of one source data channel: now minus the wall time of the newest applied source timestamp.", []string{"task_id", "channel"}, nil)
+		"Checkpoint lag of one source channel: for a data channel now minus the wall time of the newest applied source timestamp; for the replicate channel (no time ticks) 0 while caught up, else the age of the operation waiting or of the reader failure.", []string{"task_id", "channel"}, nil)
 	stateDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "state"),
 		"1 for the pipeline's current state (running, retrying, stopped).", []string{"task_id", "state"}, nil)
 )
@@ -65,10 +67,18 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: MetricsNamespace, Subsystem: MetricsSubsystem, Name: "errors_total",
 			Help: "Failures, by stage (read, decode, apply, checkpoint).",
 		}, []string{"task_id", "stage"}),
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: MetricsNamespace, Subsystem: MetricsSubsystem, Name: "inflight_batches",
+			Help: "Batches (time-tick packs) read from the source and not yet acknowledged by the target.",
+		}, []string{"task_id"}),
+		buffered: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: MetricsNamespace, Subsystem: MetricsSubsystem, Name: "buffered_bytes",
+			Help: "Payload bytes of the in-flight batches, held in memory until the target acknowledges them.",
+		}, []string{"task_id"}),
 		live: map[*Pipeline]struct{}{},
 		now:  time.Now,
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.readBytes, m.applyLatency, m.retries, m.errors, liveCollector{m}} {
+	for _, c := range []prometheus.Collector{m.rows, m.readBytes, m.applyLatency, m.retries, m.errors, m.inflight, m.buffered, liveCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -80,6 +90,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 type taskMetrics struct {
 	rows, readBytes, retries, errors *prometheus.CounterVec
 	applyLatency                     prometheus.ObserverVec
+	inflight, buffered               prometheus.Gauge
 }
 
 func (m *Metrics) forTask(id string) taskMetrics {
@@ -91,6 +102,7 @@ func (m *Metrics) forTask(id string) taskMetrics {
 		rows: m.rows.MustCurryWith(l), readBytes: m.readBytes.MustCurryWith(l),
 		retries: m.retries.MustCurryWith(l), errors: m.errors.MustCurryWith(l),
 		applyLatency: m.applyLatency.MustCurryWith(l),
+		inflight:     m.inflight.With(l), buffered: m.buffered.With(l),
 	}
 }
 
@@ -119,6 +131,8 @@ func (m *Metrics) detach(p *Pipeline) {
 	m.applyLatency.DeletePartialMatch(l)
 	m.retries.DeletePartialMatch(l)
 	m.errors.DeletePartialMatch(l)
+	m.inflight.DeletePartialMatch(l)
+	m.buffered.DeletePartialMatch(l)
 }
 
 func (t taskMetrics) addRows(op string, n int64) {
@@ -130,6 +144,22 @@ func (t taskMetrics) addRows(op string, n int64) {
 func (t taskMetrics) addRead(channel string, n int) {
 	if t.readBytes != nil && n > 0 {
 		t.readBytes.WithLabelValues(channel).Add(float64(n))
+	}
+}
+
+// batchIn counts a batch of size bytes read and handed to the target.
+func (t taskMetrics) batchIn(size int) {
+	if t.inflight != nil {
+		t.inflight.Inc()
+		t.buffered.Add(float64(size))
+	}
+}
+
+// batchOut counts a batch acknowledged (or abandoned when the run stops).
+func (t taskMetrics) batchOut(size int) {
+	if t.inflight != nil {
+		t.inflight.Dec()
+		t.buffered.Sub(float64(size))
 	}
 }
 
@@ -179,7 +209,7 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, *st.LagSeconds, p.spec.ID)
 		}
 		for _, cs := range st.Channels {
-			if cs.Kind == channelKindData && cs.LagSeconds != nil {
+			if cs.LagSeconds != nil { // data channels and the replicate channel
 				ch <- prometheus.MustNewConstMetric(channelLagDesc, prometheus.GaugeValue, *cs.LagSeconds, p.spec.ID, cs.Channel)
 			}
 		}

@@ -391,7 +391,10 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 				read += len(m.Raw)
 			}
 			r.health.metrics.addRead(channel, read)
-			if err := r.applyPack(ctx, channel, msgs); err != nil {
+			r.health.metrics.batchIn(read)
+			err = r.applyPack(ctx, channel, msgs)
+			r.health.metrics.batchOut(read)
+			if err != nil {
 				break // only ctx ends the retries inside
 			}
 			r.progress.advance(channel, pack.EndTs)
@@ -412,6 +415,11 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, channel string, from *source.Position, opened OpReader) {
 	pos := from
 	readFailed := false
+	var fromTs uint64
+	if from != nil {
+		fromTs = from.Timestamp
+	}
+	r.progress.replicateTrack(fromTs)
 	for ctx.Err() == nil {
 		reader := opened
 		opened = nil
@@ -427,6 +435,7 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, ch
 		if readFailed { // operations are rare: reopening is the sign of recovery here
 			readFailed = false
 			r.health.recovered()
+			r.progress.replicateRecovered()
 		}
 		for ctx.Err() == nil {
 			msg, next, err := reader.Next(ctx)
@@ -434,15 +443,18 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, ch
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
 					r.health.metrics.retried(stageRead)
+					r.progress.replicateFailed(time.Now())
 					readFailed = true
 					p.log.Warn("reading a channel failed, reopening it", zap.String("channel", channel), zap.Error(err))
 					sleepCtx(ctx, readRetryDelay)
 				}
 				break
 			}
+			r.progress.replicateRead(msg.EndTs)
 			if err := r.applyOperation(ctx, msg.Body, msg.EndTs); err != nil {
 				break
 			}
+			r.progress.replicateApplied(msg.EndTs)
 			pos = &next
 			p.saveCheckpoint(ctx, r, channel, corelib.ReplicateChannelCollectionID, pos)
 		}

@@ -3,6 +3,9 @@ package pipeline
 import (
 	"context"
 	"sync"
+	"time"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 )
 
 // progress tracks, per source physical channel, the end timestamp of the last
@@ -17,6 +20,8 @@ type progress struct {
 	latest   map[string]uint64 // end ts of the last pack read, applied or not
 	changed  chan struct{}     // closed and replaced on every update
 	stopping bool
+	// replicate has its own lock; it takes mu only to notify waiters.
+	replicate replicateProgress
 }
 
 func newProgress() *progress {
@@ -173,5 +178,124 @@ func (b *barrier) arrive(ctx context.Context, key, channel string, channels []st
 		return w.err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// replicateProgress follows the replicate channel, which has no time ticks:
+// an idle channel is silent, so its lag cannot come from the age of the
+// last applied operation. It is caught up while its reader waits for the
+// next operation with nothing pending; behind while an operation read is
+// not applied yet (by that operation's age) or while the reader fails (since
+// the failure began).
+type replicateProgress struct {
+	mu          sync.Mutex
+	tracked     bool
+	applied     uint64    // ts of the last operation the target acknowledged
+	latest      uint64    // ts of the last operation read
+	pending     bool      // latest is read and not applied yet
+	failedSince time.Time // zero while the reader works
+}
+
+// replicateTrack starts following the replicate channel at its checkpoint.
+func (p *progress) replicateTrack(ts uint64) {
+	r := &p.replicate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tracked, r.applied, r.latest = true, ts, ts
+}
+
+// replicateRead records an operation read from the channel, not applied yet.
+func (p *progress) replicateRead(ts uint64) {
+	r := &p.replicate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.latest, r.pending, r.failedSince = ts, true, time.Time{}
+}
+
+// replicateApplied records that the operation last read is on the target.
+func (p *progress) replicateApplied(ts uint64) {
+	r := &p.replicate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pending = false
+	if ts > r.applied {
+		r.applied = ts
+	}
+	p.mu.Lock()
+	p.notifyLocked()
+	p.mu.Unlock()
+}
+
+// replicateFailed records a reader failure; the first one of a run of
+// failures starts the lag clock.
+func (p *progress) replicateFailed(now time.Time) {
+	r := &p.replicate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.failedSince.IsZero() {
+		r.failedSince = now
+	}
+}
+
+// replicateRecovered records that the reader works again.
+func (p *progress) replicateRecovered() {
+	r := &p.replicate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failedSince = time.Time{}
+	p.mu.Lock()
+	p.notifyLocked()
+	p.mu.Unlock()
+}
+
+// replicatePosition is the replicate channel's state for the status.
+type replicatePosition struct {
+	tracked         bool
+	applied, latest uint64
+	caughtUp        bool
+	lag             float64
+}
+
+func (p *progress) replicatePosition(now time.Time) replicatePosition {
+	r := &p.replicate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := replicatePosition{tracked: r.tracked, applied: r.applied, latest: r.latest}
+	switch {
+	case !r.failedSince.IsZero():
+		out.lag = now.Sub(r.failedSince).Seconds()
+	case r.pending:
+		out.lag = now.Sub(source.PhysicalTime(r.latest)).Seconds()
+	default:
+		out.caughtUp = true
+	}
+	out.lag = max(out.lag, 0)
+	return out
+}
+
+// replicateIdle reports whether the replicate channel has nothing pending
+// and a working reader.
+func (p *progress) replicateIdle() bool {
+	r := &p.replicate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.pending && r.failedSince.IsZero()
+}
+
+// waitReplicateIdle blocks until the replicate channel has nothing pending
+// and a working reader, or ctx ends.
+func (p *progress) waitReplicateIdle(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		changed := p.changed
+		p.mu.Unlock()
+		if p.replicateIdle() {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }

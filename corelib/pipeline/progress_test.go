@@ -70,3 +70,37 @@ func TestBarrierWaiterGivesUpWithContext(t *testing.T) {
 	err := b.arrive(ctx, "k", "a", []string{"a", "b"}, func() error { return nil })
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+func TestReplicateProgressLag(t *testing.T) {
+	now := time.Now()
+	p := newProgress()
+	require.False(t, p.replicatePosition(now).tracked)
+
+	p.replicateTrack(ts(now.Add(-time.Hour)))
+	rp := p.replicatePosition(now)
+	require.True(t, rp.tracked)
+	require.True(t, rp.caughtUp, "a silent replicate channel is caught up")
+	require.Zero(t, rp.lag, "an hour-old checkpoint is no lag on a channel without ticks")
+
+	p.replicateRead(ts(now.Add(-5 * time.Second)))
+	rp = p.replicatePosition(now)
+	require.False(t, rp.caughtUp)
+	require.InDelta(t, 5, rp.lag, 0.01, "an operation waiting to be applied: its age")
+	require.False(t, p.replicateIdle())
+
+	p.replicateApplied(ts(now.Add(-5 * time.Second)))
+	rp = p.replicatePosition(now)
+	require.True(t, rp.caughtUp)
+	require.Equal(t, ts(now.Add(-5*time.Second)), rp.applied)
+	require.True(t, p.replicateIdle())
+
+	p.replicateFailed(now.Add(-3 * time.Second))
+	p.replicateFailed(now.Add(-time.Second)) // the first failure starts the clock
+	rp = p.replicatePosition(now)
+	require.False(t, rp.caughtUp)
+	require.InDelta(t, 3, rp.lag, 0.01)
+	require.False(t, p.replicateIdle())
+
+	p.replicateRecovered()
+	require.True(t, p.replicatePosition(now).caughtUp)
+}

@@ -60,13 +60,17 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 		}
 		h.mu.Unlock()
 	}
-	var pos []channelPosition
+	var (
+		pos []channelPosition
+		rp  replicatePosition
+	)
 	if r != nil {
 		pos = r.progress.positions()
+		rp = r.progress.replicatePosition(now)
 	} else {
 		pos = checkpointPositions(saved, p.src.ReplicateChannel())
 	}
-	st.Channels = channelStatuses(pos, saved, p.src.ReplicateChannel(), now)
+	st.Channels = channelStatuses(pos, rp, saved, p.src.ReplicateChannel(), now)
 	st.LagSeconds = maxLag(st.Channels)
 	if r == nil {
 		return st
@@ -76,9 +80,9 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 	return st
 }
 
-// channelStatuses merges the in-memory positions of the data channels with
-// the stored checkpoints (which also cover the replicate channel).
-func channelStatuses(pos []channelPosition, saved map[string]corelib.Checkpoint, replicate string, now time.Time) []corelib.ChannelStatus {
+// channelStatuses merges the in-memory positions of the data channels and
+// of the replicate channel with the stored checkpoints.
+func channelStatuses(pos []channelPosition, rp replicatePosition, saved map[string]corelib.Checkpoint, replicate string, now time.Time) []corelib.ChannelStatus {
 	out := make([]corelib.ChannelStatus, 0, len(pos)+1)
 	for _, cp := range pos {
 		cs := corelib.ChannelStatus{
@@ -94,12 +98,31 @@ func channelStatuses(pos []channelPosition, saved map[string]corelib.Checkpoint,
 		}
 		out = append(out, cs)
 	}
-	if cp, ok := saved[replicate]; ok {
-		out = append(out, corelib.ChannelStatus{Channel: replicate, Kind: channelKindReplicate,
-			CheckpointTs: cp.Timestamp, CheckpointTime: wallTime(cp.Timestamp)})
+	if cs, ok := replicateStatus(rp, saved, replicate); ok {
+		out = append(out, cs)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Channel < out[j].Channel })
 	return out
+}
+
+// replicateStatus is the replicate channel's entry: its checkpoint, and once
+// its worker runs, what it read and applied and its lag (zero while caught
+// up: the channel has no time ticks, an idle one is silent).
+func replicateStatus(rp replicatePosition, saved map[string]corelib.Checkpoint, replicate string) (corelib.ChannelStatus, bool) {
+	cp, stored := saved[replicate]
+	if !stored && !rp.tracked {
+		return corelib.ChannelStatus{}, false
+	}
+	cs := corelib.ChannelStatus{Channel: replicate, Kind: channelKindReplicate,
+		CheckpointTs: cp.Timestamp, CheckpointTime: wallTime(cp.Timestamp)}
+	if rp.tracked {
+		cs.AppliedTs, cs.AppliedTime = rp.applied, wallTime(rp.applied)
+		cs.LatestTs, cs.LatestTime = rp.latest, wallTime(rp.latest)
+		cs.CaughtUp = rp.caughtUp
+		lag := rp.lag
+		cs.LagSeconds = &lag
+	}
+	return cs, true
 }
 
 // checkpointPositions stands in for the applied positions until the
@@ -114,11 +137,13 @@ func checkpointPositions(saved map[string]corelib.Checkpoint, replicate string) 
 	return out
 }
 
-// maxLag is the largest known lag of the data channels; nil when none is known.
+// maxLag is the largest known lag of the channels; nil when none is known.
+// The replicate channel counts only once its worker runs (its lag is then
+// zero unless an operation waits or its reader fails).
 func maxLag(chs []corelib.ChannelStatus) *float64 {
 	var worst *float64
 	for _, c := range chs {
-		if c.Kind == channelKindData && c.LagSeconds != nil && (worst == nil || *c.LagSeconds > *worst) {
+		if c.LagSeconds != nil && (worst == nil || *c.LagSeconds > *worst) {
 			v := *c.LagSeconds
 			worst = &v
 		}
@@ -176,21 +201,42 @@ func (p *Pipeline) Synced(ctx context.Context) (corelib.SyncReport, error) {
 	if r != nil {
 		if _, ok := ctx.Deadline(); ok {
 			// A timeout only means "not synced yet"; the report says so.
-			_ = r.progress.waitAll(ctx, r.progress.channels(), nowTs)
+			if r.progress.waitAll(ctx, r.progress.channels(), nowTs) == nil {
+				_ = r.progress.waitReplicateIdle(ctx)
+			}
 		}
 	}
 	p.mu.Lock()
 	running, stage := p.cancel != nil, p.stage
 	p.mu.Unlock()
-	var pos []channelPosition
+	var (
+		pos []channelPosition
+		rs  *replicateSync
+	)
 	if r != nil {
 		pos = r.progress.positions()
+		rp := r.progress.replicatePosition(time.Now())
+		if rp.tracked {
+			rs = &replicateSync{channel: p.src.ReplicateChannel(), applied: rp.applied, idle: r.progress.replicateIdle()}
+		}
 	}
-	return syncReport(nowTs, now, running, stage, pos), nil
+	return syncReport(nowTs, now, running, stage, pos, rs), nil
+}
+
+// replicateSync is the replicate channel's part of a sync report. The
+// channel has no time ticks, so it cannot be compared with the source clock:
+// it counts as synced when no operation read from it waits to be applied
+// and its reader works. The check follows the data channels' (which take
+// the seconds the source clock runs ahead to pass it), by which time an
+// operation the source wrote before the call has reached the reader.
+type replicateSync struct {
+	channel string
+	applied uint64
+	idle    bool
 }
 
 // syncReport compares each data channel's applied timestamp with nowTs.
-func syncReport(nowTs uint64, now time.Time, running bool, stage string, pos []channelPosition) corelib.SyncReport {
+func syncReport(nowTs uint64, now time.Time, running bool, stage string, pos []channelPosition, rs *replicateSync) corelib.SyncReport {
 	rep := corelib.SyncReport{SourceNowTs: nowTs, SourceNow: now.UTC(), Channels: make([]corelib.ChannelSync, 0, len(pos))}
 	sort.Slice(pos, func(i, j int) bool { return pos[i].channel < pos[j].channel })
 	behind := 0
@@ -201,6 +247,9 @@ func syncReport(nowTs uint64, now time.Time, running bool, stage string, pos []c
 		}
 		rep.Channels = append(rep.Channels, corelib.ChannelSync{Channel: cp.channel, AppliedTs: cp.applied, AppliedTime: wallTime(cp.applied), Synced: ok})
 	}
+	if rs != nil {
+		rep.Channels = append(rep.Channels, corelib.ChannelSync{Channel: rs.channel, AppliedTs: rs.applied, AppliedTime: wallTime(rs.applied), Synced: rs.idle})
+	}
 	switch {
 	case !running:
 		rep.Reason = "the pipeline is not running"
@@ -208,6 +257,8 @@ func syncReport(nowTs uint64, now time.Time, running bool, stage string, pos []c
 		rep.Reason = "the pipeline is not replicating yet: " + stage
 	case behind > 0:
 		rep.Reason = fmt.Sprintf("%d of %d data channels have not applied the source's writes up to %s yet", behind, len(pos), now.UTC().Format(time.RFC3339Nano))
+	case rs != nil && !rs.idle:
+		rep.Reason = "an operation read from the replicate channel " + rs.channel + " is not applied yet, or its reader is failing"
 	default:
 		rep.Synced = true
 	}

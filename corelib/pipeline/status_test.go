@@ -58,6 +58,7 @@ func TestChannelStatusesAndLag(t *testing.T) {
 		name      string
 		pos       []channelPosition
 		saved     map[string]corelib.Checkpoint
+		rp        replicatePosition
 		wantLag   map[string]float64 // channel → lag; absent = unknown
 		caughtUp  map[string]bool
 		wantTotal *float64
@@ -87,7 +88,25 @@ func TestChannelStatusesAndLag(t *testing.T) {
 			caughtUp: map[string]bool{"dml_0": false},
 		},
 		{
-			name:      "the replicate channel is listed without a lag",
+			name:      "an idle replicate channel is caught up with no lag",
+			pos:       []channelPosition{{channel: "dml_0", applied: ts(now.Add(-time.Second)), latest: ts(now.Add(-time.Second))}},
+			saved:     map[string]corelib.Checkpoint{"rpc": {Channel: "rpc", Timestamp: ts(now.Add(-time.Hour))}},
+			rp:        replicatePosition{tracked: true, applied: ts(now.Add(-time.Hour)), caughtUp: true},
+			wantLag:   map[string]float64{"dml_0": 1, "rpc": 0},
+			caughtUp:  map[string]bool{"dml_0": true, "rpc": true},
+			wantTotal: ptr(1),
+		},
+		{
+			name:      "an operation waiting on the replicate channel counts in the task lag",
+			pos:       []channelPosition{{channel: "dml_0", applied: ts(now.Add(-time.Second)), latest: ts(now.Add(-time.Second))}},
+			saved:     map[string]corelib.Checkpoint{"rpc": {Channel: "rpc", Timestamp: ts(now.Add(-time.Hour))}},
+			rp:        replicatePosition{tracked: true, latest: ts(now.Add(-7 * time.Second)), lag: 7},
+			wantLag:   map[string]float64{"dml_0": 1, "rpc": 7},
+			caughtUp:  map[string]bool{"dml_0": true, "rpc": false},
+			wantTotal: ptr(7),
+		},
+		{
+			name:      "the replicate channel is listed without a lag until its worker runs",
 			pos:       []channelPosition{{channel: "dml_0", applied: ts(now.Add(-time.Second)), latest: ts(now.Add(-time.Second))}},
 			saved:     map[string]corelib.Checkpoint{"rpc": {Channel: "rpc", Timestamp: ts(now.Add(-time.Hour))}},
 			wantLag:   map[string]float64{"dml_0": 1},
@@ -97,7 +116,7 @@ func TestChannelStatusesAndLag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			chs := channelStatuses(tt.pos, tt.saved, "rpc", now)
+			chs := channelStatuses(tt.pos, tt.rp, tt.saved, "rpc", now)
 			require.Len(t, chs, len(tt.caughtUp))
 			for _, c := range chs {
 				require.Equal(t, tt.caughtUp[c.Channel], c.CaughtUp, c.Channel)
@@ -109,7 +128,11 @@ func TestChannelStatusesAndLag(t *testing.T) {
 				}
 				require.NotNil(t, c.LagSeconds, c.Channel)
 				require.InDelta(t, want, *c.LagSeconds, 0.001, c.Channel)
-				require.Equal(t, channelKindData, c.Kind)
+				if c.Channel == "rpc" {
+					require.Equal(t, channelKindReplicate, c.Kind)
+				} else {
+					require.Equal(t, channelKindData, c.Kind)
+				}
 			}
 			total := maxLag(chs)
 			if tt.wantTotal == nil {
@@ -132,21 +155,31 @@ func TestSyncReport(t *testing.T) {
 		running bool
 		stage   string
 		pos     []channelPosition
+		rs      *replicateSync
 		synced  bool
 		reason  string
 	}{
-		{"every channel past the source clock", true, "replicating", []channelPosition{{channel: "a", applied: nowTs + 1}, {channel: "b", applied: nowTs}}, true, ""},
-		{"one channel behind", true, "replicating", []channelPosition{{channel: "a", applied: nowTs + 1}, {channel: "b", applied: nowTs - 1}}, false, "1 of 2 data channels"},
-		{"not running", false, "stopped", []channelPosition{{channel: "a", applied: nowTs + 1}}, false, "not running"},
-		{"still starting", true, "connecting to the target", nil, false, "not replicating yet"},
+		{"every channel past the source clock", true, "replicating", []channelPosition{{channel: "a", applied: nowTs + 1}, {channel: "b", applied: nowTs}}, nil, true, ""},
+		{"one channel behind", true, "replicating", []channelPosition{{channel: "a", applied: nowTs + 1}, {channel: "b", applied: nowTs - 1}}, nil, false, "1 of 2 data channels"},
+		{"not running", false, "stopped", []channelPosition{{channel: "a", applied: nowTs + 1}}, nil, false, "not running"},
+		{"still starting", true, "connecting to the target", nil, nil, false, "not replicating yet"},
+		{"idle replicate channel", true, "replicating", []channelPosition{{channel: "a", applied: nowTs}}, &replicateSync{channel: "rpc", idle: true}, true, ""},
+		{"operation pending on the replicate channel", true, "replicating", []channelPosition{{channel: "a", applied: nowTs}}, &replicateSync{channel: "rpc"}, false, "replicate channel rpc"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := syncReport(nowTs, now, tt.running, tt.stage, tt.pos)
+			rep := syncReport(nowTs, now, tt.running, tt.stage, tt.pos, tt.rs)
 			require.Equal(t, tt.synced, rep.Synced)
 			require.Contains(t, rep.Reason, tt.reason)
 			require.Equal(t, nowTs, rep.SourceNowTs)
-			require.Len(t, rep.Channels, len(tt.pos))
+			if tt.rs == nil {
+				require.Len(t, rep.Channels, len(tt.pos))
+			} else {
+				require.Len(t, rep.Channels, len(tt.pos)+1)
+				last := rep.Channels[len(rep.Channels)-1]
+				require.Equal(t, tt.rs.channel, last.Channel)
+				require.Equal(t, tt.rs.idle, last.Synced)
+			}
 		})
 	}
 }
@@ -178,6 +211,28 @@ func TestSyncedWaitsForTheSourceClock(t *testing.T) {
 	require.True(t, rep.Synced, rep.Reason)
 	require.Less(t, time.Since(start), 2*time.Second, "answers as soon as the channel passes the clock")
 
+	// An operation read from the replicate channel and not applied yet
+	// holds synced back until it is applied.
+	p.src = fakeReplicateSource{}
+	r.progress.replicateTrack(0)
+	r.progress.replicateRead(ts(now.Add(-time.Second)))
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel3()
+	rep, err = p.Synced(ctx3)
+	require.NoError(t, err)
+	require.False(t, rep.Synced)
+	require.Contains(t, rep.Reason, "replicate channel rpc")
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		r.progress.replicateApplied(ts(now.Add(-time.Second)))
+	}()
+	ctx4, cancel4 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel4()
+	rep, err = p.Synced(ctx4)
+	require.NoError(t, err)
+	require.True(t, rep.Synced, rep.Reason)
+	require.Len(t, rep.Channels, 2)
+
 	_, err = (&Pipeline{}).Synced(context.Background())
 	require.ErrorIs(t, err, ErrNoSourceClock)
 }
@@ -201,6 +256,11 @@ func TestMetricsExposeLagRowsAndErrors(t *testing.T) {
 		at(insert(10, "db1", "orders", "_default", 1, 2, 3), 10), at(del(10, "orders", 1), 11),
 	}))
 	r.health.failed(stageApply, context.DeadlineExceeded)
+	r.progress.replicateTrack(ts(now.Add(-time.Hour)))
+	r.progress.replicateRead(ts(now.Add(-2 * time.Second)))
+	p.health.metrics.batchIn(300)
+	p.health.metrics.batchIn(200)
+	p.health.metrics.batchOut(300)
 
 	got := gather(t, reg)
 	tests := []struct {
@@ -212,6 +272,9 @@ func TestMetricsExposeLagRowsAndErrors(t *testing.T) {
 		{`milvus_cdc_daemon_pipeline_errors_total{stage="apply",task_id="t1"}`, 1},
 		{`milvus_cdc_daemon_pipeline_lag_seconds{task_id="t1"}`, 3},
 		{`milvus_cdc_daemon_pipeline_channel_lag_seconds{channel="dml_0",task_id="t1"}`, 3},
+		{`milvus_cdc_daemon_pipeline_channel_lag_seconds{channel="rpc",task_id="t1"}`, 2},
+		{`milvus_cdc_daemon_pipeline_inflight_batches{task_id="t1"}`, 1},
+		{`milvus_cdc_daemon_pipeline_buffered_bytes{task_id="t1"}`, 200},
 		{`milvus_cdc_daemon_pipeline_state{state="retrying",task_id="t1"}`, 1},
 		{`milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="Upsert",task_id="t1"}`, 1},
 		{`milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="Delete",task_id="t1"}`, 1},
