@@ -32,10 +32,7 @@ var _ corelib.PipelineFactory = (*Factory)(nil)
 
 // Verify checks that the task's target is reachable with its credentials.
 func (f *Factory) Verify(ctx context.Context, spec corelib.TaskSpec) error {
-	if err := corelib.CheckTarget(ctx, spec.Target, f.DialOptions...); err != nil {
-		return err
-	}
-	return f.verifyWriterMode(ctx, spec)
+	return corelib.CheckTarget(ctx, spec.Target, f.DialOptions...)
 }
 
 // New builds the pipeline of a stored task without starting it.
@@ -47,7 +44,7 @@ func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipelin
 	if log == nil {
 		log = zap.NewNop()
 	}
-	p := &Pipeline{
+	return &Pipeline{
 		spec:    spec,
 		deps:    deps,
 		src:     f.Source,
@@ -55,12 +52,7 @@ func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipelin
 		target:  f.connect(spec.Target),
 		metrics: f.Metrics,
 		clock:   f.Clock,
-	}
-	if spec.WriterMode == corelib.WriterModeReplicate {
-		p.replica = newReplicaMode(p.log)
-		p.target = f.connectReplica(spec.Target, p.replica)
-	}
-	return p, nil
+	}, nil
 }
 
 // connect opens the target for one run of a pipeline.

@@ -161,7 +161,10 @@ func (s *MilvusSource) LatestPosition(ctx context.Context, channel string) (sour
 	if err != nil {
 		return source.Position{}, fmt.Errorf("read the last message: %w", err)
 	}
-	pos := source.Position{Channel: channel, MsgID: id}
+	// The ID as a reader delivers it, not as LatestMsgID encodes it: Pulsar
+	// serializes the two differently, and the replicate channel's reader
+	// skips its checkpoint's message by comparing the bytes.
+	pos := source.Position{Channel: channel, MsgID: m.ID}
 	// A message this version cannot decode pins no timestamp: the reader
 	// then re-reads it, and skips it again.
 	if dm, err := source.DecodeMessage(m.Payload); err == nil {

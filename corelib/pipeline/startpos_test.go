@@ -3,15 +3,18 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 
+	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
 )
 
 // pinningSource is the fake source plus channel ends: a channel's end is its
@@ -128,4 +131,46 @@ func TestPipelineStartsAtThePinnedPositions(t *testing.T) {
 	waitFor(t, "row 3 on the target", func() bool { return len(upserted(rec, "db1.logs")) >= 1 })
 	require.Equal(t, []int64{3}, upserted(rec, "db1.logs"))
 	waitFor(t, "the checkpoint past row 3", func() bool { return store.get("dml_0").Timestamp == 20 })
+}
+
+// oneMessageMQ holds one message whose ID LatestMsgID encodes differently
+// from the reader, as Pulsar does (GetLastMessageID's batch size field).
+type oneMessageMQ struct {
+	mq.Client
+	payload []byte
+	empty   bool
+}
+
+func (c oneMessageMQ) LatestMsgID(context.Context, string) ([]byte, error) {
+	if c.empty {
+		return nil, mq.ErrEmptyChannel
+	}
+	return []byte("latest-form"), nil
+}
+
+func (c oneMessageMQ) OpenReader(_ context.Context, _ string, start mq.Start) (mq.Reader, error) {
+	if string(start.MsgID) != "latest-form" {
+		return nil, fmt.Errorf("unexpected start %q", start.MsgID)
+	}
+	return &oneMessageReader{msg: mq.Message{ID: []byte("delivered-form"), Payload: c.payload}}, nil
+}
+
+type oneMessageReader struct{ msg mq.Message }
+
+func (r *oneMessageReader) Next(context.Context) (mq.Message, error) { return r.msg, nil }
+func (r *oneMessageReader) Close() error                             { return nil }
+
+func TestMilvusSourceLatestPosition(t *testing.T) {
+	tick, err := proto.Marshal(&msgpb.TimeTickMsg{Base: &commonpb.MsgBase{MsgType: commonpb.MsgType_TimeTick, Timestamp: 600}})
+	require.NoError(t, err)
+	s := &MilvusSource{MQ: oneMessageMQ{payload: tick}}
+	pos, err := s.LatestPosition(context.Background(), "dml_0")
+	require.NoError(t, err)
+	require.Equal(t, source.Position{Channel: "dml_0", MsgID: []byte("delivered-form"), Timestamp: 600}, pos,
+		"the reader's form of the ID, so the replicate channel's reader recognises its checkpoint message")
+
+	s = &MilvusSource{MQ: oneMessageMQ{empty: true}}
+	pos, err = s.LatestPosition(context.Background(), "rpc")
+	require.NoError(t, err)
+	require.Equal(t, source.Position{Channel: "rpc"}, pos, "an empty channel: from its oldest message")
 }
