@@ -1,0 +1,272 @@
+package main
+
+// Human-readable tables of the CLI (text/tabwriter). Values the daemon may
+// add later (new states, new fields) are shown as they come, never mapped
+// through a fixed list.
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/milvus-cdc/milvus-cdc/server/rest"
+)
+
+// none is what a table shows for an absent value.
+const none = "-"
+
+// maxReasonInList keeps the list table one line per task.
+const maxReasonInList = 60
+
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+}
+
+// row writes tab-separated cells; tabs and newlines inside a value would
+// break the table, so they become spaces.
+func row(tw *tabwriter.Writer, cells ...string) {
+	for i, c := range cells {
+		cells[i] = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(c)
+		if cells[i] == "" {
+			cells[i] = none
+		}
+	}
+	fmt.Fprintln(tw, strings.Join(cells, "\t"))
+}
+
+// renderTaskTable is the list view: one line per task.
+func renderTaskTable(w io.Writer, tasks []rest.Task) error {
+	if len(tasks) == 0 {
+		_, err := fmt.Fprintln(w, "no tasks")
+		return err
+	}
+	tw := newTable(w)
+	row(tw, "ID", "STATE", "PIPELINE", "LAG", "ROWS", "TARGET", "SCOPE", "REASON")
+	for _, t := range tasks {
+		pipelineState, lag, rows := none, none, none
+		if p := t.Pipeline; p != nil {
+			pipelineState = p.State
+			lag = formatLag(p.LagSeconds)
+			rows = strconv.FormatInt(rowsApplied(p), 10)
+		}
+		row(tw, t.ID, t.State, pipelineState, lag, rows, t.Target.URI, formatScope(t.Scope), clip(reasonOf(t.Reason, t.Pipeline), maxReasonInList))
+	}
+	return tw.Flush()
+}
+
+// renderTask is the get view: every field of one task.
+func renderTask(w io.Writer, t rest.Task) error {
+	tw := newTable(w)
+	row(tw, "ID:", t.ID)
+	row(tw, "State:", t.State)
+	row(tw, "Reason:", reasonOf(t.Reason, t.Pipeline))
+	row(tw, "Target:", fmt.Sprintf("%s (token set: %s)", t.Target.URI, yesNo(t.Target.TokenSet)))
+	row(tw, "Writer mode:", t.WriterMode)
+	row(tw, "Scope:", formatScope(t.Scope))
+	if len(t.Exclude) > 0 {
+		row(tw, "Excluded:", strings.Join(t.Exclude, ", "))
+	}
+	if len(t.NameMapping) > 0 {
+		row(tw, "Name mapping:", formatNameMapping(t.NameMapping))
+	}
+	row(tw, "Replicate channel:", t.ReplicateChannel)
+	row(tw, "Users and roles:", yesNo(t.EnableUserRole))
+	row(tw, "Auto start:", yesNo(!t.DisableAutoStart))
+	row(tw, "Created:", formatTime(t.CreatedAt))
+	row(tw, "Updated:", formatTime(t.UpdatedAt))
+	if p := t.Pipeline; p != nil {
+		row(tw, "Pipeline:", pipelineSummary(p))
+		row(tw, "Lag:", formatLag(p.LagSeconds))
+		row(tw, "Rows applied:", strconv.FormatInt(rowsApplied(p), 10))
+		row(tw, "Last error:", formatError(p))
+	} else {
+		row(tw, "Pipeline:", "not running")
+	}
+	return tw.Flush()
+}
+
+// renderStatus is the status view: the task's state and lag, then one line
+// per source channel and one per collection.
+func renderStatus(w io.Writer, s rest.TaskStatus, now time.Time) error {
+	tw := newTable(w)
+	row(tw, "ID:", s.ID)
+	row(tw, "State:", s.State)
+	row(tw, "Reason:", s.Reason)
+	p := s.Pipeline
+	if p == nil {
+		row(tw, "Pipeline:", "not running")
+		return tw.Flush()
+	}
+	row(tw, "Pipeline:", pipelineSummary(p))
+	row(tw, "Detail:", p.Detail)
+	row(tw, "Lag:", formatLag(p.LagSeconds))
+	row(tw, "Retries:", strconv.FormatInt(p.Retries, 10))
+	row(tw, "Last error:", formatError(p))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	row(tw, "CHANNEL", "KIND", "CHECKPOINT", "APPLIED", "LATEST READ", "CAUGHT UP", "LAG")
+	for _, c := range p.Channels {
+		row(tw, c.Channel, c.Kind, formatAge(c.CheckpointTime, now), formatAge(c.AppliedTime, now), formatAge(c.LatestTime, now), yesNo(c.CaughtUp), formatLag(c.LagSeconds))
+	}
+	if len(p.Channels) == 0 {
+		row(tw, "(none yet)")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	row(tw, "DATABASE", "COLLECTION", "ID", "INSERTED", "DELETED", "UPSERTED", "OPERATIONS")
+	for _, c := range p.Collections {
+		row(tw, c.Database, c.Name, strconv.FormatInt(c.ID, 10), strconv.FormatInt(c.Inserted, 10), strconv.FormatInt(c.Deleted, 10), strconv.FormatInt(c.Upserted, 10), strconv.FormatInt(c.Operations, 10))
+	}
+	if len(p.Collections) == 0 {
+		row(tw, "(none yet)")
+	}
+	return tw.Flush()
+}
+
+// renderSynced is the synced view: the answer, the source clock it was
+// compared with, and each data channel.
+func renderSynced(w io.Writer, s rest.TaskSynced) error {
+	tw := newTable(w)
+	row(tw, "ID:", s.ID)
+	row(tw, "State:", s.State)
+	row(tw, "Synced:", strconv.FormatBool(s.Synced))
+	row(tw, "Source now:", fmt.Sprintf("%s (ts %d)", formatTime(s.SourceNow), s.SourceNowTs))
+	if s.Reason != "" {
+		row(tw, "Reason:", s.Reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(s.Channels) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	row(tw, "CHANNEL", "APPLIED", "SYNCED")
+	for _, c := range s.Channels {
+		applied := strconv.FormatUint(c.AppliedTs, 10)
+		if c.AppliedTime != nil {
+			applied = formatTime(*c.AppliedTime) + " (ts " + applied + ")"
+		}
+		row(tw, c.Channel, applied, strconv.FormatBool(c.Synced))
+	}
+	return tw.Flush()
+}
+
+func rowsApplied(p *rest.PipelineStatus) int64 {
+	var n int64
+	for _, c := range p.Collections {
+		n += c.Inserted + c.Deleted + c.Upserted
+	}
+	return n
+}
+
+func pipelineSummary(p *rest.PipelineStatus) string {
+	parts := []string{}
+	if p.State != "" {
+		parts = append(parts, p.State)
+	}
+	if p.Replicating {
+		parts = append(parts, "replicating")
+	} else {
+		parts = append(parts, "not replicating yet")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// reasonOf is the task's reason, or while it has none the pipeline's detail.
+func reasonOf(reason string, p *rest.PipelineStatus) string {
+	if reason != "" || p == nil {
+		return reason
+	}
+	return p.Detail
+}
+
+func formatError(p *rest.PipelineStatus) string {
+	if e := p.Error; e != nil {
+		return fmt.Sprintf("%s [%s] %s", formatTime(e.Time), e.Stage, e.Message)
+	}
+	return p.LastError
+}
+
+func formatScope(scope []rest.Scope) string {
+	parts := make([]string, 0, len(scope))
+	for _, s := range scope {
+		parts = append(parts, s.Database+"."+s.Collection)
+	}
+	return strings.Join(parts, ",")
+}
+
+func formatNameMapping(ms []rest.NameMapping) string {
+	parts := make([]string, 0, len(ms))
+	for _, m := range ms {
+		s := m.SourceDatabase + "→" + m.TargetDatabase
+		if len(m.Collections) > 0 {
+			names := make([]string, 0, len(m.Collections))
+			for from := range m.Collections {
+				names = append(names, from)
+			}
+			sort.Strings(names)
+			for i, from := range names {
+				names[i] = from + "→" + m.Collections[from]
+			}
+			s += " (" + strings.Join(names, ", ") + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// formatLag shows seconds with two decimals; absent while unknown.
+func formatLag(s *float64) string {
+	if s == nil {
+		return none
+	}
+	return strconv.FormatFloat(*s, 'f', 2, 64) + "s"
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return none
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// formatAge is a channel position's wall time and how old it is.
+func formatAge(t *time.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
+		return none
+	}
+	age := now.Sub(*t).Round(100 * time.Millisecond)
+	if age < 0 {
+		age = 0
+	}
+	return t.UTC().Format("15:04:05.000") + " (" + age.String() + " ago)"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
