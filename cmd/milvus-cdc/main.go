@@ -28,9 +28,16 @@ import (
 )
 
 func main() {
+	// `milvus-cdc task ...` is the operator CLI (cli.go); anything else,
+	// including no arguments and `serve`, runs the daemon.
+	daemonArgs, code, handled := dispatch(os.Args[1:], cliIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+	if handled {
+		os.Exit(code)
+	}
 	configPath := flag.String("config", "", "path of the YAML configuration file (see configs/cdc.yaml); MILVUS_CDC_* environment variables override it")
 	checkOnly := flag.Bool("check-config", false, "validate the configuration and exit")
-	flag.Parse()
+	flag.Usage = daemonUsage
+	_ = flag.CommandLine.Parse(daemonArgs) // exits on a bad flag
 
 	cfg, err := config.Load(*configPath)
 	if err != nil {

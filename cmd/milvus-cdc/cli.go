@@ -1,0 +1,423 @@
+package main
+
+// The operator CLI: `milvus-cdc task <command>` calls a running daemon's REST
+// API through package client. Anything else starts the daemon.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/milvus-cdc/milvus-cdc/client"
+	"github.com/milvus-cdc/milvus-cdc/server/rest"
+)
+
+// serverEnv names the environment variable holding the daemon's address.
+const serverEnv = "MILVUS_CDC_SERVER"
+
+// Exit codes of the CLI.
+const (
+	exitOK        = 0
+	exitFailed    = 1 // the daemon refused the request or could not be reached
+	exitUsage     = 2 // bad command line or task file
+	exitNotSynced = 3 // task synced: the target does not hold everything yet
+)
+
+const topUsage = `Usage:
+  milvus-cdc [--config FILE] [--check-config]   run the daemon (also: milvus-cdc serve ...)
+  milvus-cdc task <command> [flags]             manage the tasks of a running daemon
+
+Task commands:
+  create -f FILE       create a task from a YAML or JSON file (the REST create body; - reads stdin)
+  list [--state S]     list tasks (S: Initial, Running, Paused)
+  get ID               show one task
+  status ID            state, lag, per-channel positions, per-collection counts
+  synced ID [--wait D] whether the target holds every source write (exit 3 when not)
+  pause ID | resume ID | delete ID
+
+Flags of every task command:
+  --server URL   daemon address (default $MILVUS_CDC_SERVER, else ` + client.DefaultServer + `)
+  -o FORMAT      table (default) or json (the REST body as the daemon sent it)
+  --timeout D    give up after D (default 90s)
+`
+
+// cliIO is what a CLI run reads and writes.
+type cliIO struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// dispatch picks the daemon or the CLI from the command line. When the CLI
+// ran, handled is true and code is the process exit code; otherwise
+// daemonArgs are the daemon's flags.
+func dispatch(args []string, cio cliIO) (daemonArgs []string, code int, handled bool) {
+	if len(args) == 0 {
+		return args, 0, false
+	}
+	switch args[0] {
+	case "task", "tasks":
+		return nil, runTask(args[1:], cio), true
+	case "serve":
+		return args[1:], 0, false
+	case "help":
+		fmt.Fprint(cio.stdout, topUsage)
+		return nil, exitOK, true
+	}
+	return args, 0, false
+}
+
+// daemonUsage is the daemon's -h text: the CLI's summary, then its flags.
+func daemonUsage() {
+	out := flag.CommandLine.Output()
+	fmt.Fprint(out, topUsage+"\nDaemon flags:\n")
+	flag.PrintDefaults()
+}
+
+// taskCommand is one `milvus-cdc task` subcommand.
+type taskCommand struct {
+	args  string // positional arguments, for usage
+	nArgs int
+	run   func(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error)
+}
+
+// taskOptions are the parsed flags of a task command.
+type taskOptions struct {
+	server, output, file, state string
+	timeout, wait               time.Duration
+	io                          cliIO
+}
+
+var taskCommands = map[string]taskCommand{
+	"create": {args: "-f FILE", nArgs: 0, run: cmdCreate},
+	"list":   {args: "[--state S]", nArgs: 0, run: cmdList},
+	"get":    {args: "ID", nArgs: 1, run: cmdGet},
+	"status": {args: "ID", nArgs: 1, run: cmdStatus},
+	"synced": {args: "ID [--wait 5s]", nArgs: 1, run: cmdSynced},
+	"pause":  {args: "ID", nArgs: 1, run: cmdPause},
+	"resume": {args: "ID", nArgs: 1, run: cmdResume},
+	"delete": {args: "ID", nArgs: 1, run: cmdDelete},
+}
+
+// runTask runs one task command and returns the exit code.
+func runTask(args []string, cio cliIO) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(cio.stderr, topUsage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	name := args[0]
+	cmd, ok := taskCommands[name]
+	if !ok {
+		fmt.Fprintf(cio.stderr, "milvus-cdc task: unknown command %q\n\n%s", name, topUsage)
+		return exitUsage
+	}
+	o := &taskOptions{io: cio}
+	fs := flag.NewFlagSet("milvus-cdc task "+name, flag.ContinueOnError)
+	fs.SetOutput(cio.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(cio.stderr, "Usage: milvus-cdc task %s %s [flags]\n", name, cmd.args)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.server, "server", "", "daemon address (default $"+serverEnv+", else "+client.DefaultServer+")")
+	fs.StringVar(&o.output, "o", "table", "output format: table or json")
+	fs.StringVar(&o.output, "output", "table", "output format: table or json")
+	fs.DurationVar(&o.timeout, "timeout", 90*time.Second, "give up after this long")
+	switch name {
+	case "create":
+		fs.StringVar(&o.file, "f", "", "task file, YAML or JSON (the REST create body); - reads stdin")
+		fs.StringVar(&o.file, "file", "", "same as -f")
+	case "list":
+		fs.StringVar(&o.state, "state", "", "only tasks in this state (Initial, Running, Paused)")
+	case "synced":
+		fs.DurationVar(&o.wait, "wait", 5*time.Second, "how long the daemon may wait for the target to catch up (0-60s)")
+	}
+	pos, err := parseInterspersed(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage // the flag package printed the error and the usage
+	}
+	if len(pos) != cmd.nArgs {
+		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: expected %s, got %d argument(s)\n", name, cmd.args, len(pos))
+		fs.Usage()
+		return exitUsage
+	}
+	if o.output != "table" && o.output != "json" {
+		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: -o %q: use table or json\n", name, o.output)
+		return exitUsage
+	}
+	server, from := resolveServer(o.server, cio.getenv)
+	c, err := client.New(server, nil, o.timeout)
+	if err != nil {
+		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %v (from %s)\n", name, err, from)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	code, err := cmd.run(ctx, c, o, pos)
+	if err != nil {
+		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %s\n", name, describeError(err, from))
+		if code == exitOK {
+			code = exitFailed
+		}
+	}
+	return code
+}
+
+// parseInterspersed parses flags wherever they are among the positional
+// arguments (`get ID -o json` as well as `get -o json ID`).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// resolveServer returns the daemon address and where it came from.
+func resolveServer(flagValue string, getenv func(string) string) (string, string) {
+	if flagValue != "" {
+		return flagValue, "--server"
+	}
+	if v := getenv(serverEnv); v != "" {
+		return v, serverEnv
+	}
+	return client.DefaultServer, "the default"
+}
+
+// describeError turns a client error into one operator-facing line.
+func describeError(err error, from string) string {
+	var unreachable *client.UnreachableError
+	if errors.As(err, &unreachable) {
+		hint := "is the daemon running there? Set its address with --server or " + serverEnv
+		return fmt.Sprintf("%v (address from %s; %s)", err, from, hint)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err.Error() + " (raise --timeout)"
+	}
+	return err.Error()
+}
+
+func cmdCreate(ctx context.Context, c *client.Client, o *taskOptions, _ []string) (int, error) {
+	if o.file == "" {
+		return exitUsage, errors.New("-f FILE is required: a YAML or JSON file with the REST create body (see docs/cli.md)")
+	}
+	req, err := readTaskFile(o.file, o.io.stdin)
+	if err != nil {
+		return exitUsage, err
+	}
+	t, raw, err := c.CreateTask(ctx, req)
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+}
+
+func cmdList(ctx context.Context, c *client.Client, o *taskOptions, _ []string) (int, error) {
+	l, raw, err := c.ListTasks(ctx, o.state)
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, l.Tasks) })
+}
+
+func cmdGet(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	t, raw, err := c.GetTask(ctx, args[0])
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTask(w, t) })
+}
+
+func cmdStatus(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	s, raw, err := c.TaskStatus(ctx, args[0])
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderStatus(w, s, time.Now()) })
+}
+
+func cmdSynced(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	if o.wait < 0 || o.wait > 60*time.Second {
+		return exitUsage, fmt.Errorf("--wait %s: use 0s to 60s", o.wait)
+	}
+	s, raw, err := c.TaskSynced(ctx, args[0], o.wait)
+	if err != nil {
+		return exitFailed, err
+	}
+	if err := o.print(raw, func(w io.Writer) error { return renderSynced(w, s) }); err != nil {
+		return exitFailed, err
+	}
+	if !s.Synced {
+		return exitNotSynced, nil
+	}
+	return exitOK, nil
+}
+
+func cmdPause(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	t, raw, err := c.PauseTask(ctx, args[0])
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+}
+
+func cmdResume(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	t, raw, err := c.ResumeTask(ctx, args[0])
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+}
+
+func cmdDelete(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	if err := c.DeleteTask(ctx, args[0]); err != nil {
+		return exitFailed, err
+	}
+	// The daemon answers 204 without a body; json output still says what happened.
+	raw, err := json.Marshal(map[string]any{"id": args[0], "deleted": true})
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(append(raw, '\n'), func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "task %s deleted\n", args[0])
+		return err
+	})
+}
+
+// print writes the daemon's body as is (-o json) or the table.
+func (o *taskOptions) print(raw []byte, table func(io.Writer) error) error {
+	if o.output == "json" {
+		if len(raw) > 0 && raw[len(raw)-1] != '\n' {
+			raw = append(raw, '\n')
+		}
+		_, err := o.io.stdout.Write(raw)
+		return err
+	}
+	return table(o.io.stdout)
+}
+
+// readTaskFile reads a create body from a YAML or JSON file ("-": stdin),
+// refusing unknown fields with the field's name.
+func readTaskFile(path string, stdin io.Reader) (rest.CreateTaskRequest, error) {
+	var req rest.CreateTaskRequest
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return req, fmt.Errorf("read the task file: %w", err)
+	}
+	body, err := taskFileJSON(data)
+	if err != nil {
+		return req, fmt.Errorf("task file %s: %w", path, err)
+	}
+	if err := rest.DecodeStrict(bytes.NewReader(body), &req); err != nil {
+		return req, fmt.Errorf("task file %s: %w", path, err)
+	}
+	return req, nil
+}
+
+// taskFileJSON returns the file as JSON: as is when it is a JSON object,
+// converted when it is YAML.
+func taskFileJSON(data []byte) ([]byte, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, errors.New("the file is empty; it needs the REST create body (target, scope, ...)")
+	}
+	if trimmed[0] == '{' {
+		return trimmed, nil
+	}
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("not valid YAML or JSON: %w", err)
+	}
+	doc, err := jsonCompatible(doc, "")
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := doc.(map[string]any); !ok {
+		return nil, errors.New("the file must hold one mapping (the REST create body), not a list or a scalar")
+	}
+	return json.Marshal(doc)
+}
+
+// jsonCompatible turns YAML's generic values into JSON-encodable ones
+// (mappings with non-string keys are refused, naming where).
+func jsonCompatible(v any, at string) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			c, err := jsonCompatible(e, join(at, k))
+			if err != nil {
+				return nil, err
+			}
+			x[k] = c
+		}
+		return x, nil
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			ks, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("%s: key %v is not a string", orRoot(at), k)
+			}
+			c, err := jsonCompatible(e, join(at, ks))
+			if err != nil {
+				return nil, err
+			}
+			out[ks] = c
+		}
+		return out, nil
+	case []any:
+		for i, e := range x {
+			c, err := jsonCompatible(e, fmt.Sprintf("%s[%d]", at, i))
+			if err != nil {
+				return nil, err
+			}
+			x[i] = c
+		}
+		return x, nil
+	case time.Time:
+		// An unquoted YAML date; the API has no time fields in a create body.
+		return x.Format(time.RFC3339Nano), nil
+	}
+	return v, nil
+}
+
+func join(at, key string) string {
+	if at == "" {
+		return key
+	}
+	return at + "." + key
+}
+
+func orRoot(at string) string {
+	if at == "" {
+		return "the top level"
+	}
+	return strings.TrimPrefix(at, ".")
+}
