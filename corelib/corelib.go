@@ -39,7 +39,21 @@ type TaskSpec struct {
 	EnableUserRole bool `json:"enableUserRole,omitempty"`
 	// DisableAutoStart keeps the task paused when the daemon restarts.
 	DisableAutoStart bool `json:"disableAutoStart,omitempty"`
+	// WriterMode is how the target is written: WriterModeAPI ("" means it)
+	// or WriterModeReplicate (docs/writer-modes.md).
+	WriterMode string `json:"writerMode,omitempty"`
 }
+
+// Writer modes of a task.
+const (
+	// WriterModeAPI replays through the target's public API (upserts); the
+	// target stays a normal Milvus.
+	WriterModeAPI = "api"
+	// WriterModeReplicate makes the target an exact replica: it runs with
+	// common.ttMsgEnabled=false and receives the source's messages through
+	// ReplicateMessage.
+	WriterModeReplicate = "replicate"
+)
 
 // Target is the target Milvus and how to reach it.
 type Target struct {

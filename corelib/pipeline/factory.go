@@ -32,7 +32,10 @@ var _ corelib.PipelineFactory = (*Factory)(nil)
 
 // Verify checks that the task's target is reachable with its credentials.
 func (f *Factory) Verify(ctx context.Context, spec corelib.TaskSpec) error {
-	return corelib.CheckTarget(ctx, spec.Target, f.DialOptions...)
+	if err := corelib.CheckTarget(ctx, spec.Target, f.DialOptions...); err != nil {
+		return err
+	}
+	return f.verifyWriterMode(ctx, spec)
 }
 
 // New builds the pipeline of a stored task without starting it.
@@ -44,7 +47,7 @@ func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipelin
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Pipeline{
+	p := &Pipeline{
 		spec:    spec,
 		deps:    deps,
 		src:     f.Source,
@@ -52,7 +55,12 @@ func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipelin
 		target:  f.connect(spec.Target),
 		metrics: f.Metrics,
 		clock:   f.Clock,
-	}, nil
+	}
+	if spec.WriterMode == corelib.WriterModeReplicate {
+		p.replica = newReplicaMode(p.log)
+		p.target = f.connectReplica(spec.Target, p.replica)
+	}
+	return p, nil
 }
 
 // connect opens the target for one run of a pipeline.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
 )
@@ -76,6 +77,8 @@ type Pipeline struct {
 	// metrics and clock may be nil: no metrics, and Synced cannot answer.
 	metrics *Metrics
 	clock   func(ctx context.Context) (time.Time, error)
+	// replica is the state of writer mode "replicate"; nil in mode "api".
+	replica *replicaMode
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
@@ -195,6 +198,10 @@ func (p *Pipeline) run(ctx context.Context) {
 	p.mu.Lock()
 	p.r = r
 	p.mu.Unlock()
+	var wg sync.WaitGroup
+	if p.replica != nil {
+		p.replica.start(ctx, &wg, r)
+	}
 
 	resume := map[string]*source.Position{}
 	for _, cp := range cps {
@@ -205,7 +212,6 @@ func (p *Pipeline) run(ctx context.Context) {
 		}
 	}
 
-	var wg sync.WaitGroup
 	p.setStage("creating existing databases and collections on the target")
 	for _, db := range snap.Databases {
 		if db.State == metapb.DatabaseState_DatabaseCreated && r.scope.Database(db.Name) {
@@ -222,12 +228,14 @@ func (p *Pipeline) run(ctx context.Context) {
 		if !st.inScope {
 			continue
 		}
-		if err := r.ensureCollection(ctx, st, c); err != nil {
+		// The source creation times stamp the DDL in writer mode "replicate".
+		if err := r.ensureCollection(sink.WithSourceTs(ctx, c.CreateTime), st, c); err != nil {
+			wg.Wait()
 			return
 		}
 		for _, part := range c.Partitions {
 			if part.State == metapb.PartitionState_PartitionCreated {
-				p.createPartition(ctx, r, part)
+				p.createPartition(sink.WithSourceTs(ctx, part.CreatedTime), r, part)
 			}
 		}
 		for _, ch := range st.shardChannels() {
@@ -285,7 +293,7 @@ func (p *Pipeline) run(ctx context.Context) {
 		if ev.Type == source.PartitionCreated {
 			// Milvus 2.3 writes no CreatePartition message to the data
 			// channels: the catalog is the only place a new partition shows.
-			p.createPartition(ctx, r, ev.Partition)
+			p.createPartition(sink.WithSourceTs(ctx, ev.Partition.CreatedTime), r, ev.Partition)
 			continue
 		}
 		if ev.Type != source.CollectionCreated {
@@ -392,7 +400,11 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 			}
 			r.health.metrics.addRead(channel, read)
 			r.health.metrics.batchIn(read)
-			err = r.applyPack(ctx, channel, msgs)
+			if p.replica != nil {
+				err = p.replica.applyPack(ctx, r, channel, pack.Msgs)
+			} else {
+				err = r.applyPack(ctx, channel, msgs)
+			}
 			r.health.metrics.batchOut(read)
 			if err != nil {
 				break // only ctx ends the retries inside
@@ -400,7 +412,9 @@ func (p *Pipeline) followChannel(ctx context.Context, r *replicator, channel str
 			r.progress.advance(channel, pack.EndTs)
 			end := pack.EndPosition
 			pos = &end
-			if time.Since(lastSave) >= checkpointInterval {
+			// Writer mode "replicate" appends what it replays again after a
+			// restart, so it saves after every pack (docs/writer-modes.md).
+			if time.Since(lastSave) >= checkpointInterval || p.replica != nil {
 				p.saveCheckpoint(ctx, r, channel, 0, pos)
 				lastSave = time.Now()
 			}
@@ -451,7 +465,7 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *replicator, ch
 				break
 			}
 			r.progress.replicateRead(msg.EndTs)
-			if err := r.applyOperation(ctx, msg.Body, msg.EndTs); err != nil {
+			if err := r.applyOperation(sink.WithSourceTs(ctx, msg.EndTs), msg.Body, msg.EndTs); err != nil {
 				break
 			}
 			r.progress.replicateApplied(msg.EndTs)

@@ -78,7 +78,10 @@ func (m *Message) CollectionID() int64 {
 // wrapping ErrMalformedMessage; it never panics.
 func DecodeMessage(payload []byte) (*Message, error) {
 	header := &commonpb.MsgHeader{}
-	if err := proto.Unmarshal(payload, header); err != nil {
+	// DiscardUnknown: MsgHeader declares only field 1, so a plain Unmarshal
+	// would copy the rest of the payload (all rows of an insert) into the
+	// header's unknown fields just to throw it away.
+	if err := (proto.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(payload, header); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrMalformedMessage, err)
 	}
 	base := header.GetBase()

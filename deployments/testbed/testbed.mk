@@ -6,9 +6,13 @@
 #   make testbed-down                       stop what testbed-up started
 #   make testbed-status                     what runs, PIDs, RSS, ports
 #   make testbed-logs   [C=src]             tail the component logs
-#   make e2e            [MQ=pulsar|kafka]   testbed-up, the e2e tests, testbed-down (always)
+#   make e2e            [MQ=pulsar|kafka] [TARGET_MODE=api|replicate]
+#                                           testbed-up, the e2e tests, testbed-down (always)
 
 MQ ?= pulsar
+# TARGET_MODE=replicate starts the target with common.ttMsgEnabled=false and the
+# e2e harness creates its tasks with writer_mode "replicate".
+TARGET_MODE ?= api
 TESTBED ?= deployments/testbed/testbed.sh
 E2E_PKGS ?= ./test/e2e/... ./corelib/source/...
 E2E_FLAGS ?= -count=1 -timeout 30m
@@ -17,7 +21,7 @@ GO ?= go
 .PHONY: testbed-up testbed-down testbed-status testbed-logs e2e
 
 testbed-up:
-	bash $(TESTBED) up --mq $(MQ)
+	bash $(TESTBED) up --mq $(MQ) --target-mode $(TARGET_MODE)
 
 testbed-down:
 	bash $(TESTBED) down
@@ -31,7 +35,7 @@ testbed-logs:
 # The bed always comes down, and the exit code is the tests' (or testbed-up's).
 e2e:
 	@start=$$(date +%s); \
-	bash $(TESTBED) up --mq $(MQ); rc=$$?; \
+	bash $(TESTBED) up --mq $(MQ) --target-mode $(TARGET_MODE); rc=$$?; \
 	echo "[e2e] phase testbed-up: $$(( $$(date +%s) - start )) s (exit $$rc)"; \
 	if [ $$rc -eq 0 ]; then \
 		t=$$(date +%s); \
@@ -44,5 +48,5 @@ e2e:
 	t=$$(date +%s); \
 	bash $(TESTBED) down || true; \
 	echo "[e2e] phase testbed-down: $$(( $$(date +%s) - t )) s"; \
-	echo "[e2e] total: $$(( $$(date +%s) - start )) s, MQ=$(MQ), exit $$rc"; \
+	echo "[e2e] total: $$(( $$(date +%s) - start )) s, MQ=$(MQ), TARGET_MODE=$(TARGET_MODE), exit $$rc"; \
 	exit $$rc

@@ -4,13 +4,16 @@
 # 3.9.x KRaft, a SOURCE Milvus 2.3 (external etcd + that broker) and a TARGET Milvus
 # 2.3 (own rocksmq). See docs/testbed.md.
 #
-#   testbed.sh up     [--mq pulsar|kafka]   install what is missing, start everything, write .testbed/env
+#   testbed.sh up     [--mq pulsar|kafka] [--target-mode api|replicate]
+#                                           install what is missing, start everything, write .testbed/env
 #   testbed.sh down                         stop exactly the processes `up` started (by PID)
 #   testbed.sh status                       what runs, its PID, RSS and ports
 #   testbed.sh logs   [component] [-n N]    tail the logs (etcd pulsar kafka src dst)
 #   testbed.sh install [--mq pulsar|kafka]  only install
 #
-# Environment: MQ (pulsar|kafka, default pulsar), MILVUS_CDC_BED_CACHE (install cache,
+# Environment: MQ (pulsar|kafka, default pulsar), TARGET_MODE (api|replicate, default
+# api: replicate starts the target with common.ttMsgEnabled=false, the mode the
+# "replicate" writer needs), MILVUS_CDC_BED_CACHE (install cache,
 # default ~/.cache/milvus-cdc-bed), MILVUS_CDC_BED_STATE (runtime state, default
 # <repo>/.testbed), TESTBED_KEEP_ON_FAILURE=1 (leave the started part running when
 # `up` fails, for debugging).
@@ -21,6 +24,7 @@ REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 CACHE=${MILVUS_CDC_BED_CACHE:-$HOME/.cache/milvus-cdc-bed}
 STATE=${MILVUS_CDC_BED_STATE:-$REPO_ROOT/.testbed}
 MQ=${MQ:-pulsar}
+TARGET_MODE=${TARGET_MODE:-api}
 
 # Versions. The milvus wheel is the newest 2.3 one the registry serves (see docs/testbed.md).
 ETCD_VERSION=3.5.21
@@ -476,7 +480,7 @@ write_env() {
 		echo "TARGET_MILVUS_URI=http://127.0.0.1:$((19530 + DST_PORT_OFFSET))"
 		echo "TARGET_MILVUS_ADDR=127.0.0.1:$((19530 + DST_PORT_OFFSET))"
 		echo "TARGET_MILVUS_HEALTH_URL=http://127.0.0.1:$DST_METRICS_PORT/healthz"
-		echo "TARGET_MODE=api"
+		echo "TARGET_MODE=$TARGET_MODE"
 		echo "ETCD_ENDPOINTS=http://127.0.0.1:$ETCD_CLIENT_PORT"
 		echo "SOURCE_ROOT_PATH=$SRC_PREFIX"
 		echo "SOURCE_META_SUB_PATH=meta"
@@ -534,6 +538,7 @@ cmd_up() {
 	local t_all t
 	t_all=$(now)
 	case $MQ in pulsar | kafka) ;; *) die "--mq must be pulsar or kafka, not '$MQ'" ;; esac
+	case $TARGET_MODE in api | replicate) ;; *) die "--target-mode (TARGET_MODE) must be api or replicate, not '$TARGET_MODE'" ;; esac
 	local c
 	for c in "${ALL_COMPONENTS[@]}"; do
 		if running "$c" >/dev/null; then die "$c is already running (pid $(running "$c")); run '$0 down' first"; fi
@@ -570,15 +575,19 @@ cmd_up() {
 	start_milvus src $SRC_METRICS_PORT
 	log "phase start source milvus: $(elapsed "$t") s"
 	t=$(now)
-	# The target runs in normal mode (ttMsgEnabled=true): the default writer replays
-	# through the ordinary SDK API, which a ttMsgEnabled=false instance would refuse.
-	render_milvus dst "$DST_PREFIX" $DST_PORT_OFFSET mq.type=rocksmq common.ttMsgEnabled=true
+	# TARGET_MODE=api: a normal target (ttMsgEnabled=true); the "api" writer replays
+	# through the ordinary SDK API, which a ttMsgEnabled=false instance refuses.
+	# TARGET_MODE=replicate: ttMsgEnabled=false, the mode the "replicate" writer
+	# needs (it accepts ReplicateMessage and takes its time ticks from the writer).
+	local tt=true
+	[[ $TARGET_MODE == replicate ]] && tt=false
+	render_milvus dst "$DST_PREFIX" $DST_PORT_OFFSET mq.type=rocksmq common.ttMsgEnabled=$tt
 	start_milvus dst $DST_METRICS_PORT
 	log "phase start target milvus: $(elapsed "$t") s"
 	write_cdc_config
 	write_env
 	trap - EXIT
-	log "bed up in $(elapsed "$t_all") s (mq=$MQ); addresses in $STATE/env"
+	log "bed up in $(elapsed "$t_all") s (mq=$MQ, target mode=$TARGET_MODE); addresses in $STATE/env"
 	cmd_status
 }
 
@@ -662,6 +671,8 @@ main() {
 		case $1 in
 		--mq) MQ=$2; shift 2 ;;
 		--mq=*) MQ=${1#--mq=}; shift ;;
+		--target-mode) TARGET_MODE=$2; shift 2 ;;
+		--target-mode=*) TARGET_MODE=${1#--target-mode=}; shift ;;
 		*) rest+=("$1"); shift ;;
 		esac
 	done

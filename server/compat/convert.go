@@ -110,6 +110,7 @@ func toCreateInput(req *CreateRequest, maxNameLength int) (task.CreateInput, err
 		ReplicateChannel: req.RPCChannelInfo.Name,
 		EnableUserRole:   req.ExtraInfo.EnableUserRole,
 		DisableAutoStart: req.DisableAutoStart,
+		WriterMode:       req.WriterMode,
 	}
 	for _, nm := range req.NameMapping {
 		spec.NameMapping = append(spec.NameMapping, corelib.NameMapping{

@@ -112,6 +112,8 @@ type CreateRequest struct {
 	BufferConfig       BufferConfig                `json:"buffer_config"`
 	NameMapping        []NameMapping               `json:"name_mapping"`
 	DisableAutoStart   bool                        `json:"disable_auto_start"`
+	// WriterMode is "api" (default) or "replicate"; not a milvus-cdc field.
+	WriterMode string `json:"writer_mode"`
 }
 
 // CreateResponse is data of "create".

@@ -225,6 +225,7 @@ func toCreateInput(req CreateTaskRequest) task.CreateInput {
 		},
 		EnableUserRole:   req.EnableUserRole,
 		DisableAutoStart: req.DisableAutoStart,
+		WriterMode:       req.WriterMode,
 	}
 	if t := req.Target.TLS; t != nil {
 		spec.Target.TLS = corelib.TargetTLS{ServerName: t.ServerName, ServerPEMPath: t.ServerPemPath, CAPEMPath: t.CaPemPath, ClientPEMPath: t.ClientPemPath, ClientKeyPath: t.ClientKeyPath}
@@ -260,6 +261,7 @@ func fromView(v task.View) Task {
 		ReplicateChannel: v.Spec.ReplicateChannel,
 		EnableUserRole:   v.Spec.EnableUserRole,
 		DisableAutoStart: v.Spec.DisableAutoStart,
+		WriterMode:       writerModeOf(v.Spec),
 		CreatedAt:        v.CreatedAt,
 		UpdatedAt:        v.UpdatedAt,
 	}
@@ -297,3 +299,12 @@ func ProblemFor(err error, instance string) Problem {
 
 // String makes Problem readable in logs and test failures.
 func (p Problem) String() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail) }
+
+// writerModeOf names a task's writer mode, "api" for tasks stored before
+// the field existed.
+func writerModeOf(s corelib.TaskSpec) string {
+	if s.WriterMode == "" {
+		return corelib.WriterModeAPI
+	}
+	return s.WriterMode
+}

@@ -20,6 +20,8 @@ type CreateTaskRequest struct {
 	ReplicateChannel *ReplicateChannel `json:"replicateChannel,omitempty"`
 	EnableUserRole   bool              `json:"enableUserRole,omitempty"`
 	DisableAutoStart bool              `json:"disableAutoStart,omitempty"`
+	// WriterMode is "api" (default) or "replicate" (docs/writer-modes.md).
+	WriterMode string `json:"writerMode,omitempty"`
 }
 
 // TargetRequest is the target Milvus of a new task.
@@ -74,6 +76,7 @@ type Task struct {
 	ReplicateChannel string          `json:"replicateChannel"`
 	EnableUserRole   bool            `json:"enableUserRole"`
 	DisableAutoStart bool            `json:"disableAutoStart"`
+	WriterMode       string          `json:"writerMode"`
 	Pipeline         *PipelineStatus `json:"pipeline,omitempty"`
 	CreatedAt        time.Time       `json:"createdAt"`
 	UpdatedAt        time.Time       `json:"updatedAt"`

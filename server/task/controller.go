@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 )
 
@@ -120,6 +121,9 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 		return View{}, err
 	}
 	if err := c.factory.Verify(ctx, in.Spec); err != nil {
+		if errors.Is(err, sink.ErrTargetNotReplicaMode) || errors.Is(err, sink.ErrTargetInReplicaMode) {
+			return View{}, &Error{Code: CodeTargetMode, Field: "writerMode", Message: err.Error(), Err: err}
+		}
 		return View{}, wrap(CodeTargetUnreachable, err, "fail to connect the milvus: %v", err)
 	}
 

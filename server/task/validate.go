@@ -43,6 +43,11 @@ func (c *Controller) validateSpec(in CreateInput) error {
 	if len(s.Scope) == 0 {
 		return FieldErrorf(CodeValidation, "scope", "the collection info is empty")
 	}
+	switch s.WriterMode {
+	case "", corelib.WriterModeAPI, corelib.WriterModeReplicate:
+	default:
+		return FieldErrorf(CodeValidation, "writerMode", "the writer mode %q is unknown: use %q (the default) or %q", s.WriterMode, corelib.WriterModeAPI, corelib.WriterModeReplicate)
+	}
 	for i, sc := range s.Scope {
 		field := fmt.Sprintf("scope[%d]", i)
 		if sc.Database == "" {

@@ -228,6 +228,9 @@ func (d *Daemon) CreateTask(t testing.TB, extra map[string]any) string {
 	req := map[string]any{
 		"milvus_connect_param": map[string]any{"uri": "http://" + d.bed.TargetAddr, "connect_timeout": 10},
 	}
+	if d.bed.TargetMode() == WriterModeReplicate {
+		req["writer_mode"] = WriterModeReplicate // the bed's target runs with ttMsgEnabled=false
+	}
 	for k, v := range extra {
 		req[k] = v
 	}

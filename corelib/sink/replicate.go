@@ -1,0 +1,342 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
+	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
+	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Writer mode "replicate": the target runs with common.ttMsgEnabled=false and
+// becomes an exact replica. Data messages are re-addressed to the target's
+// collection, partition and virtual channel and written to the target's
+// physical channel with the ReplicateMessage RPC, keeping the source's row
+// IDs and timestamps; the writer also supplies the time ticks that a target in
+// this mode no longer produces itself. DDL goes through the ordinary RPCs
+// with Base.ReplicateInfo set (ReplicateInfoInterceptor), so the target's
+// catalog records the source's timestamps.
+
+// codeDenyReplicateMessage is the merr code a normal Milvus (ttMsgEnabled
+// true) answers ReplicateMessage with: "deny to use the replicate message in
+// the normal instance" (confirmed on Milvus 2.3.5).
+const codeDenyReplicateMessage = 1900
+
+// TTMsgSetting names the target setting that selects the mode.
+const TTMsgSetting = "common.ttMsgEnabled"
+
+// ErrTargetNotReplicaMode: a task in writer mode "replicate" names a target
+// that runs as a normal Milvus.
+var ErrTargetNotReplicaMode = errors.New("the target Milvus is not in replicate mode: it answers ReplicateMessage with code 1900; restart it with " + TTMsgSetting + "=false, or use writer mode \"api\"")
+
+// ErrTargetInReplicaMode: a task in writer mode "api" names a target that
+// refuses ordinary writes because it runs in replicate mode.
+var ErrTargetInReplicaMode = errors.New("the target Milvus runs in replicate mode (" + TTMsgSetting + "=false) and refuses ordinary inserts and deletes; use writer mode \"replicate\", or restart it with " + TTMsgSetting + "=true")
+
+// ProbeReplicaMode asks the target whether it accepts ReplicateMessage,
+// without writing anything: a request with no channel name is refused with
+// code 1900 by a normal Milvus and as an invalid parameter by one in
+// replicate mode. A Milvus without the RPC (before 2.3.2) is a normal one.
+func ProbeReplicaMode(ctx context.Context, svc milvuspb.MilvusServiceClient) (bool, error) {
+	resp, err := svc.ReplicateMessage(ctx, &milvuspb.ReplicateMessageRequest{})
+	if err != nil {
+		if status.Code(err) == codes.Unimplemented {
+			return false, nil
+		}
+		return false, check("ReplicateMessage", nil, err)
+	}
+	if resp.GetStatus().GetCode() == codeDenyReplicateMessage {
+		return false, nil
+	}
+	return true, nil
+}
+
+type sourceTsKey struct{}
+
+// WithSourceTs tells the replicate-mode interceptor which source timestamp
+// the DDL calls made with ctx replay.
+func WithSourceTs(ctx context.Context, ts uint64) context.Context {
+	if ts == 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, sourceTsKey{}, ts)
+}
+
+// SourceTs is the timestamp WithSourceTs attached, or 0.
+func SourceTs(ctx context.Context) uint64 {
+	ts, _ := ctx.Value(sourceTsKey{}).(uint64)
+	return ts
+}
+
+// replicatedRPCs are the DDL and control RPCs a replica receives with
+// Base.ReplicateInfo, so that the target records the source's timestamp
+// (a CreateCollection's creation time, for one) instead of its own.
+var replicatedRPCs = map[string]bool{
+	"CreateDatabase": true, "DropDatabase": true,
+	"CreateCollection": true, "DropCollection": true,
+	"CreatePartition": true, "DropPartition": true,
+	"CreateIndex": true, "DropIndex": true,
+	"LoadCollection": true, "ReleaseCollection": true,
+	"LoadPartitions": true, "ReleasePartitions": true,
+	"Flush": true,
+}
+
+// ReplicateInfoInterceptor sets Base.ReplicateInfo{IsReplicate: true,
+// MsgTimestamp} on the DDL requests of a replicate-mode connection. The
+// timestamp is the one WithSourceTs attached to the call's context, else
+// fallback() (the pipeline's replicated-up-to timestamp); Milvus refuses a
+// replicated CreateCollection without one.
+func ReplicateInfoInterceptor(fallback func() uint64) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if replicatedRPCs[method[strings.LastIndexByte(method, '/')+1:]] {
+			ts := SourceTs(ctx)
+			if ts == 0 && fallback != nil {
+				ts = fallback()
+			}
+			if m, ok := req.(proto.Message); ok {
+				markReplicated(m, ts)
+			}
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// markReplicated sets ReplicateInfo in the request's "base" field, creating
+// the MsgBase when the request has none.
+func markReplicated(m proto.Message, ts uint64) {
+	r := m.ProtoReflect()
+	fd := r.Descriptor().Fields().ByName("base")
+	if fd == nil || fd.Kind() != protoreflect.MessageKind {
+		return
+	}
+	base, ok := r.Mutable(fd).Message().Interface().(*commonpb.MsgBase)
+	if !ok {
+		return
+	}
+	base.ReplicateInfo = &commonpb.ReplicateInfo{IsReplicate: true, MsgTimestamp: ts}
+}
+
+// TargetCollection is what re-addressing a message needs to know about a
+// target collection.
+type TargetCollection struct {
+	ID               int64
+	VirtualChannels  []string // shard k at index k
+	PhysicalChannels []string // shard k at index k
+	Partitions       map[string]int64
+	DB, Name         string
+}
+
+// ReplicaWriter is the writer of mode "replicate". Its embedded Writer
+// replays DDL (through a connection with ReplicateInfoInterceptor); data goes
+// through Replicate and TimeTick.
+type ReplicaWriter struct {
+	*Writer
+	svc milvuspb.MilvusServiceClient
+
+	mu    sync.Mutex
+	colls map[collectionKey]*TargetCollection
+}
+
+// NewReplica returns a ReplicaWriter calling the target through svc, whose
+// connection must carry ReplicateInfoInterceptor.
+func NewReplica(svc milvuspb.MilvusServiceClient) *ReplicaWriter {
+	return &ReplicaWriter{Writer: New(svc), svc: svc, colls: map[collectionKey]*TargetCollection{}}
+}
+
+// Collection describes a target collection (IDs, channels, partitions), from
+// a cache; refresh asks the target again (a partition created since).
+func (w *ReplicaWriter) Collection(ctx context.Context, db, coll string, refresh bool) (*TargetCollection, error) {
+	key := collectionKey{db, coll}
+	w.mu.Lock()
+	tc := w.colls[key]
+	w.mu.Unlock()
+	if tc != nil && !refresh {
+		return tc, nil
+	}
+	d, err := w.svc.DescribeCollection(withDB(ctx, db), &milvuspb.DescribeCollectionRequest{DbName: db, CollectionName: coll})
+	if err := check("DescribeCollection", d.GetStatus(), err); err != nil {
+		return nil, err
+	}
+	p, err := w.svc.ShowPartitions(withDB(ctx, db), &milvuspb.ShowPartitionsRequest{DbName: db, CollectionName: coll})
+	if err := check("ShowPartitions", p.GetStatus(), err); err != nil {
+		return nil, err
+	}
+	tc = &TargetCollection{
+		ID: d.GetCollectionID(), DB: db, Name: coll,
+		VirtualChannels: d.GetVirtualChannelNames(), PhysicalChannels: d.GetPhysicalChannelNames(),
+		Partitions: map[string]int64{},
+	}
+	if len(tc.VirtualChannels) != len(tc.PhysicalChannels) || len(tc.VirtualChannels) == 0 {
+		return nil, &TargetError{Op: "DescribeCollection", Reason: fmt.Sprintf("collection %s.%s lists %d virtual and %d physical channels", db, coll, len(tc.VirtualChannels), len(tc.PhysicalChannels))}
+	}
+	for i, name := range p.GetPartitionNames() {
+		if i < len(p.GetPartitionIDs()) {
+			tc.Partitions[name] = p.GetPartitionIDs()[i]
+		}
+	}
+	w.mu.Lock()
+	w.colls[key] = tc
+	w.mu.Unlock()
+	return tc, nil
+}
+
+// Forget drops a collection from the cache (it was dropped or recreated).
+func (w *ReplicaWriter) Forget(db, coll string) {
+	w.mu.Lock()
+	delete(w.colls, collectionKey{db, coll})
+	w.mu.Unlock()
+}
+
+// PhysicalChannels lists the target physical channels of every collection
+// the writer addressed: the channels that need time ticks.
+func (w *ReplicaWriter) PhysicalChannels() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := map[string]bool{}
+	var out []string
+	for _, tc := range w.colls {
+		for _, ch := range tc.PhysicalChannels {
+			if !seen[ch] {
+				seen[ch] = true
+				out = append(out, ch)
+			}
+		}
+	}
+	return out
+}
+
+// Replicate writes encoded messages to one target physical channel. The
+// target assigns the segments of inserted rows itself.
+func (w *ReplicaWriter) Replicate(ctx context.Context, pchannel string, beginTs, endTs uint64, msgs [][]byte) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	resp, err := w.svc.ReplicateMessage(ctx, &milvuspb.ReplicateMessageRequest{
+		ChannelName: pchannel, BeginTs: beginTs, EndTs: endTs, Msgs: msgs,
+	})
+	err = check("ReplicateMessage", resp.GetStatus(), err)
+	var te *TargetError
+	if errors.As(err, &te) && te.Code == codeDenyReplicateMessage {
+		te.Retryable = false
+		return fmt.Errorf("%w: %w", ErrTargetNotReplicaMode, err)
+	}
+	return err
+}
+
+// TimeTick tells a target physical channel that no message with a timestamp
+// at or below ts will follow: the target's data and query nodes advance to
+// ts (a target in replicate mode has no time ticks of its own).
+func (w *ReplicaWriter) TimeTick(ctx context.Context, pchannel string, ts uint64) error {
+	raw, err := EncodeTimeTick(ts)
+	if err != nil {
+		return err
+	}
+	return w.Replicate(ctx, pchannel, ts, ts, [][]byte{raw})
+}
+
+// EncodeTimeTick is the message-stream encoding of a time tick at ts.
+func EncodeTimeTick(ts uint64) ([]byte, error) {
+	return proto.Marshal(&msgpb.TimeTickMsg{Base: &commonpb.MsgBase{MsgType: commonpb.MsgType_TimeTick, Timestamp: ts}})
+}
+
+// Address is where a source data message goes on the target.
+type Address struct {
+	DB, Collection string
+	CollectionID   int64
+	Partition      string
+	PartitionID    int64 // -1: every partition (a delete without one)
+	ShardName      string
+}
+
+// Address resolves the target address of a message for a source virtual
+// channel and partition name. The shard index is read from the source
+// virtual channel's name (<pchannel>_<collectionID>v<shard>), which is how
+// Milvus names them; the target must have as many shards as the source.
+func (tc *TargetCollection) Address(sourceVChannel, partition string, sourceShards int) (Address, error) {
+	if sourceShards > 0 && sourceShards != len(tc.VirtualChannels) {
+		return Address{}, fmt.Errorf("%w: target collection %s.%s has %d shards, the source %d; drop it on the target or map the source collection to another name",
+			ErrShardsDiffer, tc.DB, tc.Name, len(tc.VirtualChannels), sourceShards)
+	}
+	shard, err := ShardIndex(sourceVChannel)
+	if err != nil {
+		return Address{}, err
+	}
+	if shard >= len(tc.VirtualChannels) {
+		return Address{}, fmt.Errorf("%w: source shard %d of %s.%s has no target shard (target has %d)", ErrShardsDiffer, shard, tc.DB, tc.Name, len(tc.VirtualChannels))
+	}
+	a := Address{DB: tc.DB, Collection: tc.Name, CollectionID: tc.ID, Partition: partition, PartitionID: -1, ShardName: tc.VirtualChannels[shard]}
+	if partition != "" {
+		id, ok := tc.Partitions[partition]
+		if !ok {
+			return Address{}, fmt.Errorf("%w: %s.%s.%s", errPartitionUnknown, tc.DB, tc.Name, partition)
+		}
+		a.PartitionID = id
+	}
+	return a, nil
+}
+
+// PhysicalChannel is the target physical channel of an address's shard.
+func (tc *TargetCollection) PhysicalChannel(shardName string) string {
+	for i, v := range tc.VirtualChannels {
+		if v == shardName {
+			return tc.PhysicalChannels[i]
+		}
+	}
+	return ""
+}
+
+// ErrShardsDiffer: a source collection and its target collection have
+// different shard counts, so messages cannot be re-addressed shard by shard.
+var ErrShardsDiffer = errors.New("shard counts differ")
+
+var errPartitionUnknown = errors.New("partition not on the target")
+
+// IsPartitionUnknown reports whether Address failed only because the cached
+// description predates the partition (describe again with refresh).
+func IsPartitionUnknown(err error) bool { return errors.Is(err, errPartitionUnknown) }
+
+// ShardIndex reads the shard number from a virtual channel name
+// ("by-dev-rootcoord-dml_3_447v1" is shard 1).
+func ShardIndex(vchannel string) (int, error) {
+	i := strings.LastIndexByte(vchannel, 'v')
+	if i < 0 || i == len(vchannel)-1 {
+		return 0, fmt.Errorf("virtual channel %q: no shard number", vchannel)
+	}
+	n, err := strconv.Atoi(vchannel[i+1:])
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("virtual channel %q: no shard number", vchannel)
+	}
+	return n, nil
+}
+
+// EncodeInsert re-addresses a source insert to the target and encodes it.
+// Row IDs, timestamps and field data stay the source's; the segment ID is
+// cleared because the target's proxy assigns segments to replicated inserts.
+func EncodeInsert(m *msgpb.InsertRequest, a Address) ([]byte, error) {
+	c := proto.Clone(m).(*msgpb.InsertRequest)
+	c.DbName, c.CollectionName, c.PartitionName = a.DB, a.Collection, a.Partition
+	c.DbID, c.CollectionID, c.PartitionID = 0, a.CollectionID, a.PartitionID
+	c.ShardName = a.ShardName
+	c.SegmentID = 0
+	return proto.Marshal(c)
+}
+
+// EncodeDelete re-addresses a source delete to the target and encodes it.
+func EncodeDelete(m *msgpb.DeleteRequest, a Address) ([]byte, error) {
+	c := proto.Clone(m).(*msgpb.DeleteRequest)
+	c.DbName, c.CollectionName, c.PartitionName = a.DB, a.Collection, a.Partition
+	c.DbID, c.CollectionID, c.PartitionID = 0, a.CollectionID, a.PartitionID
+	c.ShardName = a.ShardName
+	c.SegmentId = 0
+	return proto.Marshal(c)
+}
