@@ -139,7 +139,7 @@ type SASL struct {
 
 // DefaultPulsarReceiverQueueSize is the default of
 // source.mq.pulsar.receiverQueueSize (see configs/cdc.yaml for the why).
-const DefaultPulsarReceiverQueueSize = 64
+const DefaultPulsarReceiverQueueSize = 8
 
 // Default returns the configuration used for every key the file and the
 // environment leave unset. This is the only place defaults live.

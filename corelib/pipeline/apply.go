@@ -19,6 +19,13 @@ import (
 // (64 MiB by default) and keep the pipeline's memory bounded.
 const maxBatchBytes = 16 << 20
 
+// mergeBelowBytes: only messages smaller than this are merged. A larger
+// message already makes a call big enough to amortise its overhead, and
+// merging it would copy every vector once more and keep two copies alive
+// until the call (measured: 22% of the daemon's allocated bytes at dim 768 x
+// 5,000-row inserts).
+const mergeBelowBytes = 4 << 20
+
 // dataMsg is one decoded message of a data channel, with the size of its
 // payload on the wire.
 type dataMsg struct {
@@ -141,7 +148,8 @@ func (a *packApplier) insert(ctx context.Context, msg *msgpb.InsertRequest, size
 		return nil
 	}
 	partition := st.targetPartition(msg.GetPartitionName())
-	if a.batchSt != nil && (a.batchSt != st || a.batch.Partition != partition || a.batch.Bytes+size > maxBatchBytes) {
+	if a.batchSt != nil && (a.batchSt != st || a.batch.Partition != partition || a.batch.Bytes+size > maxBatchBytes ||
+		size >= mergeBelowBytes || a.batch.Bytes >= mergeBelowBytes) {
 		if err := a.flush(ctx); err != nil {
 			return err
 		}
