@@ -72,7 +72,10 @@ type Result struct {
 	CDCCPUSPer10kRows float64 `json:"cdc_cpu_s_per_10k_rows"`
 	CDCPeakRSSMiB     float64 `json:"cdc_peak_rss_mib"`
 	StartedAt         string  `json:"started_at"`
-	Error             string  `json:"error,omitempty"`
+	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute load when the
+	// configuration started: the machine is shared, this says how busy it was.
+	LoadAvg string `json:"load_avg"`
+	Error   string `json:"error,omitempty"`
 }
 
 // NewResult starts the record of cfg.

@@ -40,6 +40,7 @@ type options struct {
 	daemonBin string
 	daemonEnv string
 	floorFor  time.Duration
+	profile   bool
 }
 
 func logf(format string, args ...any) {
@@ -64,6 +65,7 @@ func main() {
 	flag.StringVar(&o.daemonBin, "daemon-bin", "", "daemon binary (default: build ./cmd/milvus-cdc)")
 	flag.StringVar(&o.daemonEnv, "daemon-env", "", "extra KEY=VALUE environment of the daemon, comma-separated (e.g. GODEBUG=gctrace=1)")
 	flag.DurationVar(&o.floorFor, "lag-floor-duration", 5*time.Second, "how long the probe runs straight against the target, without load, to measure the floor of the lag measurement (0: skip)")
+	flag.BoolVar(&o.profile, "profile", false, "run the daemon with debug.pprof on and save CPU profiles (replication and lag runs) and heap profiles (after each) in the work directory")
 	flag.Parse()
 	if o.quick {
 		set := map[string]bool{}
@@ -223,7 +225,8 @@ func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []ben
 func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg bench.Config) (res bench.Result) {
 	res = bench.NewResult(cfg, time.Now())
 	fail := func(err error) bench.Result { res.Error = err.Error(); return res }
-	logf("=== %s", cfg.Name())
+	res.LoadAvg = loadAvg()
+	logf("=== %s (load average %s)", cfg.Name(), res.LoadAvg)
 	clients := map[string]client.Client{}
 	defer func() {
 		for _, c := range clients {
@@ -279,7 +282,11 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fail(err)
 	}
-	d, err := startDaemon(bin, b.CDCConfig, dir, bench.ParseList(o.daemonEnv))
+	env := bench.ParseList(o.daemonEnv)
+	if o.profile {
+		env = append(env, "MILVUS_CDC_DEBUG_PPROF=true")
+	}
+	d, err := startDaemon(bin, b.CDCConfig, dir, env)
 	if err != nil {
 		return fail(err)
 	}
@@ -306,7 +313,14 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	if err != nil {
 		return fail(err)
 	}
+	var prof *profiler
+	if o.profile {
+		prof = startCPU(d.addr, dir)
+		defer prof.stop()
+		logf("profiles of this configuration: %s", dir)
+	}
 	repl, err := insertAndWatch(ctx, cfg, pool, src, coll, watch, coll, o.timeout)
+	prof.snapshot("heap", "heap-after-replication.pb.gz")
 	if err != nil {
 		return fail(fmt.Errorf("replication: %w (daemon log %s)", err, d.logPath))
 	}
@@ -327,6 +341,9 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	if err != nil {
 		return fail(fmt.Errorf("lag: %w (daemon log %s)", err, d.logPath))
 	}
+	prof.stop()
+	prof.snapshot("heap", "heap-after-lag.pb.gz")
+	prof.snapshot("allocs", "allocs.pb.gz")
 	res.LagLoadAchievedRowsPerS = bench.Rate(float64(loadRows), o.lagFor)
 	res.SetLag(bench.SummarizeLags(lags, lost))
 	logf("lag at %.0f rows/s (written: %.0f rows/s): %d markers, %d lost, p50 %.3f s, p95 %.3f s, p99 %.3f s, max %.3f s",
