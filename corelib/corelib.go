@@ -158,7 +158,8 @@ type Status struct {
 	LastError string `json:"lastError,omitempty"`
 
 	// State is "running", "retrying" (the last attempt of some work failed
-	// and is being retried) or "stopped".
+	// and is being retried), "failed" (stopped on an error retrying cannot
+	// fix, see ErrPermanent) or "stopped".
 	State string `json:"state,omitempty"`
 	// Error is the most recent failure with its time and stage; nil if none.
 	Error *StatusError `json:"error,omitempty"`
@@ -286,3 +287,9 @@ type PipelineFactory interface {
 type StartPositioner interface {
 	StartPositions(ctx context.Context, spec TaskSpec, skip map[string]bool) ([]Checkpoint, error)
 }
+
+// ErrPermanent is wrapped by the error a pipeline reports through
+// Deps.OnFailure when it stopped on an error retrying cannot fix (a target
+// that persistently refuses a schema, data or the credentials). The control
+// plane marks such a task Failed rather than Paused; resume retries it.
+var ErrPermanent = errors.New("permanent failure")

@@ -40,6 +40,10 @@ const (
 	StateInitial State = "Initial"
 	StateRunning State = "Running"
 	StatePaused  State = "Paused"
+	// StateFailed: the pipeline stopped on an error retrying cannot fix
+	// (corelib.ErrPermanent); Reason has the error. Not milvus-cdc's: its
+	// /cdc API shows it as Paused. Resume retries the task.
+	StateFailed State = "Failed"
 )
 
 // Task is a stored task: its specification plus its lifecycle state.

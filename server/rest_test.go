@@ -105,7 +105,7 @@ func TestRESTLifecycle(t *testing.T) {
 	require.Len(t, r.json(t)["tasks"], 1)
 	r = d.do(http.MethodGet, "/api/v1/tasks?state=running", "")
 	require.Len(t, r.json(t)["tasks"], 0)
-	requireProblem(t, d.do(http.MethodGet, "/api/v1/tasks?state=Sleeping", ""), 400, "bad_request", `unknown state "Sleeping"; use Initial, Running or Paused`, "state")
+	requireProblem(t, d.do(http.MethodGet, "/api/v1/tasks?state=Sleeping", ""), 400, "bad_request", `unknown state "Sleeping"; use Initial, Running, Paused or Failed`, "state")
 
 	r = d.do(http.MethodPost, "/api/v1/tasks/t1/resume", "")
 	require.Equal(t, http.StatusOK, r.status)

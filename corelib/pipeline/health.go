@@ -2,10 +2,15 @@ package pipeline
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 )
 
 // Stage names where an error happened, for status and metrics.
@@ -28,6 +33,10 @@ type health struct {
 	retrying  bool
 	skipped   map[string]int64 // unsupported message types skipped, by type
 	metrics   taskMetrics      // set before the pipeline's workers start
+	// onPermanent stops the pipeline when an error retrying cannot fix
+	// persists (see permanentAfter); nil keeps retrying.
+	onPermanent func(error)
+	failedFor   string // set once onPermanent was called: the error
 }
 
 func newHealth() *health { return &health{skipped: map[string]int64{}} }
@@ -53,12 +62,45 @@ func (h *health) skip(kind string) {
 	h.skipped[kind]++
 }
 
+// A target refusal the sink classifies as not retryable (a schema or data
+// the target rejects, credentials refused) is permanent once it has failed
+// permanentAttempts times in a row over at least permanentAfter: a refusal
+// caused by a passing race (an object another worker is still creating)
+// clears up within that, one retrying cannot fix does not.
+var (
+	permanentAttempts = 5
+	permanentAfter    = 10 * time.Second // a variable for tests
+)
+
+// isPermanent reports whether err is a target refusal retrying cannot fix.
+func isPermanent(err error) bool {
+	var te *sink.TargetError
+	return errors.As(err, &te) && !te.Retryable
+}
+
+// givePermanent records that the pipeline stops on err and calls
+// onPermanent, once.
+func (h *health) givePermanent(stage string, err error) bool {
+	h.mu.Lock()
+	stop := h.onPermanent
+	if stop == nil || h.failedFor != "" {
+		h.mu.Unlock()
+		return stop != nil
+	}
+	h.failedFor = fmt.Sprintf("%s: %v", stage, err)
+	h.mu.Unlock()
+	stop(fmt.Errorf("%w: %s stage: %w", corelib.ErrPermanent, stage, err))
+	return true
+}
+
 // retry runs fn until it succeeds or ctx ends, backing off from 200 ms up to
 // 30 s between attempts. Every failure is recorded in h and logged, so a
 // target that stays down shows in the task status instead of stalling
-// silently. It returns nil or ctx's error.
+// silently. A permanent refusal (isPermanent, persisting) stops the pipeline
+// through h.onPermanent. It returns nil, ctx's error or the permanent one.
 func retry(ctx context.Context, h *health, log *zap.Logger, stage, what string, fn func(context.Context) error) error {
 	backoff := 200 * time.Millisecond
+	permanentRun, permanentSince := 0, time.Time{}
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil {
@@ -72,6 +114,19 @@ func retry(ctx context.Context, h *health, log *zap.Logger, stage, what string, 
 			return ctx.Err()
 		}
 		h.failed(stage, err)
+		if isPermanent(err) {
+			if permanentRun == 0 {
+				permanentSince = time.Now()
+			}
+			permanentRun++
+			if permanentRun >= permanentAttempts && time.Since(permanentSince) >= permanentAfter && h.givePermanent(stage, err) {
+				log.Error("giving up: the error persists and retrying cannot fix it", zap.String("stage", stage), zap.String("op", what),
+					zap.Int("attempts", attempt), zap.Error(err))
+				return err
+			}
+		} else {
+			permanentRun = 0
+		}
 		h.metrics.retried(stage)
 		log.Warn("operation failed, retrying", zap.String("stage", stage), zap.String("op", what),
 			zap.Int("attempt", attempt), zap.Duration("backoff", backoff), zap.Error(err))

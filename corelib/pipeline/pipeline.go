@@ -107,6 +107,7 @@ func (p *Pipeline) Start(context.Context) error {
 	p.stage = "starting"
 	p.health = newHealth()
 	p.health.metrics = p.metrics.forTask(p.spec.ID)
+	p.health.onPermanent = p.fail
 	p.r = nil
 	p.metrics.attach(p)
 	go func() {

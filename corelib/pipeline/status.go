@@ -16,6 +16,8 @@ const (
 	stateRunning  = "running"
 	stateRetrying = "retrying"
 	stateStopped  = "stopped"
+	// stateFailed: stopped on an error retrying cannot fix; resume retries.
+	stateFailed = "failed"
 )
 
 // Channel kinds in the status.
@@ -57,6 +59,10 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 		if h.retrying && running {
 			st.State = stateRetrying
 			st.Detail = fmt.Sprintf("retrying (%d retries so far) after a %s failure", h.retries, h.lastStage)
+		}
+		if h.failedFor != "" {
+			st.State = stateFailed
+			st.Detail = "failed on an error retrying cannot fix (" + h.failedFor + "); resume the task to try again"
 		}
 		h.mu.Unlock()
 	}

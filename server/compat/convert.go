@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -141,13 +142,24 @@ func targetToken(m MilvusConnectParam) string {
 	return m.Username + ":" + m.Password
 }
 
+// compatState is the state milvus-cdc would show. It has no failed state:
+// a task stopped on an error retrying cannot fix is Paused there too (with
+// the error as reason), which is what its clients already handle: a paused
+// task that needs attention and a resume.
+func compatState(s meta.State) string {
+	if s == meta.StateFailed {
+		return string(meta.StatePaused)
+	}
+	return string(s)
+}
+
 // fromView converts a task view to the wire Task. The view carries no secrets;
 // the token, username and password keys stay absent.
 func fromView(v task.View) Task {
 	t := Task{
 		TaskID:            v.Spec.ID,
 		KafkaConnectParam: KafkaConnectParam{},
-		State:             string(v.State),
+		State:             compatState(v.State),
 		Reason:            v.Reason,
 		MilvusConnectParam: MilvusConnectParam{
 			URI:             v.Spec.Target.URI,

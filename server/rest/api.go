@@ -142,12 +142,12 @@ func parseState(s string) (meta.State, error) {
 	if s == "" {
 		return "", nil
 	}
-	for _, st := range []meta.State{meta.StateInitial, meta.StateRunning, meta.StatePaused} {
+	for _, st := range []meta.State{meta.StateInitial, meta.StateRunning, meta.StatePaused, meta.StateFailed} {
 		if strings.EqualFold(s, string(st)) {
 			return st, nil
 		}
 	}
-	return "", task.FieldErrorf(task.CodeBadRequest, "state", "unknown state %q; use Initial, Running or Paused", s)
+	return "", task.FieldErrorf(task.CodeBadRequest, "state", "unknown state %q; use Initial, Running, Paused or Failed", s)
 }
 
 // DecodeStrict decodes exactly one JSON object into v, refusing unknown

@@ -25,6 +25,8 @@ const (
 	ReasonManualPause      = "manually pause through http interface"
 	ReasonAutoStartOff     = "the task is disabled auto start"
 	reasonPipelineFailedFn = "the pipeline stopped on an error: %v"
+	// reasonPermanentFn is the reason of a Failed task.
+	reasonPermanentFn = "the pipeline failed on an error retrying cannot fix; resume the task once it is fixed: %v"
 )
 
 // Limits are the configuration values the service enforces.
@@ -269,10 +271,13 @@ func (c *Controller) onPipelineFailure(id string, rp *runningPipeline) func(erro
 			if err != nil {
 				return // deleted meanwhile
 			}
-			if t.State == meta.StatePaused {
+			if t.State == meta.StatePaused || t.State == meta.StateFailed {
 				return
 			}
 			t.State, t.Reason, t.PausedByUser = meta.StatePaused, fmt.Sprintf(reasonPipelineFailedFn, cause), false
+			if errors.Is(cause, corelib.ErrPermanent) {
+				t.State, t.Reason = meta.StateFailed, fmt.Sprintf(reasonPermanentFn, cause)
+			}
 			if _, err := c.store.UpdateTask(ctx, t); err != nil {
 				c.lg.Error("cannot record the pipeline failure", zap.String("task_id", id), zap.Error(err))
 				return
@@ -405,13 +410,13 @@ func (c *Controller) Synced(ctx context.Context, id string, wait time.Duration) 
 	return v, rep, nil
 }
 
-// CountByState returns the number of tasks per state (all three states present).
+// CountByState returns the number of tasks per state (every state present).
 func (c *Controller) CountByState(ctx context.Context) (map[meta.State]int, error) {
 	tasks, err := c.store.ListTasks(ctx)
 	if err != nil {
 		return nil, err
 	}
-	counts := map[meta.State]int{meta.StateInitial: 0, meta.StateRunning: 0, meta.StatePaused: 0}
+	counts := map[meta.State]int{meta.StateInitial: 0, meta.StateRunning: 0, meta.StatePaused: 0, meta.StateFailed: 0}
 	for _, t := range tasks {
 		counts[t.State]++
 	}
@@ -459,6 +464,8 @@ func (c *Controller) reloadOne(ctx context.Context, id string) {
 	}
 	switch {
 	case t.State == meta.StatePaused && t.PausedByUser:
+		return
+	case t.State == meta.StateFailed: // retrying it is the operator's call (resume)
 		return
 	case t.Spec.DisableAutoStart:
 		if t.State != meta.StatePaused || t.Reason != ReasonAutoStartOff {

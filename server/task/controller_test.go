@@ -519,7 +519,7 @@ func TestListFiltersByStateAndCounts(t *testing.T) {
 	require.Len(t, all, 2)
 	counts, err := h.ctl.CountByState(ctx)
 	require.NoError(t, err)
-	require.Equal(t, map[meta.State]int{meta.StateInitial: 0, meta.StateRunning: 1, meta.StatePaused: 1}, counts)
+	require.Equal(t, map[meta.State]int{meta.StateInitial: 0, meta.StateRunning: 1, meta.StatePaused: 1, meta.StateFailed: 0}, counts)
 }
 
 func TestReadsDoNotWaitForASlowStart(t *testing.T) {
