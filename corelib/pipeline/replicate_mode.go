@@ -33,6 +33,10 @@ import (
 // often as Milvus's own rootcoord ticks (200 ms).
 const tickInterval = 200 * time.Millisecond
 
+// minTickGap bounds the tick rate while data flows (every applied pack may
+// raise the watermark).
+const minTickGap = 50 * time.Millisecond
+
 // replicaMode is the replicate-mode state of one pipeline.
 type replicaMode struct {
 	log *zap.Logger
@@ -102,12 +106,20 @@ func (m *replicaMode) start(ctx context.Context, wg *sync.WaitGroup, r *replicat
 		t := time.NewTicker(tickInterval)
 		defer t.Stop()
 		for {
+			// Wake when a channel applied a pack, so the replica's
+			// strong-consistency queries wait as little as possible, but
+			// tick no more often than minTickGap.
+			r.progress.mu.Lock()
+			changed := r.progress.changed
+			r.progress.mu.Unlock()
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				m.tick(ctx, r)
+			case <-changed:
 			}
+			m.tick(ctx, r)
+			sleepCtx(ctx, minTickGap)
 		}
 	}()
 }

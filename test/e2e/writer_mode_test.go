@@ -1,0 +1,157 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
+	"github.com/milvus-io/milvus-sdk-go/v2/client"
+	"github.com/milvus-io/milvus-sdk-go/v2/entity"
+	"github.com/stretchr/testify/require"
+)
+
+// TestWriterModeMismatchIsRefused: a task whose writer mode does not fit the
+// target's mode is refused at creation with an error naming the setting to
+// change; nothing is stored. The source Milvus (always a normal instance)
+// serves as the normal target in either bed; the bed's own target is the
+// other case.
+func TestWriterModeMismatchIsRefused(t *testing.T) {
+	bed := RequireBed(t)
+	d := StartDaemon(t, bed)
+	coll := UniqueName("e2e_mode")
+
+	cases := []struct {
+		name, target, mode, setting string
+	}{
+		{"replicate against a normal Milvus", bed.SourceAddr, WriterModeReplicate, "common.ttMsgEnabled=false"},
+	}
+	if bed.TargetMode() == WriterModeReplicate {
+		cases = append(cases, struct{ name, target, mode, setting string }{"api against a replica", bed.TargetAddr, WriterModeAPI, "common.ttMsgEnabled=true"})
+	} else {
+		cases = append(cases, struct{ name, target, mode, setting string }{"replicate against the api target", bed.TargetAddr, WriterModeReplicate, "common.ttMsgEnabled=false"})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, msg, _ := d.CDCRaw(t, "create", map[string]any{
+				"milvus_connect_param": map[string]any{"uri": "http://" + tc.target, "connect_timeout": 10},
+				"collection_infos":     []any{map[string]any{"name": coll}},
+				"writer_mode":          tc.mode,
+			})
+			require.Equal(t, 500, code, "/cdc create: %s", msg)
+			require.Contains(t, msg, tc.setting, "the error names the setting to change")
+
+			body, _ := json.Marshal(map[string]any{
+				"target":     map[string]any{"uri": "http://" + tc.target, "connectTimeoutSeconds": 10},
+				"scope":      []any{map[string]any{"database": "default", "collection": coll}},
+				"writerMode": tc.mode,
+			})
+			resp, err := http.Post("http://"+d.addr+"/api/v1/tasks", "application/json", bytes.NewReader(body))
+			require.NoError(t, err)
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "%s", raw)
+			var p struct{ Code, Field, Detail string }
+			require.NoError(t, json.Unmarshal(raw, &p))
+			require.Equal(t, "target_mode", p.Code)
+			require.Equal(t, "writerMode", p.Field)
+			require.Contains(t, p.Detail, tc.setting)
+		})
+	}
+	var list struct {
+		Tasks []any `json:"tasks"`
+	}
+	d.getJSON(t, "/api/v1/tasks", &list)
+	require.Empty(t, list.Tasks, "a refused task is not stored")
+}
+
+// TestReplicaServesQueriesWhileReplicating (replicate beds): while the task
+// runs, the replica answers queries with the source's rows, deletes reach it,
+// and it is an exact replica: the collection carries the source's creation
+// timestamp.
+func TestReplicaServesQueriesWhileReplicating(t *testing.T) {
+	bed := RequireBed(t)
+	if bed.TargetMode() != WriterModeReplicate {
+		t.Skip("needs a target in replicate mode (make e2e TARGET_MODE=replicate)")
+	}
+	ctx := context.Background()
+	d := StartDaemon(t, bed)
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	schema := AllTypesSchema(UniqueName("e2e_replica"))
+	coll := schema.CollectionName
+	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
+
+	require.NoError(t, CreateCollection(ctx, src, schema, 2))
+	DropCollectionOnCleanup(t, src, coll)
+	require.NoError(t, EnsureLoaded(ctx, src, coll))
+	Eventually(t, ctx, catchUp, time.Second, "target loads "+coll, targetLoaded(dst, coll))
+
+	// Rows arrive in batches; after each, the replica answers with all of them
+	// while the task keeps running.
+	for i := 0; i < 3; i++ {
+		require.NoError(t, insertInto(ctx, src, schema, "", i*1000, 1000, 500))
+		want := int64((i + 1) * 1000)
+		Eventually(t, ctx, catchUp, time.Second, "target counts the rows", func(ctx context.Context) (bool, string, error) {
+			n, err := CountRows(ctx, dst, coll)
+			return err == nil && n == want, "target rows: " + itoa(n), err
+		})
+		state, reason := d.TaskState(t, id)
+		require.Equal(t, "Running", state, reason)
+	}
+	require.NoError(t, src.Delete(ctx, coll, "", inExpr(int64Range(0, 100))))
+	Eventually(t, ctx, catchUp, time.Second, "target equals source after deletes", SameCollection(src, dst, coll, coll))
+	n, err := CountRows(ctx, dst, coll)
+	require.NoError(t, err)
+	require.EqualValues(t, 2900, n)
+
+	// Paused, the replica gets neither rows nor time ticks: an eventually
+	// consistent count still answers (a strong one would wait for resume).
+	d.CDC(t, "pause", map[string]any{"task_id": id})
+	require.NoError(t, insertInto(ctx, src, schema, "", 3000, 500, 500))
+	time.Sleep(5 * time.Second)
+	require.EqualValues(t, 2900, countEventually(t, ctx, dst, coll), "nothing reaches the replica while the task is paused")
+	d.CDC(t, "resume", map[string]any{"task_id": id})
+	Eventually(t, ctx, catchUp, time.Second, "changes made while paused", SameCollection(src, dst, coll, coll))
+	n, err = CountRows(ctx, dst, coll)
+	require.NoError(t, err)
+	require.EqualValues(t, 3400, n)
+
+	srcTs, dstTs := createdTimestamp(t, ctx, src, coll), createdTimestamp(t, ctx, dst, coll)
+	require.NotZero(t, srcTs)
+	require.Equal(t, srcTs, dstTs, "the replica's collection has the source's creation timestamp")
+}
+
+func createdTimestamp(t *testing.T, ctx context.Context, c client.Client, coll string) uint64 {
+	t.Helper()
+	gc, ok := c.(*client.GrpcClient)
+	require.True(t, ok)
+	resp, err := gc.Service.DescribeCollection(ctx, &milvuspb.DescribeCollectionRequest{CollectionName: coll})
+	require.NoError(t, err)
+	require.Zero(t, resp.GetStatus().GetCode(), resp.GetStatus().GetReason())
+	return resp.GetCreatedTimestamp()
+}
+
+// countEventually is count(*) at consistency level Eventually: it does not
+// wait for the replica's time ticks.
+func countEventually(t *testing.T, ctx context.Context, c client.Client, coll string) int64 {
+	t.Helper()
+	rs, err := c.Query(ctx, coll, nil, "", []string{"count(*)"}, client.WithSearchQueryConsistencyLevel(entity.ClEventually))
+	require.NoError(t, err)
+	col := rs.GetColumn("count(*)")
+	require.NotNil(t, col, "count(*) column")
+	require.Equal(t, 1, col.Len())
+	n, err := col.GetAsInt64(0)
+	require.NoError(t, err)
+	return n
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
