@@ -59,12 +59,14 @@ demo:
 demo-stop:
 	bash deployments/demo/demo.sh stop
 
-# Benchmark (issue 7, bench/): for each configuration the bed comes up
-# (deployments/testbed/testbed.sh up, in the caller's network namespace), the
-# direct-insert baseline, replication through a fresh daemon, lag at half the
-# baseline rate; the bed always comes down. Results: bench/results/latest.json
-# and latest.md; method in docs/benchmarks.md. Narrow a run with BENCH_FLAGS,
-# e.g. BENCH_FLAGS='-mq kafka -dims 768 -batches 5000'.
+# Benchmark (issue 7, bench/): per MQ and writer mode the bed comes up
+# (deployments/testbed/testbed.sh up --mq M --target-mode api|replicate, in the
+# caller's network namespace); per configuration the direct-insert baseline
+# (api mode; replicate mode reuses it), replication through a fresh daemon, lag
+# at half the baseline rate; the bed always comes down. Results:
+# bench/results/latest.json and latest.md; method in docs/benchmarks.md. Narrow
+# a run with BENCH_FLAGS, e.g. BENCH_FLAGS='-mq kafka -modes api -dims 768
+# -batches 5000'; BENCH_FLAGS=-profile saves pprof profiles of the daemon.
 .PHONY: bench bench-quick
 BENCH_FLAGS ?=
 

@@ -39,9 +39,17 @@ func ParsePositiveInts(flag, s string) ([]int, error) {
 	return out, nil
 }
 
+// Writer modes: "api" replays through the target's public API; "replicate"
+// forwards the source's messages to a target started with
+// common.ttMsgEnabled=false (bed TARGET_MODE=replicate).
+const (
+	ModeAPI       = "api"
+	ModeReplicate = "replicate"
+)
+
 // Expand returns every configuration of the cross product, grouped by MQ
-// first (the bed is brought up once per MQ), in the order the lists give.
-// Only the "api" writer mode exists; "replicate" is refused with that reason.
+// first and writer mode second (the bed is brought up once per MQ and mode:
+// the target's mode is a start-up setting), in the order the lists give.
 func Expand(mqs, modes []string, dims, batches []int, rows int) ([]Config, error) {
 	if rows <= 0 {
 		return nil, fmt.Errorf("%w: -rows %d: want a positive number of rows", ErrBadFlag, rows)
@@ -55,12 +63,8 @@ func Expand(mqs, modes []string, dims, batches []int, rows int) ([]Config, error
 		}
 	}
 	for _, m := range modes {
-		switch m {
-		case "api":
-		case "replicate":
-			return nil, fmt.Errorf("%w: -modes replicate: the replicate writer mode does not exist yet; use api", ErrBadFlag)
-		default:
-			return nil, fmt.Errorf("%w: -modes %q: want api", ErrBadFlag, m)
+		if m != ModeAPI && m != ModeReplicate {
+			return nil, fmt.Errorf("%w: -modes %q: want api or replicate", ErrBadFlag, m)
 		}
 	}
 	var out []Config

@@ -15,7 +15,7 @@ import (
 // Config is one benchmark configuration.
 type Config struct {
 	MQ    string // pulsar | kafka
-	Mode  string // writer mode; only "api" exists
+	Mode  string // writer mode: ModeAPI or ModeReplicate
 	Dim   int    // float vector dimension
 	Batch int    // rows per insert call
 	Rows  int    // rows per run
@@ -44,6 +44,11 @@ type Result struct {
 	BaselineRowsPerS       float64 `json:"baseline_rows_per_s"`
 	BaselineMiBPerS        float64 `json:"baseline_mib_per_s"`
 	BaselineInsertRowsPerS float64 `json:"baseline_insert_rows_per_s"`
+	// BaselineFrom names the configuration whose baseline this one uses: a
+	// target in replicate mode refuses direct inserts, so replicate-mode
+	// configurations take the api-mode baseline of the same MQ, dim and batch
+	// measured earlier in the run.
+	BaselineFrom string `json:"baseline_from,omitempty"`
 
 	SourceInsertRowsPerS float64 `json:"source_insert_rows_per_s"`
 	ReplicationRowsPerS  float64 `json:"replication_rows_per_s"`
@@ -118,10 +123,42 @@ func (r *Result) SetLagFloor(s LagSummary) {
 
 // Report is the whole content of latest.json.
 type Report struct {
-	Date    string   `json:"date"`
-	Commit  string   `json:"commit"`
-	Machine string   `json:"machine"`
-	Results []Result `json:"results"`
+	Date    string `json:"date"`
+	Commit  string `json:"commit"`
+	Machine string `json:"machine"`
+	// Included names an earlier report whose results were carried over
+	// (-with): "date, commit"; those results keep their own started_at.
+	Included string   `json:"included,omitempty"`
+	Results  []Result `json:"results"`
+}
+
+// ReadReport reads a report written by WriteJSON.
+func ReadReport(path string) (Report, error) {
+	var rep Report
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return rep, fmt.Errorf("read results: %w", err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return rep, fmt.Errorf("results %s: %w", path, err)
+	}
+	return rep, nil
+}
+
+// Carry returns the results of prev whose configuration is not in fresh,
+// in their order, followed by fresh.
+func Carry(prev, fresh []Result) []Result {
+	again := map[string]bool{}
+	for _, r := range fresh {
+		again[r.Config] = true
+	}
+	var out []Result
+	for _, r := range prev {
+		if !again[r.Config] {
+			out = append(out, r)
+		}
+	}
+	return append(out, fresh...)
 }
 
 // WriteJSON writes the report, indented, creating the directory if needed.

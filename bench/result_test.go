@@ -126,3 +126,23 @@ func TestTables(t *testing.T) {
 		})
 	}
 }
+
+func TestReadReportAndCarry(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.json")
+	a := Result{Config: "pulsar/api/dim8/batch1/rows1", Mode: "api", BaselineRowsPerS: 100}
+	b := Result{Config: "kafka/api/dim8/batch1/rows1", Mode: "api", BaselineRowsPerS: 200}
+	require.NoError(t, WriteJSON(path, Report{Date: "d", Commit: "c", Results: []Result{a, b}}))
+	rep, err := ReadReport(path)
+	require.NoError(t, err)
+	require.Equal(t, "c", rep.Commit)
+	require.Equal(t, []Result{a, b}, rep.Results)
+
+	a2 := a
+	a2.BaselineRowsPerS = 300
+	r := Result{Config: "pulsar/replicate/dim8/batch1/rows1", Mode: "replicate"}
+	got := Carry(rep.Results, []Result{a2, r})
+	require.Equal(t, []Result{b, a2, r}, got, "a re-measured configuration replaces the old one")
+
+	_, err = ReadReport(filepath.Join(t.TempDir(), "missing.json"))
+	require.ErrorContains(t, err, "read results")
+}

@@ -18,6 +18,9 @@ type bed struct {
 	SourceURI string // host:port
 	TargetURI string // host:port
 	CDCConfig string
+	// TargetMode is the bed's TARGET_MODE: api (a normal target) or
+	// replicate (common.ttMsgEnabled=false); beds that predate it are api.
+	TargetMode string
 }
 
 // repoRoot is the first parent of the working directory holding go.mod.
@@ -70,7 +73,11 @@ func loadBed(path string) (*bed, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("test bed env %s: %w", path, err)
 	}
-	b := &bed{MQ: env["MQ_TYPE"], SourceURI: env["SOURCE_MILVUS_ADDR"], TargetURI: env["TARGET_MILVUS_ADDR"], CDCConfig: env["CDC_CONFIG"]}
+	b := &bed{MQ: env["MQ_TYPE"], SourceURI: env["SOURCE_MILVUS_ADDR"], TargetURI: env["TARGET_MILVUS_ADDR"], CDCConfig: env["CDC_CONFIG"],
+		TargetMode: env["TARGET_MODE"]}
+	if b.TargetMode == "" {
+		b.TargetMode = "api"
+	}
 	if b.MQ == "" || b.SourceURI == "" || b.TargetURI == "" || b.CDCConfig == "" {
 		return nil, fmt.Errorf("test bed env %s lacks MQ_TYPE, SOURCE_MILVUS_ADDR, TARGET_MILVUS_ADDR or CDC_CONFIG", path)
 	}

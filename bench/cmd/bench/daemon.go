@@ -134,12 +134,16 @@ func (d *daemon) cdc(ctx context.Context, requestType string, data any) (map[str
 }
 
 // createTask creates a task replicating one collection of the default
-// database to target and returns its id.
-func (d *daemon) createTask(ctx context.Context, target, collection string) (string, error) {
-	out, err := d.cdc(ctx, "create", map[string]any{
+// database to target in the given writer mode and returns its id.
+func (d *daemon) createTask(ctx context.Context, target, collection, mode string) (string, error) {
+	req := map[string]any{
 		"milvus_connect_param": map[string]any{"uri": "http://" + target, "connect_timeout": 10},
 		"collection_infos":     []map[string]any{{"name": collection}},
-	})
+	}
+	if mode != bench.ModeAPI {
+		req["writer_mode"] = mode
+	}
+	out, err := d.cdc(ctx, "create", req)
 	if err != nil {
 		return "", err
 	}

@@ -41,6 +41,7 @@ type options struct {
 	daemonEnv string
 	floorFor  time.Duration
 	profile   bool
+	with      string
 }
 
 func logf(format string, args ...any) {
@@ -49,9 +50,9 @@ func logf(format string, args ...any) {
 
 func main() {
 	var o options
-	flag.BoolVar(&o.quick, "quick", false, "the quick set: pulsar, api, dim 768, batch 5000, 20000 rows, 20 s of lag (explicit flags still win)")
+	flag.BoolVar(&o.quick, "quick", false, "the quick set: pulsar, api mode, dim 768, batch 5000, 20000 rows, 20 s of lag (explicit flags still win)")
 	flag.StringVar(&o.mqs, "mq", "pulsar,kafka", "source MQs, comma-separated (pulsar,kafka); the bed is brought up once per MQ")
-	flag.StringVar(&o.modes, "modes", "api", "writer modes (only api exists; the replicate mode is not implemented yet)")
+	flag.StringVar(&o.modes, "modes", "api,replicate", "writer modes, comma-separated (api,replicate); replicate runs on a bed whose target has common.ttMsgEnabled=false and takes its baseline from the api configuration of the same MQ, dim and batch")
 	flag.StringVar(&o.dims, "dims", "128,768", "float vector dimensions, comma-separated")
 	flag.StringVar(&o.batches, "batches", "100,5000", "rows per insert call, comma-separated")
 	flag.IntVar(&o.rows, "rows", 100000, "rows per baseline and replication run")
@@ -66,12 +67,13 @@ func main() {
 	flag.StringVar(&o.daemonEnv, "daemon-env", "", "extra KEY=VALUE environment of the daemon, comma-separated (e.g. GODEBUG=gctrace=1)")
 	flag.DurationVar(&o.floorFor, "lag-floor-duration", 5*time.Second, "how long the probe runs straight against the target, without load, to measure the floor of the lag measurement (0: skip)")
 	flag.BoolVar(&o.profile, "profile", false, "run the daemon with debug.pprof on and save CPU profiles (replication and lag runs) and heap profiles (after each) in the work directory")
+	flag.StringVar(&o.with, "with", "", "results JSON of an earlier run: its results are carried into this run's output (those measured again are replaced) and its api-mode baselines serve replicate-mode configurations")
 	flag.Parse()
 	if o.quick {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		quick := map[string]func(){
-			"mq": func() { o.mqs = "pulsar" }, "dims": func() { o.dims = "768" }, "batches": func() { o.batches = "5000" },
+			"mq": func() { o.mqs = "pulsar" }, "modes": func() { o.modes = "api" }, "dims": func() { o.dims = "768" }, "batches": func() { o.batches = "5000" },
 			"rows": func() { o.rows = 20000 }, "lag-duration": func() { o.lagFor = 20 * time.Second },
 		}
 		for name, apply := range quick {
@@ -121,8 +123,24 @@ func run(ctx context.Context, o options) error {
 	}
 	rep := bench.Report{Date: time.Now().UTC().Format(time.RFC3339), Commit: gitCommit(root), Machine: machine()}
 	var failed bool
-	for _, group := range groupByMQ(cfgs) {
-		results := runGroup(ctx, o, root, bin, work, group)
+	baselines := map[string]bench.Result{} // api-mode results, for replicate mode
+	var carried []bench.Result
+	if o.with != "" {
+		prev, err := bench.ReadReport(underRoot(root, o.with))
+		if err != nil {
+			return err
+		}
+		for _, r := range prev.Results {
+			if r.Error == "" && r.Mode == bench.ModeAPI {
+				baselines[baselineKey(bench.Config{MQ: r.MQ, Dim: r.Dim, Batch: r.Batch, Rows: r.Rows})] = r
+			}
+		}
+		carried = prev.Results
+		rep.Included = prev.Date + ", commit " + prev.Commit
+		logf("carrying %d results of %s (%s)", len(carried), o.with, rep.Included)
+	}
+	for _, group := range groupByBed(cfgs) {
+		results := runGroup(ctx, o, root, bin, work, group, baselines)
 		for _, r := range results {
 			failed = failed || r.Error != ""
 		}
@@ -131,6 +149,7 @@ func run(ctx context.Context, o options) error {
 			break
 		}
 	}
+	rep.Results = bench.Carry(carried, rep.Results)
 	fmt.Println()
 	fmt.Printf("milvus-cdc benchmark, %s, commit %s, %s\n", rep.Date, rep.Commit, rep.Machine)
 	if err := bench.WriteTable(os.Stdout, rep.Results); err != nil {
@@ -144,6 +163,9 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	fmt.Fprintf(mdf, "Run %s, commit %s, %s.\n\n", rep.Date, rep.Commit, rep.Machine)
+	if rep.Included != "" {
+		fmt.Fprintf(mdf, "Includes results of the run of %s (see started_at in the JSON).\n\n", rep.Included)
+	}
 	if err := bench.WriteMarkdown(mdf, rep.Results); err != nil {
 		mdf.Close()
 		return err
@@ -167,10 +189,12 @@ func underRoot(root, p string) string {
 	return filepath.Join(root, p)
 }
 
-func groupByMQ(cfgs []bench.Config) [][]bench.Config {
+// groupByBed splits the configurations into runs of one bed each: same MQ
+// and same writer mode (the target's mode is fixed when it starts).
+func groupByBed(cfgs []bench.Config) [][]bench.Config {
 	var out [][]bench.Config
 	for _, c := range cfgs {
-		if n := len(out); n > 0 && out[n-1][0].MQ == c.MQ {
+		if n := len(out); n > 0 && out[n-1][0].MQ == c.MQ && out[n-1][0].Mode == c.Mode {
 			out[n-1] = append(out[n-1], c)
 			continue
 		}
@@ -181,7 +205,7 @@ func groupByMQ(cfgs []bench.Config) [][]bench.Config {
 
 // runGroup runs every configuration of one MQ on one bed, which it brings up
 // and always takes down (with -bed up).
-func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []bench.Config) []bench.Result {
+func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []bench.Config, baselines map[string]bench.Result) []bench.Result {
 	fail := func(err error) []bench.Result {
 		out := make([]bench.Result, len(cfgs))
 		for i, c := range cfgs {
@@ -190,11 +214,11 @@ func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []ben
 		}
 		return out
 	}
-	mq := cfgs[0].MQ
+	mq, mode := cfgs[0].MQ, cfgs[0].Mode
 	if o.bedMode == "up" {
 		// A failed up cleans up after itself; a down then could stop a bed
 		// that someone else started with the same state directory.
-		if err := runTestbed(ctx, root, "up", "--mq", mq); err != nil {
+		if err := runTestbed(ctx, root, "up", "--mq", mq, "--target-mode", mode); err != nil {
 			return fail(err)
 		}
 		defer func() { _ = runTestbed(context.Background(), root, "down") }()
@@ -203,17 +227,19 @@ func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []ben
 	if err != nil {
 		return fail(err)
 	}
-	if b.MQ != mq {
-		return fail(fmt.Errorf("the running bed's MQ is %s, not %s", b.MQ, mq))
+	if b.MQ != mq || b.TargetMode != mode {
+		return fail(fmt.Errorf("the running bed is %s with a target in %s mode, not %s/%s", b.MQ, b.TargetMode, mq, mode))
 	}
 	var out []bench.Result
 	for _, c := range cfgs {
 		if ctx.Err() != nil {
 			break
 		}
-		r := runConfig(ctx, o, b, bin, work, c)
+		r := runConfig(ctx, o, b, bin, work, c, baselines)
 		if r.Error != "" {
 			logf("%s: %s", c.Name(), r.Error)
+		} else if c.Mode == bench.ModeAPI {
+			baselines[baselineKey(c)] = r
 		}
 		out = append(out, r)
 	}
@@ -222,7 +248,12 @@ func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []ben
 
 // runConfig measures one configuration: baseline, replication and lag, back
 // to back, each on fresh collections, with a fresh daemon.
-func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg bench.Config) (res bench.Result) {
+// baselineKey identifies the data of a configuration regardless of mode.
+func baselineKey(c bench.Config) string {
+	return fmt.Sprintf("%s/dim%d/batch%d/rows%d", c.MQ, c.Dim, c.Batch, c.Rows)
+}
+
+func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg bench.Config, baselines map[string]bench.Result) (res bench.Result) {
 	res = bench.NewResult(cfg, time.Now())
 	fail := func(err error) bench.Result { res.Error = err.Error(); return res }
 	res.LoadAvg = loadAvg()
@@ -249,33 +280,20 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	suffix := fmt.Sprintf("d%d_b%d_%d", cfg.Dim, cfg.Batch, time.Now().UnixNano()%1_000_000_000)
 	rowBytes := float64(cfg.RowBytes())
 
-	// 1. Baseline: the same data straight into the target.
-	baseColl := "bench_base_" + suffix
-	if err := createLoadedCollection(ctx, tgt, baseColl, cfg.Dim, o.shards); err != nil {
+	// 1. Baseline: the same data straight into the target. A target in
+	// replicate mode refuses direct inserts: use the api run's baseline.
+	if cfg.Mode == bench.ModeReplicate {
+		api, ok := baselines[baselineKey(cfg)]
+		if !ok {
+			return fail(fmt.Errorf("replicate mode needs the baseline of %s in the same run (a replicate-mode target refuses direct inserts); add -modes api,replicate", baselineKey(cfg)))
+		}
+		res.BaselineFrom = api.Config
+		res.BaselineRowsPerS, res.BaselineMiBPerS, res.BaselineInsertRowsPerS = api.BaselineRowsPerS, api.BaselineMiBPerS, api.BaselineInsertRowsPerS
+		res.LagFloorP50S, res.LagFloorP99S = api.LagFloorP50S, api.LagFloorP99S
+		logf("baseline of %s (measured earlier in this run): %.0f rows/s", api.Config, res.BaselineRowsPerS)
+	} else if err := measureBaseline(ctx, o, cfg, pool, clients, suffix, &res); err != nil {
 		return fail(err)
 	}
-	base, err := insertAndWatch(ctx, cfg, pool, tgt, baseColl, watch, baseColl, o.timeout)
-	if err != nil {
-		dropCollection(tgt, baseColl)
-		return fail(fmt.Errorf("baseline: %w", err))
-	}
-	// The lag floor: markers written straight into the target and found by
-	// the same strong query; what the replication lag adds is above it.
-	if o.floorFor > 0 {
-		lags, lost, _, err := lagRun(ctx, cfg, pool, nil, clients["probeTarget"], watch, baseColl, 0, o.floorFor, 30*time.Second)
-		if err != nil {
-			dropCollection(tgt, baseColl)
-			return fail(fmt.Errorf("lag floor: %w", err))
-		}
-		res.SetLagFloor(bench.SummarizeLags(lags, lost))
-		logf("lag floor (probe straight into the target, no load): p50 %.3f s, p99 %.3f s", res.LagFloorP50S, res.LagFloorP99S)
-	}
-	dropCollection(tgt, baseColl)
-	res.BaselineRowsPerS = bench.Rate(float64(cfg.Rows), base.AllVisible.Sub(base.Start))
-	res.BaselineMiBPerS = res.BaselineRowsPerS * rowBytes / (1 << 20)
-	res.BaselineInsertRowsPerS = bench.Rate(float64(cfg.Rows), base.LastInsert.Sub(base.Start))
-	logf("baseline: %.0f rows/s visible (%.1f MiB/s), inserts acknowledged at %.0f rows/s",
-		res.BaselineRowsPerS, res.BaselineMiBPerS, res.BaselineInsertRowsPerS)
 
 	// 2. Replication: a fresh daemon and a task for one fresh collection.
 	dir := filepath.Join(work, strings.ReplaceAll(cfg.Name(), "/", "_"))
@@ -294,7 +312,7 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	coll := "bench_repl_" + suffix
 	defer dropCollection(tgt, coll)
 	defer dropCollection(src, coll)
-	taskID, err := d.createTask(ctx, b.TargetURI, coll)
+	taskID, err := d.createTask(ctx, b.TargetURI, coll, cfg.Mode)
 	if err != nil {
 		return fail(err)
 	}
@@ -353,6 +371,42 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	}
 	logf("daemon peak RSS %.0f MiB", res.CDCPeakRSSMiB)
 	return res
+}
+
+// measureBaseline inserts the rows straight into the target (the physical
+// limit of replication) and runs the lag probe against it without load (the
+// floor of the lag measurement).
+func measureBaseline(ctx context.Context, o options, cfg bench.Config, pool [][]float32, clients map[string]client.Client, suffix string, res *bench.Result) error {
+	tgt, watch := clients["target"], clients["targetWatch"]
+	rowBytes := float64(cfg.RowBytes())
+	baseColl := "bench_base_" + suffix
+	if err := createLoadedCollection(ctx, tgt, baseColl, cfg.Dim, o.shards); err != nil {
+		return err
+	}
+	base, err := insertAndWatch(ctx, cfg, pool, tgt, baseColl, watch, baseColl, o.timeout)
+	if err != nil {
+		dropCollection(tgt, baseColl)
+		return fmt.Errorf("baseline: %w", err)
+	}
+	// The lag floor: markers written straight into the target and found by
+	// the same strong query; what the replication lag adds is above it.
+	if o.floorFor > 0 {
+		lags, lost, _, err := lagRun(ctx, cfg, pool, nil, clients["probeTarget"], watch, baseColl, 0, o.floorFor, 30*time.Second)
+		if err != nil {
+			dropCollection(tgt, baseColl)
+			return fmt.Errorf("lag floor: %w", err)
+		}
+		res.SetLagFloor(bench.SummarizeLags(lags, lost))
+		logf("lag floor (probe straight into the target, no load): p50 %.3f s, p99 %.3f s", res.LagFloorP50S, res.LagFloorP99S)
+	}
+	dropCollection(tgt, baseColl)
+	res.BaselineRowsPerS = bench.Rate(float64(cfg.Rows), base.AllVisible.Sub(base.Start))
+	res.BaselineMiBPerS = res.BaselineRowsPerS * rowBytes / (1 << 20)
+	res.BaselineInsertRowsPerS = bench.Rate(float64(cfg.Rows), base.LastInsert.Sub(base.Start))
+	logf("baseline: %.0f rows/s visible (%.1f MiB/s), inserts acknowledged at %.0f rows/s",
+		res.BaselineRowsPerS, res.BaselineMiBPerS, res.BaselineInsertRowsPerS)
+
+	return nil
 }
 
 func gitCommit(root string) string {
