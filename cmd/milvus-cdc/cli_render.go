@@ -141,7 +141,9 @@ func renderSynced(w io.Writer, s rest.TaskSynced) error {
 	row(tw, "ID:", s.ID)
 	row(tw, "State:", s.State)
 	row(tw, "Synced:", strconv.FormatBool(s.Synced))
-	row(tw, "Source now:", fmt.Sprintf("%s (ts %d)", formatTime(s.SourceNow), s.SourceNowTs))
+	if s.SourceNowTs != 0 { // 0: not compared (no pipeline runs)
+		row(tw, "Source now:", fmt.Sprintf("%s (ts %d)", formatTime(s.SourceNow), s.SourceNowTs))
+	}
 	if s.Reason != "" {
 		row(tw, "Reason:", s.Reason)
 	}

@@ -86,7 +86,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 		Channels:    []corelib.ChannelStatus{{Channel: "by-dev-rootcoord-dml_0", Kind: "data", AppliedTs: 42, AppliedTime: &applied, LagSeconds: &lag}},
 		Collections: []corelib.CollectionStatus{{ID: 7, Database: "db_t1", Name: "c1", Inserted: 10, Deleted: 2, Upserted: 3, Operations: 4}},
 	})
-	d.Factory.SetSynced(corelib.SyncReport{Synced: true, SourceNowTs: 99, Channels: []corelib.ChannelSync{{Channel: "by-dev-rootcoord-dml_0", AppliedTs: 100, Synced: true}}})
+	d.Factory.SetSynced(corelib.SyncReport{Synced: true, SourceNowTs: 99, SourceNow: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Channels: []corelib.ChannelSync{{Channel: "by-dev-rootcoord-dml_0", AppliedTs: 100, Synced: true}}})
 	env := map[string]string{serverEnv: d.URL}
 	yamlFile := writeFile(t, "task.yaml", taskYAML)
 	jsonFile := writeFile(t, "task.json", taskJSON)
@@ -135,6 +135,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 		}},
 		{"synced", "", []string{"task", "synced", "t1", "--wait", "0s"}, 0, func(t *testing.T, out string) {
 			require.Equal(t, []string{"Synced:", "true"}, tableRow(t, out, "Synced:"))
+			require.Equal(t, []string{"Source now:", "2026-01-02T03:04:05Z (ts 99)"}, tableRow(t, out, "Source now:"))
 			require.Equal(t, []string{"by-dev-rootcoord-dml_0", "100", "true"}, tableRow(t, out, "by-dev-rootcoord-dml_0"))
 		}},
 		{"pause", "", []string{"task", "pause", "t1"}, 0, func(t *testing.T, out string) {
@@ -154,6 +155,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 		{"synced of a paused task exits 3", "", []string{"task", "synced", "t1"}, exitNotSynced, func(t *testing.T, out string) {
 			require.Equal(t, []string{"Synced:", "false"}, tableRow(t, out, "Synced:"))
 			require.Contains(t, tableRow(t, out, "Reason:")[1], "Paused")
+			require.NotContains(t, out, "Source now:", "nothing was compared")
 		}},
 		{"resume", "", []string{"task", "resume", "t1"}, 0, func(t *testing.T, out string) {
 			require.Equal(t, "Running", tableRow(t, out, "t1")[1])
