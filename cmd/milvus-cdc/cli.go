@@ -38,7 +38,7 @@ const topUsage = `Usage:
 
 Task commands:
   create -f FILE       create a task from a YAML or JSON file (the REST create body; - reads stdin)
-  list [--state S]     list tasks (S: Initial, Running, Paused)
+  list [--state S]     list tasks, or only those in state S (e.g. Running, Paused)
   get ID               show one task
   status ID            state, lag, per-channel positions, per-collection counts
   synced ID [--wait D] whether the target holds every source write (exit 3 when not)
@@ -139,7 +139,7 @@ func runTask(args []string, cio cliIO) int {
 		fs.StringVar(&o.file, "f", "", "task file, YAML or JSON (the REST create body); - reads stdin")
 		fs.StringVar(&o.file, "file", "", "same as -f")
 	case "list":
-		fs.StringVar(&o.state, "state", "", "only tasks in this state (Initial, Running, Paused)")
+		fs.StringVar(&o.state, "state", "", "only tasks in this state, as the API names it (e.g. Running, Paused; the daemon lists the valid ones when refused)")
 	case "synced":
 		fs.DurationVar(&o.wait, "wait", 5*time.Second, "how long the daemon may wait for the target to catch up (0-60s)")
 	}

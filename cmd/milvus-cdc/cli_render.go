@@ -65,6 +65,7 @@ func renderTask(w io.Writer, t rest.Task) error {
 	row(tw, "State:", t.State)
 	row(tw, "Reason:", reasonOf(t.Reason, t.Pipeline))
 	row(tw, "Target:", fmt.Sprintf("%s (token set: %s)", t.Target.URI, yesNo(t.Target.TokenSet)))
+	row(tw, "Writer mode:", t.WriterMode)
 	row(tw, "Scope:", formatScope(t.Scope))
 	if len(t.Exclude) > 0 {
 		row(tw, "Excluded:", strings.Join(t.Exclude, ", "))

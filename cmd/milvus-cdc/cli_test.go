@@ -116,6 +116,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 		{"get", "", []string{"task", "get", "t1"}, 0, func(t *testing.T, out string) {
 			require.Equal(t, []string{"State:", "Running"}, tableRow(t, out, "State:"))
 			require.Equal(t, []string{"Target:", "http://target:19530 (token set: yes)"}, tableRow(t, out, "Target:"))
+			require.Equal(t, []string{"Writer mode:", "api"}, tableRow(t, out, "Writer mode:"))
 			require.Equal(t, []string{"Lag:", "1.25s"}, tableRow(t, out, "Lag:"))
 			require.Equal(t, []string{"Rows applied:", "15"}, tableRow(t, out, "Rows applied:"))
 			require.NotContains(t, out, "root:Milvus")
