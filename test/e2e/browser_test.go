@@ -6,17 +6,20 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/milvus-cdc/milvus-cdc/server/web"
 )
 
 // chromiumInstall is what a machine without the browser needs (CI's
@@ -164,44 +167,84 @@ func TestStatusPageInChromium(t *testing.T) {
 	require.Equal(t, "–", row.rows, "no pipeline runs for a paused task")
 }
 
-// TestStatusPageSaysWhenTheDaemonIsUnreachable serves the daemon's page from
-// a stand-in whose API drops every connection, as a daemon that went away
-// would, and checks that the page says so.
-func TestStatusPageSaysWhenTheDaemonIsUnreachable(t *testing.T) {
-	chromium := requireChromium(t)
-	bed := RequireBed(t)
-	d := StartDaemon(t, bed)
-	resp, err := http.Get("http://" + d.addr + "/")
-	require.NoError(t, err)
-	page, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-
+// servePage serves the embedded status page at / and api with the handler
+// given, on a local port; it returns the page's URL.
+func servePage(t *testing.T, api http.HandlerFunc) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/" {
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write(page)
-			return
-		}
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", web.Handler())
+	mux.Handle("/api/v1/tasks", api)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + l.Addr().String() + "/"
+}
+
+// TestStatusPageSaysWhenTheDaemonIsUnreachable serves the page with an API
+// that drops every connection, as a daemon that went away would, and checks
+// that the page says so.
+func TestStatusPageSaysWhenTheDaemonIsUnreachable(t *testing.T) {
+	chromium := requireChromium(t)
+	url := servePage(t, func(w http.ResponseWriter, _ *http.Request) {
 		hj, ok := w.(http.Hijacker)
 		if !ok {
 			http.Error(w, "no hijack", http.StatusInternalServerError)
 			return
 		}
-		conn, _, err := hj.Hijack()
-		if err == nil {
+		if conn, _, err := hj.Hijack(); err == nil {
 			_ = conn.Close() // no answer at all
 		}
-	})}
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { _ = srv.Close() })
-
-	dom := dumpDOM(t, chromium, "http://"+l.Addr().String()+"/", 5*time.Second)
+	})
+	dom := dumpDOM(t, chromium, url, 5*time.Second)
 	conn := connRe.FindStringSubmatch(dom)
 	require.NotNil(t, conn, "no connection line in the DOM:\n%s", dom)
 	require.Equal(t, "unreachable", conn[1])
 	require.Contains(t, conn[2], "Daemon unreachable since")
+	require.Contains(t, conn[2], "retrying every 3 s")
+}
+
+// TestStatusPageRendersEveryColumn feeds the page a scripted API: a task
+// whose rows grow by 300 per poll (polls 3 s apart: 100 rows/s), that is
+// retrying with a lag over a minute and an error, and a task in a state the
+// page has never heard of. Values are text, never markup.
+func TestStatusPageRendersEveryColumn(t *testing.T) {
+	chromium := requireChromium(t)
+	var polls atomic.Int64
+	url := servePage(t, func(w http.ResponseWriter, _ *http.Request) {
+		n := polls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"tasks":[
+ {"id":"retrying-task","state":"Running","target":{"uri":"http://dst:19530"},
+  "pipeline":{"replicating":true,"detail":"replicating","state":"retrying","lagSeconds":75.2,
+   "error":{"time":"2026-01-02T03:04:05Z","stage":"apply","message":"insert refused: <b>bold</b>"},
+   "collections":[{"id":1,"database":"db","name":"c","rowsInserted":%d,"rowsDeleted":%d,"rowsUpserted":0,"operations":1}]}},
+ {"id":"odd-task","state":"Quarantined","reason":"a state from a newer daemon","target":{"uri":"http://dst:19530"}}
+]}`, 250*n, 50*n)
+	})
+	dom := dumpDOM(t, chromium, url+"?interval=3", 10*time.Second)
+	require.GreaterOrEqual(t, polls.Load(), int64(3), "the page refreshes itself")
+
+	row, ok := findTask(dom, "retrying-task")
+	require.True(t, ok, "task not on the page:\n%s", dom)
+	require.Equal(t, "Running", row.state)
+	require.Contains(t, dom, `data-pipeline-state="retrying"`, "the pipeline state shows next to the task state")
+	require.Equal(t, "75 s", row.lag)
+	require.Contains(t, dom, `<td class="num lag lag-high">`, "a lag over a minute stands out")
+	require.Equal(t, fmt.Sprint(300*polls.Load()), strings.ReplaceAll(row.rows, ",", ""), "rows applied = inserted + deleted + upserted of the last poll")
+	m := regexp.MustCompile(`<td class="num throughput">([0-9.]+) rows/s</td>`).FindStringSubmatch(dom)
+	require.NotNil(t, m, "no throughput figure:\n%s", dom)
+	rate, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	require.InDelta(t, 100, rate, 10, "300 rows between polls 3 s apart")
+	require.Contains(t, dom, "insert refused: &lt;b&gt;bold&lt;/b&gt;", "the error message is text")
+	require.NotContains(t, dom, "<b>bold</b>")
+	require.Contains(t, dom, "apply</div>", "the error's stage is shown")
+
+	odd, ok := findTask(dom, "odd-task")
+	require.True(t, ok)
+	require.Equal(t, "Quarantined", odd.state, "a state the page does not know is shown as the API names it")
+	require.Equal(t, "a state from a newer daemon", odd.reason)
+	require.Contains(t, dom, "2 tasks (1 Quarantined, 1 Running)")
 }
