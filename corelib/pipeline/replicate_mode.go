@@ -8,14 +8,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
+	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
 	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
 )
 
 // Writer mode "replicate" (docs/writer-modes.md). The channel workers hand
@@ -449,6 +453,39 @@ func (f *Factory) verifyWriterMode(ctx context.Context, spec corelib.TaskSpec) e
 		return fmt.Errorf("%w (target %s)", sink.ErrTargetNotReplicaMode, spec.Target.Redacted())
 	case spec.WriterMode != corelib.WriterModeReplicate && replica:
 		return fmt.Errorf("%w (target %s)", sink.ErrTargetInReplicaMode, spec.Target.Redacted())
+	case spec.WriterMode == corelib.WriterModeReplicate:
+		return f.checkShards(ctx, spec, gc.Service)
+	}
+	return nil
+}
+
+// checkShards refuses a replicate-mode task when a source collection in its
+// scope already exists on the target with another shard count: messages are
+// re-addressed shard by shard, so the counts must match. Collections the task
+// creates on the target get the source's count.
+func (f *Factory) checkShards(ctx context.Context, spec corelib.TaskSpec, svc milvuspb.MilvusServiceClient) error {
+	if f.Source == nil {
+		return nil
+	}
+	snap, err := f.Source.List(ctx)
+	if err != nil {
+		return fmt.Errorf("list the source catalog: %w", err)
+	}
+	meta, scope, mapping := newMetaView(snap), scopeOf(spec), mappingOf(spec)
+	for _, c := range snap.Collections {
+		db := meta.dbName(c.DBID)
+		if c.State != metapb.CollectionState_CollectionCreated || !scope.Collection(db, c.Name) {
+			continue
+		}
+		tdb, tname := mapping.Target(db, c.Name)
+		d, err := svc.DescribeCollection(metadata.AppendToOutgoingContext(ctx, "dbname", tdb), &milvuspb.DescribeCollectionRequest{DbName: tdb, CollectionName: tname})
+		if err != nil || d.GetStatus().GetCode() != 0 || d.GetStatus().GetErrorCode() != commonpb.ErrorCode_Success {
+			continue // absent (or unreadable): the task creates it with the source's shards
+		}
+		if got := len(d.GetVirtualChannelNames()); got != len(c.VirtualChannels) {
+			return fmt.Errorf("%w: %s.%s has %d shards on the source and %d on the target (%s.%s); drop it on the target or map it to a new name",
+				sink.ErrShardsDiffer, db, c.Name, len(c.VirtualChannels), got, tdb, tname)
+		}
 	}
 	return nil
 }

@@ -123,7 +123,7 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 		return View{}, err
 	}
 	if err := c.factory.Verify(ctx, in.Spec); err != nil {
-		if errors.Is(err, sink.ErrTargetNotReplicaMode) || errors.Is(err, sink.ErrTargetInReplicaMode) {
+		if errors.Is(err, sink.ErrTargetNotReplicaMode) || errors.Is(err, sink.ErrTargetInReplicaMode) || errors.Is(err, sink.ErrShardsDiffer) {
 			return View{}, &Error{Code: CodeTargetMode, Field: "writerMode", Message: err.Error(), Err: err}
 		}
 		return View{}, wrap(CodeTargetUnreachable, err, "fail to connect the milvus: %v", err)

@@ -23,7 +23,7 @@ const (
 	CodeTaskLimit         Code = "task_limit_reached"  // maxTaskNum reached
 	CodeRevisionConflict  Code = "revision_conflict"   // someone else changed the task meanwhile
 	CodeTargetUnreachable Code = "target_unreachable"  // the target Milvus did not accept a connection
-	CodeTargetMode        Code = "target_mode"         // the target's ttMsgEnabled does not fit the writer mode
+	CodeTargetMode        Code = "target_mode"         // the target does not fit the writer mode (ttMsgEnabled, shards, one task per replica)
 	CodeMethodNotAllowed  Code = "method_not_allowed"  // wrong HTTP method
 	CodeRouteNotFound     Code = "route_not_found"     // no such path
 	CodeSourceUnavailable Code = "source_unavailable"  // the source Milvus could not be asked (synced)
@@ -54,7 +54,7 @@ var Catalog = []Entry{
 	{CodeTaskLimit, http.StatusConflict, 500, "The maximum number of tasks is reached"},
 	{CodeRevisionConflict, http.StatusConflict, 500, "The task was changed concurrently; retry"},
 	{CodeTargetUnreachable, http.StatusUnprocessableEntity, 500, "The target Milvus cannot be reached"},
-	{CodeTargetMode, http.StatusUnprocessableEntity, 500, "The target Milvus runs in the wrong mode for the writer mode (common.ttMsgEnabled)"},
+	{CodeTargetMode, http.StatusUnprocessableEntity, 500, "The target Milvus does not fit the writer mode (common.ttMsgEnabled, shard counts, one task per replica)"},
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, 405, "The HTTP method is not allowed here"},
 	{CodeRouteNotFound, http.StatusNotFound, 404, "No such path"},
 	{CodeSourceUnavailable, http.StatusServiceUnavailable, 500, "The source Milvus cannot be reached"},

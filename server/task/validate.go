@@ -118,6 +118,11 @@ func targetKey(uri string) string {
 func checkAgainstExisting(spec corelib.TaskSpec, sameTarget []corelib.TaskSpec) ([]string, error) {
 	var existing, excluded []string
 	for _, t := range sameTarget {
+		// A replica's time ticks come from its one task: a second writer on
+		// the same target channels could tick below the first one's data.
+		if spec.WriterMode == corelib.WriterModeReplicate || t.WriterMode == corelib.WriterModeReplicate {
+			return nil, FieldErrorf(CodeTargetMode, "writerMode", "task %s already replicates to this target; a target in replicate mode takes exactly one task (writer mode \"replicate\"), so widen that task's scope instead", t.ID)
+		}
 		if spec.EnableUserRole && t.EnableUserRole {
 			return nil, FieldErrorf(CodeDuplicateScope, "enableUserRole", "the enable user role param is duplicate")
 		}

@@ -37,3 +37,25 @@ func TestCreateWriterMode(t *testing.T) {
 	require.Equal(t, corelib.WriterModeReplicate, v.Spec.WriterMode, "the mode is stored with the task")
 	require.Equal(t, corelib.WriterModeReplicate, h.factory.last(v.Spec.ID).spec.WriterMode, "and reaches the pipeline")
 }
+
+func TestReplicaTargetTakesOneTask(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	first := spec("http://t:1", "default", "a")
+	first.Spec.WriterMode = corelib.WriterModeReplicate
+	v, err := h.ctl.Create(ctx, first)
+	require.NoError(t, err)
+
+	for _, mode := range []string{corelib.WriterModeReplicate, corelib.WriterModeAPI} {
+		second := spec("http://t:1", "default", "b")
+		second.Spec.WriterMode = mode
+		_, err = h.ctl.Create(ctx, second)
+		requireCode(t, err, task.CodeTargetMode, "")
+		require.Contains(t, task.AsError(err).Message, v.Spec.ID)
+	}
+
+	other := spec("http://other:1", "default", "b")
+	other.Spec.WriterMode = corelib.WriterModeReplicate
+	_, err = h.ctl.Create(ctx, other)
+	require.NoError(t, err, "another target is fine")
+}

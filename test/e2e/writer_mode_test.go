@@ -155,3 +155,30 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestReplicaShardCountMismatchIsRefused (replicate beds): a collection in the
+// task's scope that already exists on the replica with another shard count
+// cannot be replicated shard by shard, so the task is refused at creation.
+func TestReplicaShardCountMismatchIsRefused(t *testing.T) {
+	bed := RequireBed(t)
+	if bed.TargetMode() != WriterModeReplicate {
+		t.Skip("needs a target in replicate mode (make e2e TARGET_MODE=replicate)")
+	}
+	ctx := context.Background()
+	d := StartDaemon(t, bed)
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	schema := AllTypesSchema(UniqueName("e2e_shards"))
+	coll := schema.CollectionName
+	require.NoError(t, CreateCollection(ctx, src, schema, 2))
+	DropCollectionOnCleanup(t, src, coll)
+	require.NoError(t, CreateCollection(ctx, dst, schema, 1)) // DDL is allowed on a replica
+	DropCollectionOnCleanup(t, dst, coll)
+
+	code, msg, _ := d.CDCRaw(t, "create", map[string]any{
+		"milvus_connect_param": map[string]any{"uri": "http://" + bed.TargetAddr, "connect_timeout": 10},
+		"collection_infos":     []any{map[string]any{"name": coll}},
+		"writer_mode":          WriterModeReplicate,
+	})
+	require.Equal(t, 500, code, msg)
+	require.Contains(t, msg, "has 2 shards on the source and 1 on the target")
+}
