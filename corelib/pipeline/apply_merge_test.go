@@ -9,8 +9,8 @@ import (
 )
 
 // TestApplyPackMergesOnlySmallInserts: consecutive small inserts become one
-// upsert; an insert of mergeBelowBytes or more is written as it is, so its
-// vectors are not copied into a merged batch.
+// upsert, small ones merge with large ones, but two inserts of
+// mergeBelowBytes or more are written as they are (no copy of their vectors).
 func TestApplyPackMergesOnlySmallInserts(t *testing.T) {
 	sized := func(m dataMsg, size int) dataMsg { m.size = size; return m }
 	small, big := 1<<10, mergeBelowBytes
@@ -27,15 +27,20 @@ func TestApplyPackMergesOnlySmallInserts(t *testing.T) {
 			sized(insert(12, "", "users", "_default", 1, 2), big),
 			sized(insert(12, "", "users", "_default", 3), big),
 		}, []string{"Upsert default.users._default rows=2", "Upsert default.users._default rows=1"}},
-		{"a small one after a large one starts a new call", []dataMsg{
+		{"small ones join a large one", []dataMsg{
 			sized(insert(12, "", "users", "_default", 1), big),
 			sized(insert(12, "", "users", "_default", 2), small),
 			sized(insert(12, "", "users", "_default", 3), small),
-		}, []string{"Upsert default.users._default rows=1", "Upsert default.users._default rows=2"}},
-		{"a large one after small ones is not merged", []dataMsg{
+		}, []string{"Upsert default.users._default rows=3"}},
+		{"a large one joins small ones", []dataMsg{
 			sized(insert(12, "", "users", "_default", 1), small),
 			sized(insert(12, "", "users", "_default", 2), big),
-		}, []string{"Upsert default.users._default rows=1", "Upsert default.users._default rows=1"}},
+		}, []string{"Upsert default.users._default rows=2"}},
+		{"large, small, large: the second large one starts a call", []dataMsg{
+			sized(insert(12, "", "users", "_default", 1), big),
+			sized(insert(12, "", "users", "_default", 2), small),
+			sized(insert(12, "", "users", "_default", 3), big),
+		}, []string{"Upsert default.users._default rows=2", "Upsert default.users._default rows=1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
