@@ -59,3 +59,30 @@ func ParseStatusKiB(status, key string) (uint64, error) {
 	}
 	return 0, fmt.Errorf("%w: no %s line in status", ErrProcFormat, key)
 }
+
+// applyMetric is the daemon's histogram of target calls
+// (corelib/pipeline: milvus_cdc_daemon_pipeline_apply_duration_seconds).
+const applyMetric = "milvus_cdc_daemon_pipeline_apply_duration_seconds"
+
+// ParseTargetCalls sums, over every task and operation, the seconds spent in
+// target calls and their number from a Prometheus text exposition.
+func ParseTargetCalls(exposition string) (seconds float64, calls float64, err error) {
+	for _, line := range strings.Split(exposition, "\n") {
+		var dst *float64
+		switch {
+		case strings.HasPrefix(line, applyMetric+"_sum{"), strings.HasPrefix(line, applyMetric+"_sum "):
+			dst = &seconds
+		case strings.HasPrefix(line, applyMetric+"_count{"), strings.HasPrefix(line, applyMetric+"_count "):
+			dst = &calls
+		default:
+			continue
+		}
+		f := strings.Fields(line)
+		v, perr := strconv.ParseFloat(f[len(f)-1], 64)
+		if perr != nil {
+			return 0, 0, fmt.Errorf("metric line %q: %w", line, perr)
+		}
+		*dst += v
+	}
+	return seconds, calls, nil
+}

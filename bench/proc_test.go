@@ -68,3 +68,27 @@ func TestParseStatusKiB(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTargetCalls(t *testing.T) {
+	expo := `# HELP milvus_cdc_daemon_pipeline_apply_duration_seconds Latency of each call
+# TYPE milvus_cdc_daemon_pipeline_apply_duration_seconds histogram
+milvus_cdc_daemon_pipeline_apply_duration_seconds_bucket{op="Upsert",task_id="a",le="0.001"} 0
+milvus_cdc_daemon_pipeline_apply_duration_seconds_sum{op="Upsert",task_id="a"} 12.5
+milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="Upsert",task_id="a"} 40
+milvus_cdc_daemon_pipeline_apply_duration_seconds_sum{op="CreateCollection",task_id="a"} 0.25
+milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="CreateCollection",task_id="a"} 1
+milvus_cdc_daemon_pipeline_rows_applied_total{op="insert",task_id="a"} 99
+`
+	secs, calls, err := ParseTargetCalls(expo)
+	require.NoError(t, err)
+	require.InDelta(t, 12.75, secs, 1e-9)
+	require.InDelta(t, 41, calls, 1e-9)
+
+	secs, calls, err = ParseTargetCalls("go_goroutines 7\n")
+	require.NoError(t, err)
+	require.Zero(t, secs)
+	require.Zero(t, calls)
+
+	_, _, err = ParseTargetCalls("milvus_cdc_daemon_pipeline_apply_duration_seconds_sum{op=\"Upsert\"} x\n")
+	require.ErrorContains(t, err, "metric line")
+}

@@ -76,6 +76,14 @@ type Result struct {
 	CDCCPUSeconds     float64 `json:"cdc_cpu_s"`
 	CDCCPUSPer10kRows float64 `json:"cdc_cpu_s_per_10k_rows"`
 	CDCPeakRSSMiB     float64 `json:"cdc_peak_rss_mib"`
+	// TargetCallSeconds and TargetCalls: time the daemon spent waiting in
+	// calls to the target, and their number, during the replication run
+	// (from its apply_duration_seconds histogram). TargetBusy divides the
+	// seconds by shards x run time: near 1 means every channel was waiting
+	// on the target all the time.
+	TargetCallSeconds float64 `json:"target_call_s"`
+	TargetCalls       float64 `json:"target_calls"`
+	TargetBusy        float64 `json:"target_busy"`
 	StartedAt         string  `json:"started_at"`
 	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute load when the
 	// configuration started: the machine is shared, this says how busy it was.
@@ -185,7 +193,7 @@ func sanitize(r *Result) {
 	for _, f := range []*float64{&r.BaselineRowsPerS, &r.BaselineMiBPerS, &r.BaselineInsertRowsPerS,
 		&r.SourceInsertRowsPerS, &r.ReplicationRowsPerS, &r.ReplicationMiBPerS, &r.Ratio, &r.CatchUpSeconds,
 		&r.LagLoadRowsPerS, &r.LagLoadAchievedRowsPerS, &r.LagSeconds, &r.LagP50S, &r.LagP95S, &r.LagP99S, &r.LagMaxS, &r.LagFloorP50S, &r.LagFloorP99S, &r.SourceRatio,
-		&r.CDCCPUSeconds, &r.CDCCPUSPer10kRows, &r.CDCPeakRSSMiB} {
+		&r.CDCCPUSeconds, &r.CDCCPUSPer10kRows, &r.CDCPeakRSSMiB, &r.TargetCallSeconds, &r.TargetCalls, &r.TargetBusy} {
 		if math.IsNaN(*f) || math.IsInf(*f, 0) {
 			*f = 0
 		}

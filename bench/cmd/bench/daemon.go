@@ -170,3 +170,21 @@ func (d *daemon) peakRSSMiB() (float64, error) {
 	kib, err := bench.ParseStatusKiB(string(b), "VmHWM")
 	return float64(kib) / 1024, err
 }
+
+// targetCalls reads the daemon's totals of target calls from /metrics.
+func (d *daemon) targetCalls(ctx context.Context) (seconds, calls float64, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.addr+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("metrics: %w", err)
+	}
+	return bench.ParseTargetCalls(string(body))
+}

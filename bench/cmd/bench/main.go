@@ -331,6 +331,10 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	if err != nil {
 		return fail(err)
 	}
+	callS0, calls0, err := d.targetCalls(ctx)
+	if err != nil {
+		return fail(err)
+	}
 	var prof *profiler
 	if o.profile {
 		prof = startCPU(d.addr, dir)
@@ -346,11 +350,19 @@ func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg ben
 	if err != nil {
 		return fail(err)
 	}
+	callS1, calls1, err := d.targetCalls(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	res.TargetCallSeconds, res.TargetCalls = callS1-callS0, calls1-calls0
+	if wall := repl.AllVisible.Sub(repl.Start).Seconds(); wall > 0 {
+		res.TargetBusy = res.TargetCallSeconds / (float64(o.shards) * wall)
+	}
 	res.SourceInsertRowsPerS = bench.Rate(float64(cfg.Rows), repl.LastInsert.Sub(repl.Start))
 	res.SetReplication(bench.Rate(float64(cfg.Rows), repl.AllVisible.Sub(repl.Start)), rowBytes,
 		repl.AllVisible.Sub(repl.LastInsert).Seconds(), cpu1-cpu0)
-	logf("replication: %.0f rows/s visible on the target (ratio %.2f), source accepted %.0f rows/s, catch-up %.2f s, CPU %.2f s",
-		res.ReplicationRowsPerS, res.Ratio, res.SourceInsertRowsPerS, res.CatchUpSeconds, res.CDCCPUSeconds)
+	logf("replication: %.0f rows/s visible on the target (ratio %.2f), source accepted %.0f rows/s, catch-up %.2f s, CPU %.2f s, %.0f target calls taking %.2f s (busy %.2f)",
+		res.ReplicationRowsPerS, res.Ratio, res.SourceInsertRowsPerS, res.CatchUpSeconds, res.CDCCPUSeconds, res.TargetCalls, res.TargetCallSeconds, res.TargetBusy)
 
 	// 3. Lag at a fraction of the baseline rate.
 	res.LagLoadRowsPerS = o.lagFrac * res.BaselineRowsPerS
