@@ -336,7 +336,7 @@ func (m *replicaMode) address(ctx context.Context, r *replicator, st *collState,
 		addr sink.Address
 		ch   string
 	)
-	err := r.do(ctx, "describe target "+st.targetDB+"."+st.target, func(ctx context.Context) error {
+	err := r.do(ctx, "DescribeCollection "+st.targetDB+"."+st.target, func(ctx context.Context) error {
 		w := m.writer()
 		if w == nil {
 			return errors.New("target not connected")

@@ -226,5 +226,9 @@ func TestStatusLagAndSynced(t *testing.T) {
 	metrics := string(raw)
 	require.Contains(t, metrics, `milvus_cdc_daemon_pipeline_lag_seconds{task_id="`+id+`"}`)
 	require.Contains(t, metrics, fmt.Sprintf(`milvus_cdc_daemon_pipeline_rows_applied_total{op="insert",task_id="%s"} %d`, id, total))
-	require.True(t, strings.Contains(metrics, `milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="Upsert",task_id="`+id+`"}`))
+	applyOp := "Upsert" // the target call that writes rows
+	if bed.TargetMode() == WriterModeReplicate {
+		applyOp = "ReplicateMessage"
+	}
+	require.True(t, strings.Contains(metrics, `milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="`+applyOp+`",task_id="`+id+`"}`))
 }
