@@ -32,6 +32,9 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
+// startLoadTimeout bounds how long Start waits for the stored checkpoints.
+const startLoadTimeout = 5 * time.Second
+
 // checkpointInterval bounds how often a channel's checkpoint is written to
 // the task store while data flows; a pause or stop always writes the last one.
 const checkpointInterval = time.Second
@@ -88,14 +91,24 @@ type Pipeline struct {
 	stage   string // what the run loop is doing, for Status
 	saved   map[string]corelib.Checkpoint
 	workers map[string]bool
+	// preloaded are the checkpoints Start read (when preloadedOK), so the
+	// run does not read them again.
+	preloaded   []corelib.Checkpoint
+	preloadedOK bool
 }
 
 var _ corelib.Pipeline = (*Pipeline)(nil)
 
-// Start begins replication in the background and returns at once; the
+// Start begins replication in the background and returns once the stored
+// checkpoints are read (or the store did not answer within
+// startLoadTimeout; the run then keeps trying), so the first status after a
+// (re)start already shows each channel's stored position and its age. The
 // pipeline retries whatever fails (source, target, store) and reports it in
 // Status.
-func (p *Pipeline) Start(context.Context) error {
+func (p *Pipeline) Start(ctx context.Context) error {
+	lctx, lcancel := context.WithTimeout(ctx, startLoadTimeout)
+	preloaded, loadErr := p.deps.Checkpoints.LoadCheckpoints(lctx, p.spec.ID)
+	lcancel()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cancel != nil {
@@ -104,6 +117,10 @@ func (p *Pipeline) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan struct{})
 	p.saved, p.workers = map[string]corelib.Checkpoint{}, map[string]bool{}
+	p.preloaded, p.preloadedOK = preloaded, loadErr == nil
+	for _, cp := range preloaded {
+		p.saved[cp.Channel] = cp
+	}
 	p.stage = "starting"
 	p.health = newHealth()
 	p.health.metrics = p.metrics.forTask(p.spec.ID)
@@ -168,6 +185,13 @@ func (p *Pipeline) run(ctx context.Context) {
 		// Checkpoints first: from then on the status reports each channel's
 		// stored position and its age, even while the target is down.
 		{"loading checkpoints", func(ctx context.Context) (err error) {
+			p.mu.Lock()
+			pre, ok := p.preloaded, p.preloadedOK
+			p.mu.Unlock()
+			if ok {
+				cps = pre
+				return nil
+			}
 			cps, err = p.deps.Checkpoints.LoadCheckpoints(ctx, p.spec.ID)
 			if err == nil {
 				p.mu.Lock()

@@ -399,3 +399,22 @@ func TestPipelineStatusThroughATargetOutage(t *testing.T) {
 	require.EqualValues(t, 3, st.Collections[0].Inserted)
 	require.NotNil(t, st.Error, "the last error stays visible after recovery")
 }
+
+// TestStatusOnTheFirstPollAfterStart: Start returns with the stored
+// checkpoints read, so a poll made at once (the target still connecting)
+// already has each channel's position and lag, not nothing.
+func TestStatusOnTheFirstPollAfterStart(t *testing.T) {
+	now := time.Now()
+	store := &memStore{cps: map[string]corelib.Checkpoint{}}
+	_, err := store.SaveCheckpoint(context.Background(), "t1", corelib.Checkpoint{Channel: "dml_0", Timestamp: ts(now.Add(-42 * time.Second))})
+	require.NoError(t, err)
+	p := newTestPipeline(newFakeSource(), store, nil, nil)
+	p.target = func(ctx context.Context) (target, func(), error) { <-ctx.Done(); return nil, nil, ctx.Err() }
+	require.NoError(t, p.Start(context.Background()))
+	defer func() { require.NoError(t, p.Stop(context.Background())) }()
+	st := p.Status()
+	require.NotNil(t, st.LagSeconds, "%+v", st)
+	require.InDelta(t, 42, *st.LagSeconds, 1)
+	require.Len(t, st.Channels, 1)
+	require.Equal(t, "dml_0", st.Channels[0].Channel)
+}
