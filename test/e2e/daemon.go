@@ -197,6 +197,7 @@ func (d *Daemon) CDC(t testing.TB, requestType string, data any) map[string]any 
 // message and data.
 func (d *Daemon) CDCRaw(t testing.TB, requestType string, data any) (int, string, map[string]any) {
 	t.Helper()
+	data = withBedWriterMode(d.bed, requestType, data)
 	body, err := json.Marshal(map[string]any{"request_type": requestType, "request_data": data})
 	if err != nil {
 		t.Fatal(err)
@@ -227,9 +228,6 @@ func (d *Daemon) CreateTask(t testing.TB, extra map[string]any) string {
 	t.Helper()
 	req := map[string]any{
 		"milvus_connect_param": map[string]any{"uri": "http://" + d.bed.TargetAddr, "connect_timeout": 10},
-	}
-	if d.bed.TargetMode() == WriterModeReplicate {
-		req["writer_mode"] = WriterModeReplicate // the bed's target runs with ttMsgEnabled=false
 	}
 	for k, v := range extra {
 		req[k] = v

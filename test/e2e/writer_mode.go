@@ -29,3 +29,22 @@ func SkipInReplicateMode(t testing.TB, bed *Bed, why string) {
 		t.Skipf("target in replicate mode (TARGET_MODE=replicate): %s", why)
 	}
 }
+
+// withBedWriterMode gives a /cdc create request that names no writer mode the
+// bed's: on a replicate bed every task the harness creates is a replicate
+// task unless the test asks otherwise.
+func withBedWriterMode(bed *Bed, requestType string, data any) any {
+	req, ok := data.(map[string]any)
+	if requestType != "create" || !ok || bed == nil || bed.TargetMode() != WriterModeReplicate {
+		return data
+	}
+	if _, set := req["writer_mode"]; set {
+		return data
+	}
+	out := make(map[string]any, len(req)+1)
+	for k, v := range req {
+		out[k] = v
+	}
+	out["writer_mode"] = WriterModeReplicate // the bed's target runs with ttMsgEnabled=false
+	return out
+}
