@@ -231,4 +231,19 @@ func TestStatusLagAndSynced(t *testing.T) {
 		applyOp = "ReplicateMessage"
 	}
 	require.True(t, strings.Contains(metrics, `milvus_cdc_daemon_pipeline_apply_duration_seconds_count{op="`+applyOp+`",task_id="`+id+`"}`))
+	require.Contains(t, metrics, `milvus_cdc_daemon_pipeline_inflight_batches{task_id="`+id+`"}`)
+	require.Contains(t, metrics, `milvus_cdc_daemon_pipeline_buffered_bytes{task_id="`+id+`"}`)
+	require.Contains(t, metrics, `milvus_cdc_daemon_pipeline_channel_lag_seconds{channel="`+bed.ReplicateChannel+`",task_id="`+id+`"}`)
+
+	// The replicate channel is in the status with a lag, and caught up
+	// (the index build and load above were applied).
+	var rc *float64
+	for _, c := range st.Pipeline.Channels {
+		if c.Kind == "replicate" {
+			require.Equal(t, bed.ReplicateChannel, c.Channel)
+			rc = c.LagSeconds
+		}
+	}
+	require.NotNil(t, rc, "replicate channel lag in %+v", st.Pipeline.Channels)
+	require.Less(t, *rc, 2.0)
 }

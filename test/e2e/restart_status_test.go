@@ -1,0 +1,204 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// bedProcess is one process of the bed, controlled through the PID file
+// testbed.sh writes ("pid starttime"); restarting it re-runs its exact
+// command line, environment and working directory, and updates the PID file
+// so `testbed.sh down` still stops it.
+type bedProcess struct {
+	name, pidFile, logFile, healthURL string
+	args, env                         []string
+	dir                               string
+}
+
+func targetProcess(t *testing.T, bed *Bed) *bedProcess {
+	t.Helper()
+	state := filepath.Dir(bed.EnvFile)
+	p := &bedProcess{name: "target milvus", pidFile: filepath.Join(state, "dst", "pid"),
+		logFile: filepath.Join(state, "dst", "logs", "stdout.log"), healthURL: bed.Env["TARGET_MILVUS_HEALTH_URL"]}
+	require.NotEmpty(t, p.healthURL, "TARGET_MILVUS_HEALTH_URL missing from %s", bed.EnvFile)
+	pid := p.pid(t)
+	read := func(name string) []string {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
+		require.NoError(t, err)
+		return strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+	}
+	p.args, p.env = read("cmdline"), read("environ")
+	dir, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	require.NoError(t, err)
+	p.dir = dir
+	return p
+}
+
+func (p *bedProcess) pid(t *testing.T) int {
+	t.Helper()
+	raw, err := os.ReadFile(p.pidFile)
+	require.NoError(t, err, "the bed's PID file of the %s", p.name)
+	pid, err := strconv.Atoi(strings.Fields(string(raw))[0])
+	require.NoError(t, err)
+	return pid
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// stop ends the process like testbed.sh does: SIGTERM, SIGKILL after 20 s.
+func (p *bedProcess) stop(t *testing.T) {
+	t.Helper()
+	pid := p.pid(t)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGTERM))
+	deadline := time.Now().Add(20 * time.Second)
+	for alive(pid) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if alive(pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		for alive(pid) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("%s (pid %d) stopped", p.name, pid)
+}
+
+// start runs the process again and waits until its health URL answers.
+func (p *bedProcess) start(t *testing.T) {
+	t.Helper()
+	log, err := os.OpenFile(p.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	require.NoError(t, err)
+	defer log.Close()
+	cmd := exec.Command(p.args[0], p.args[1:]...)
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = p.env, p.dir, log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	require.NoError(t, cmd.Start())
+	go func() { _ = cmd.Wait() }() // reap it if it exits while the test runs
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+	require.NoError(t, err)
+	// The start time testbed.sh records: field 22, counted after "(comm) ".
+	rest := string(stat)[strings.LastIndex(string(stat), ") ")+2:]
+	start := strings.Fields(rest)[19]
+	require.NoError(t, os.WriteFile(p.pidFile, []byte(fmt.Sprintf("%d %s\n", cmd.Process.Pid, start)), 0o644))
+	Eventually(t, context.Background(), 2*time.Minute, 500*time.Millisecond, p.name+" healthy", func(ctx context.Context) (bool, string, error) {
+		resp, err := http.Get(p.healthURL)
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, resp.Status, nil
+	})
+	t.Logf("%s restarted (pid %d)", p.name, cmd.Process.Pid)
+}
+
+// outageStatus is the part of the status this test reads.
+type outageStatus struct {
+	Pipeline *struct {
+		State      string   `json:"state"`
+		LagSeconds *float64 `json:"lagSeconds"`
+		Error      *struct {
+			Stage   string `json:"stage"`
+			Message string `json:"message"`
+		} `json:"error"`
+		Channels []struct {
+			Channel    string   `json:"channel"`
+			Kind       string   `json:"kind"`
+			LagSeconds *float64 `json:"lagSeconds"`
+		} `json:"channels"`
+	} `json:"pipeline"`
+}
+
+func (d *Daemon) outageStatus(t *testing.T, id string) outageStatus {
+	t.Helper()
+	var st outageStatus
+	d.getJSON(t, "/api/v1/tasks/"+id+"/status", &st)
+	require.NotNil(t, st.Pipeline, "a running task has a pipeline status")
+	return st
+}
+
+// TestStatusThroughATargetOutageAndARestart: with the target stopped the
+// state turns retrying with the apply error and the lag grows second by
+// second; a daemon restarted meanwhile reports the right lag on its first
+// poll (the stored checkpoint's age, not zero and not unknown) and keeps it
+// growing; once the target is back everything arrives and the lag falls.
+func TestStatusThroughATargetOutageAndARestart(t *testing.T) {
+	bed := RequireBed(t)
+	ctx := context.Background()
+	target := targetProcess(t, bed)
+	d := StartDaemon(t, bed)
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	schema := AllTypesSchema(UniqueName("e2e_outage"))
+	coll := schema.CollectionName
+	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
+	require.NoError(t, CreateCollection(ctx, src, schema, 1))
+	DropCollectionOnCleanup(t, src, coll)
+	require.NoError(t, EnsureLoaded(ctx, src, coll))
+	Eventually(t, ctx, catchUp, time.Second, "target loads "+coll, targetLoaded(dst, coll))
+	require.NoError(t, insertInto(ctx, src, schema, "", 0, 500, 500))
+	Eventually(t, ctx, catchUp, time.Second, "first 500 rows", SameCollection(src, dst, coll, coll))
+
+	// (1) Target down: retrying with the apply error, lag growing.
+	target.stop(t)
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			target.start(t) // leave the bed whole for the next tests
+		}
+	})
+	require.NoError(t, insertInto(ctx, src, schema, "", 500, 500, 500))
+	Eventually(t, ctx, time.Minute, 500*time.Millisecond, "state retrying", func(context.Context) (bool, string, error) {
+		st := d.outageStatus(t, id)
+		return st.Pipeline.State == "retrying" && st.Pipeline.Error != nil, fmt.Sprintf("state %s", st.Pipeline.State), nil
+	})
+	st := d.outageStatus(t, id)
+	require.Equal(t, "apply", st.Pipeline.Error.Stage)
+	require.NotEmpty(t, st.Pipeline.Error.Message)
+	t.Logf("target down: state %s, error %q", st.Pipeline.State, st.Pipeline.Error.Message)
+	require.NotNil(t, st.Pipeline.LagSeconds)
+	before := *st.Pipeline.LagSeconds
+	time.Sleep(3 * time.Second)
+	st = d.outageStatus(t, id)
+	require.GreaterOrEqual(t, *st.Pipeline.LagSeconds, before+2.5, "the lag grows while nothing is applied")
+	lagAtStop := *st.Pipeline.LagSeconds
+
+	// (2) Daemon restarted while the target is still down: the first poll
+	// already has the lag (the stored checkpoint's age), and it keeps growing.
+	stopAt := time.Now()
+	d.Stop(t)
+	time.Sleep(3 * time.Second)
+	d.Start(t)
+	first := d.outageStatus(t, id)
+	require.NotNil(t, first.Pipeline.LagSeconds, "the lag is known on the first poll after a restart: %+v", first.Pipeline)
+	down := time.Since(stopAt).Seconds()
+	t.Logf("first poll after the restart: lag %.2fs (%.2fs before the stop, daemon down %.2fs)", *first.Pipeline.LagSeconds, lagAtStop, down)
+	require.GreaterOrEqual(t, *first.Pipeline.LagSeconds, lagAtStop+down-1.5, "not reset by the restart")
+	time.Sleep(2 * time.Second)
+	second := d.outageStatus(t, id)
+	require.GreaterOrEqual(t, *second.Pipeline.LagSeconds, *first.Pipeline.LagSeconds+1.5, "not frozen")
+
+	// (3) Target back: every row arrives, the state is running, the lag falls.
+	target.start(t)
+	restarted = true
+	Eventually(t, ctx, catchUp, time.Second, "rows written during the outage", SameCollection(src, dst, coll, coll))
+	Eventually(t, ctx, time.Minute, 500*time.Millisecond, "running and caught up", func(context.Context) (bool, string, error) {
+		st := d.outageStatus(t, id)
+		ok := st.Pipeline.State == "running" && st.Pipeline.LagSeconds != nil && *st.Pipeline.LagSeconds < 2
+		return ok, fmt.Sprintf("state %s, lag %v", st.Pipeline.State, st.Pipeline.LagSeconds), nil
+	})
+	n, err := CountRows(ctx, dst, coll)
+	require.NoError(t, err)
+	require.EqualValues(t, 1_000, n)
+}
