@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/milvus-cdc/milvus-cdc/internal/bedutil"
 )
 
 // Bed is the running test bed as described by .testbed/env.
@@ -126,45 +127,16 @@ func bedFromEnv(path string, env map[string]string) (*Bed, error) {
 // MetaRoot is the source's etcd meta prefix, e.g. "cdc-src/meta".
 func (b *Bed) MetaRoot() string { return b.SourceRoot + "/" + b.SourceMetaSub }
 
-// readEnvFile parses KEY=value lines; blank lines and # comments are skipped.
-func readEnvFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: want KEY=value, got %q", path, n, line)
-		}
-		env[strings.TrimSpace(strings.TrimPrefix(k, "export "))] = strings.Trim(strings.TrimSpace(v), `"'`)
-	}
-	return env, sc.Err()
-}
+// readEnvFile parses the bed's KEY=value env file (shared with the benchmark).
+func readEnvFile(path string) (map[string]string, error) { return bedutil.ReadEnvFile(path) }
 
-// repoRoot walks up from the working directory to the directory holding go.mod.
+// repoRoot is the directory holding go.mod, above the working directory.
 func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := bedutil.RepoRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w; set TESTBED_ENV", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; set TESTBED_ENV")
-		}
-		dir = parent
-	}
+	return root, nil
 }
 
 // hostPort strips a scheme: the SDK takes "host:port".

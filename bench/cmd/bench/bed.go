@@ -1,15 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/milvus-cdc/milvus-cdc/internal/bedutil"
 )
 
 // bed is the running test bed as its env file describes it.
@@ -25,20 +25,11 @@ type bed struct {
 
 // repoRoot is the first parent of the working directory holding go.mod.
 func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	root, err := bedutil.RepoRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w; run from the repository", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; run from the repository")
-		}
-		dir = parent
-	}
+	return root, nil
 }
 
 // bedEnvPath is where testbed.sh writes the env file: $TESTBED_ENV if set,
@@ -54,24 +45,9 @@ func bedEnvPath(root string) string {
 }
 
 func loadBed(path string) (*bed, error) {
-	f, err := os.Open(path)
+	env, err := bedutil.ReadEnvFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("test bed env: %w", err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			env[k] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("test bed env %s: %w", path, err)
 	}
 	b := &bed{MQ: env["MQ_TYPE"], SourceURI: env["SOURCE_MILVUS_ADDR"], TargetURI: env["TARGET_MILVUS_ADDR"], CDCConfig: env["CDC_CONFIG"],
 		TargetMode: env["TARGET_MODE"]}
