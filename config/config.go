@@ -128,6 +128,10 @@ type Kafka struct {
 	Brokers []string `mapstructure:"brokers"`
 	SASL    SASL     `mapstructure:"sasl"`
 	TLS     TLS      `mapstructure:"tls"`
+	// FetchMaxBytes bounds what each channel reader fetches (and buffers) at
+	// once. The broker still returns a message larger than this whole, so it
+	// bounds memory without ever blocking a channel.
+	FetchMaxBytes int32 `mapstructure:"fetchMaxBytes"`
 }
 
 // SASL is a Kafka SASL setup; an empty mechanism disables SASL.
@@ -140,6 +144,9 @@ type SASL struct {
 // DefaultPulsarReceiverQueueSize is the default of
 // source.mq.pulsar.receiverQueueSize (see configs/cdc.yaml for the why).
 const DefaultPulsarReceiverQueueSize = 8
+
+// DefaultKafkaFetchMaxBytes is the default of source.mq.kafka.fetchMaxBytes.
+const DefaultKafkaFetchMaxBytes = 4 << 20
 
 // Default returns the configuration used for every key the file and the
 // environment leave unset. This is the only place defaults live.
@@ -175,7 +182,7 @@ func Default() Config {
 					Namespace:         "default",
 					ReceiverQueueSize: DefaultPulsarReceiverQueueSize,
 				},
-				Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}},
+				Kafka: Kafka{Brokers: []string{"127.0.0.1:9092"}, FetchMaxBytes: DefaultKafkaFetchMaxBytes},
 			},
 			ReplicateChannel:     "by-dev-replicate-msg",
 			DefaultPartitionName: "_default",
@@ -328,6 +335,9 @@ func (c Config) Validate() error {
 	case MQKafka:
 		if len(c.Source.MQ.Kafka.Brokers) == 0 {
 			bad("source.mq.kafka.brokers", "is empty; list at least one broker, e.g. [127.0.0.1:9092]")
+		}
+		if f := c.Source.MQ.Kafka.FetchMaxBytes; f < 64<<10 || f > 256<<20 {
+			bad("source.mq.kafka.fetchMaxBytes", "is %d; set 65536..268435456 (default %d)", f, DefaultKafkaFetchMaxBytes)
 		}
 		switch c.Source.MQ.Kafka.SASL.Mechanism {
 		case "":

@@ -132,6 +132,10 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 		{"replicate channel", func(c *Config) { c.Source.ReplicateChannel = "" }, "config source.replicateChannel:"},
 		{"pulsar queue zero", func(c *Config) { c.Source.MQ.Pulsar.ReceiverQueueSize = 0 }, "config source.mq.pulsar.receiverQueueSize: is 0; set 1..10000"},
 		{"pulsar queue huge", func(c *Config) { c.Source.MQ.Pulsar.ReceiverQueueSize = 20000 }, "config source.mq.pulsar.receiverQueueSize: is 20000"},
+		{"kafka fetch tiny", func(c *Config) {
+			c.Source.MQ.Type = MQKafka
+			c.Source.MQ.Kafka.FetchMaxBytes = 1024
+		}, "config source.mq.kafka.fetchMaxBytes: is 1024; set 65536..268435456"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,6 +79,7 @@ func newMQClient(c config.MQ, lg *zap.Logger) (mq.Client, error) {
 			Username:      c.Kafka.SASL.Username,
 			Password:      c.Kafka.SASL.Password,
 			TLS:           tc,
+			FetchMaxBytes: c.Kafka.FetchMaxBytes,
 		}, lg)
 		if err != nil {
 			return nil, fmt.Errorf("source.mq.kafka: %w", err)

@@ -123,6 +123,9 @@ func (c *KafkaClient) OpenReader(ctx context.Context, channel string, start Star
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
 		kgo.FetchMaxBytes(c.fetch),
 		kgo.FetchMaxPartitionBytes(c.fetch),
+		// One fetch in flight per reader: the next is asked for only once the
+		// pipeline has taken this one, so a backlog stays on the broker.
+		kgo.MaxConcurrentFetches(1),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
