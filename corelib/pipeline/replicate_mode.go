@@ -257,6 +257,11 @@ func (m *replicaMode) applyDDL(ctx context.Context, r *replicator, channel strin
 		return a.apply(ctx, dataMsg{msg: body, size: len(msg.Raw), ts: msg.EndTs})
 	case *msgpb.DropCollectionRequest:
 		st := r.resolve(body.GetCollectionID(), body.GetDbName(), body.GetCollectionName())
+		if err := m.forwardDrop(ctx, r, channel, st, msg, func(tc *sink.TargetCollection) ([]byte, error) {
+			return sink.EncodeDropCollection(body, tc)
+		}); err != nil {
+			return err
+		}
 		err := a.dropCollection(ctx, body)
 		if err == nil && st.inScope {
 			if w := m.writer(); w != nil {
@@ -265,11 +270,78 @@ func (m *replicaMode) applyDDL(ctx context.Context, r *replicator, channel strin
 		}
 		return err
 	case *msgpb.DropPartitionRequest:
+		st := r.resolve(body.GetCollectionID(), body.GetDbName(), body.GetCollectionName())
+		if body.GetPartitionName() != r.defaultPart {
+			if err := m.forwardDrop(ctx, r, channel, st, msg, func(tc *sink.TargetCollection) ([]byte, error) {
+				id, ok := tc.Partitions[body.GetPartitionName()]
+				if !ok {
+					return nil, nil // not on the target: nothing to release
+				}
+				return sink.EncodeDropPartition(body, tc, id)
+			}); err != nil {
+				return err
+			}
+		}
 		return a.dropPartition(ctx, body)
 	default:
 		r.health.skip(fmt.Sprintf("%T", msg.Body))
 		return nil
 	}
+}
+
+// forwardDrop sends a source drop message, re-addressed by encode, to the
+// target physical channels of the collection's shards on this source
+// channel, before the drop RPC runs (sink.EncodeDropCollection says why).
+// A collection the target does not have is skipped.
+func (m *replicaMode) forwardDrop(ctx context.Context, r *replicator, channel string, st *collState, msg *source.Message, encode func(*sink.TargetCollection) ([]byte, error)) error {
+	if !st.inScope || st.isDropped() {
+		return nil
+	}
+	return r.do(ctx, "ReplicateMessage drop "+st.target, func(ctx context.Context) error {
+		w := m.writer()
+		if w == nil {
+			return errors.New("target not connected")
+		}
+		tc, err := w.Collection(ctx, st.targetDB, st.target, true)
+		if sink.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		raw, err := encode(tc)
+		if err != nil || raw == nil {
+			return err
+		}
+		for _, ch := range targetChannelsOf(r, st, channel, tc) {
+			if err := w.Replicate(ctx, ch, msg.BeginTs, msg.EndTs, [][]byte{raw}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// targetChannelsOf maps the shards a source collection has on one source
+// physical channel to the target physical channels of the same shards (all
+// of the target's when the catalog no longer knows the collection).
+func targetChannelsOf(r *replicator, st *collState, channel string, tc *sink.TargetCollection) []string {
+	var out []string
+	if c, ok := r.meta.collection(st.id); ok {
+		for k, pch := range c.PhysicalChannels {
+			if pch == channel && k < len(tc.PhysicalChannels) && !slices.Contains(out, tc.PhysicalChannels[k]) {
+				out = append(out, tc.PhysicalChannels[k])
+			}
+		}
+	}
+	if len(out) == 0 {
+		for _, pch := range tc.PhysicalChannels {
+			if !slices.Contains(out, pch) {
+				out = append(out, pch)
+			}
+		}
+	}
+	return out
 }
 
 func (m *replicaMode) addInsert(ctx context.Context, r *replicator, out *replicaOut, body *msgpb.InsertRequest, msg *source.Message) error {

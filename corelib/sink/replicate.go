@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
@@ -31,6 +32,11 @@ import (
 // true) answers ReplicateMessage with: "deny to use the replicate message in
 // the normal instance" (confirmed on Milvus 2.3.5).
 const codeDenyReplicateMessage = 1900
+
+// callTimeout bounds one call of the replica writer: a target that stops
+// answering shows as a retried error in the task status instead of a
+// channel that silently stops.
+const callTimeout = time.Minute
 
 // TTMsgSetting names the target setting that selects the mode.
 const TTMsgSetting = "common.ttMsgEnabled"
@@ -163,6 +169,8 @@ func (w *ReplicaWriter) Collection(ctx context.Context, db, coll string, refresh
 	if tc != nil && !refresh {
 		return tc, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	d, err := w.svc.DescribeCollection(withDB(ctx, db), &milvuspb.DescribeCollectionRequest{DbName: db, CollectionName: coll})
 	if err := check("DescribeCollection", d.GetStatus(), err); err != nil {
 		return nil, err
@@ -221,6 +229,8 @@ func (w *ReplicaWriter) Replicate(ctx context.Context, pchannel string, beginTs,
 	if len(msgs) == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
 	resp, err := w.svc.ReplicateMessage(ctx, &milvuspb.ReplicateMessageRequest{
 		ChannelName: pchannel, BeginTs: beginTs, EndTs: endTs, Msgs: msgs,
 	})
@@ -340,3 +350,25 @@ func EncodeDelete(m *msgpb.DeleteRequest, a Address) ([]byte, error) {
 	c.SegmentId = 0
 	return proto.Marshal(c)
 }
+
+// EncodeDropCollection re-addresses a source DropCollection message to the
+// target collection. A replica's rootcoord does not write drop messages to
+// its own data channels (Milvus 2.3/2.4 skip that step when ttMsgEnabled is
+// false), so the writer forwards the source's to let the replica's data and
+// query nodes release the collection's channels.
+func EncodeDropCollection(m *msgpb.DropCollectionRequest, tc *TargetCollection) ([]byte, error) {
+	c := proto.Clone(m).(*msgpb.DropCollectionRequest)
+	c.DbName, c.CollectionName, c.DbID, c.CollectionID = tc.DB, tc.Name, 0, tc.ID
+	return proto.Marshal(c)
+}
+
+// EncodeDropPartition re-addresses a source DropPartition message to the
+// target partition with ID partitionID (see EncodeDropCollection).
+func EncodeDropPartition(m *msgpb.DropPartitionRequest, tc *TargetCollection, partitionID int64) ([]byte, error) {
+	c := proto.Clone(m).(*msgpb.DropPartitionRequest)
+	c.DbName, c.CollectionName, c.DbID, c.CollectionID, c.PartitionID = tc.DB, tc.Name, 0, tc.ID, partitionID
+	return proto.Marshal(c)
+}
+
+// IsNotFound reports whether err says the target object does not exist.
+func IsNotFound(err error) bool { return isNotFound(err) }

@@ -269,3 +269,28 @@ func TestErrorsNameTheSetting(t *testing.T) {
 	require.Contains(t, ErrTargetInReplicaMode.Error(), "common.ttMsgEnabled=true")
 	require.False(t, errors.Is(ErrTargetInReplicaMode, ErrTargetNotReplicaMode))
 }
+
+func TestEncodeDropsAddressTheTargetCollection(t *testing.T) {
+	tc := &TargetCollection{ID: 900, DB: "tdb", Name: "tc"}
+	raw, err := EncodeDropCollection(&msgpb.DropCollectionRequest{
+		Base: &commonpb.MsgBase{MsgType: commonpb.MsgType_DropCollection, Timestamp: 500}, DbName: "sdb", CollectionName: "sc", DbID: 3, CollectionID: 5,
+	}, tc)
+	require.NoError(t, err)
+	dc := &msgpb.DropCollectionRequest{}
+	require.NoError(t, proto.Unmarshal(raw, dc))
+	require.EqualValues(t, 900, dc.GetCollectionID())
+	require.Equal(t, "tc", dc.GetCollectionName())
+	require.Equal(t, "tdb", dc.GetDbName())
+	require.EqualValues(t, 500, dc.GetBase().GetTimestamp())
+
+	raw, err = EncodeDropPartition(&msgpb.DropPartitionRequest{
+		Base: &commonpb.MsgBase{MsgType: commonpb.MsgType_DropPartition, Timestamp: 600}, CollectionID: 5, PartitionID: 6, PartitionName: "p1",
+	}, tc, 11)
+	require.NoError(t, err)
+	dp := &msgpb.DropPartitionRequest{}
+	require.NoError(t, proto.Unmarshal(raw, dp))
+	require.EqualValues(t, 900, dp.GetCollectionID())
+	require.EqualValues(t, 11, dp.GetPartitionID())
+	require.Equal(t, "p1", dp.GetPartitionName())
+	require.Equal(t, commonpb.MsgType_DropPartition, dp.GetBase().GetMsgType())
+}
