@@ -244,7 +244,7 @@ func (a *packApplier) dropCollection(ctx context.Context, msg *msgpb.DropCollect
 		return nil
 	}
 	key := "collection-" + strconv.FormatInt(st.id, 10)
-	return a.r.drops.arrive(ctx, key, a.channel, a.barrierChannels(st), func() error {
+	return a.r.drops.arrive(ctx, key, a.channel, a.barrierChannels(st), msg.GetBase().GetTimestamp(), func() error {
 		err := a.r.do(ctx, "DropCollection "+st.target, func(ctx context.Context) error {
 			return a.r.target.DropCollection(ctx, st.targetDB, st.target)
 		})
@@ -264,7 +264,7 @@ func (a *packApplier) dropPartition(ctx context.Context, msg *msgpb.DropPartitio
 		return nil
 	}
 	key := "partition-" + strconv.FormatInt(st.id, 10) + "-" + strconv.FormatInt(msg.GetPartitionID(), 10)
-	return a.r.drops.arrive(ctx, key, a.channel, a.barrierChannels(st), func() error {
+	return a.r.drops.arrive(ctx, key, a.channel, a.barrierChannels(st), msg.GetBase().GetTimestamp(), func() error {
 		err := a.r.do(ctx, "DropPartition "+st.target+"."+name, func(ctx context.Context) error {
 			return a.r.target.DropPartition(ctx, st.targetDB, st.target, name)
 		})

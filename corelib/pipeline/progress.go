@@ -81,6 +81,13 @@ func (p *progress) notifyLocked() {
 	p.changed = make(chan struct{})
 }
 
+// changes returns a channel closed at the next update of any position.
+func (p *progress) changes() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
 // at returns the applied timestamp of a channel and whether it is tracked.
 func (p *progress) at(channel string) (uint64, bool) {
 	p.mu.Lock()
@@ -126,29 +133,40 @@ func (p *progress) waitAll(ctx context.Context, channels []string, ts uint64) er
 }
 
 // barrier makes a drop wait for every shard of the collection. Milvus writes
-// a DropCollection (or DropPartition) message into each physical channel the
-// collection uses; the target may drop only after all of them arrived, since
-// until then other channels may still deliver rows written before the drop.
-// The channel worker that completes the set performs the drop, the others
-// wait for it, so no channel checkpoints past a drop that is not yet applied
-// and a restart replays the drop from every channel again.
+// a DropCollection (or DropPartition) message, with one timestamp, into each
+// physical channel the collection uses; the target may drop only after all of
+// them arrived, since until then other channels may still deliver rows
+// written before the drop. The channel worker that completes the set performs
+// the drop, the others wait for it, so no channel checkpoints past a drop that
+// is not yet applied and a restart replays the drop from every channel again.
+//
+// A channel also counts as arrived once it has applied past the drop's
+// timestamp without delivering the message: its reader started after the
+// message (a task created between the drop's writes to two channels), and no
+// message with that timestamp can follow a later time tick. Without this rule
+// the drop would wait for that channel forever.
 type barrier struct {
-	mu      sync.Mutex
-	pending map[string]*dropWait // by drop key
+	progress *progress
+	mu       sync.Mutex
+	pending  map[string]*dropWait // by drop key
 }
 
 type dropWait struct {
 	arrived map[string]bool
+	claimed bool // a caller runs apply; the others wait for done
 	done    chan struct{}
 	err     error
 }
 
-func newBarrier() *barrier { return &barrier{pending: map[string]*dropWait{}} }
+func newBarrier(p *progress) *barrier {
+	return &barrier{progress: p, pending: map[string]*dropWait{}}
+}
 
-// arrive registers channel's drop message for key. The caller whose arrival
-// completes the set (len(channels) distinct channels) runs apply; every caller
-// returns apply's result once it ran, or ctx's error.
-func (b *barrier) arrive(ctx context.Context, key, channel string, channels []string, apply func() error) error {
+// arrive registers channel's drop message (timestamp ts; 0 if unknown) for
+// key. The caller who finds the set complete (every one of channels arrived
+// or, for ts > 0, applied past ts) runs apply; every caller returns apply's
+// result once it ran, or ctx's error.
+func (b *barrier) arrive(ctx context.Context, key, channel string, channels []string, ts uint64, apply func() error) error {
 	b.mu.Lock()
 	w, ok := b.pending[key]
 	if !ok {
@@ -156,29 +174,45 @@ func (b *barrier) arrive(ctx context.Context, key, channel string, channels []st
 		b.pending[key] = w
 	}
 	w.arrived[channel] = true
-	complete := true
-	for _, c := range channels {
-		if !w.arrived[c] {
-			complete = false
-			break
-		}
-	}
-	if complete {
-		delete(b.pending, key)
-	}
 	b.mu.Unlock()
 
-	if complete {
-		w.err = apply()
-		close(w.done)
-		return w.err
+	for {
+		// Take the change signal before looking, so an advance between the
+		// look and the wait still wakes us.
+		changed := b.progress.changes()
+		b.mu.Lock()
+		run := !w.claimed && b.completeLocked(w, channels, ts)
+		if run {
+			w.claimed = true
+			delete(b.pending, key)
+		}
+		b.mu.Unlock()
+		if run {
+			w.err = apply()
+			close(w.done)
+			return w.err
+		}
+		select {
+		case <-w.done:
+			return w.err
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	select {
-	case <-w.done:
-		return w.err
-	case <-ctx.Done():
-		return ctx.Err()
+}
+
+func (b *barrier) completeLocked(w *dropWait, channels []string, ts uint64) bool {
+	for _, c := range channels {
+		if w.arrived[c] {
+			continue
+		}
+		if at, ok := b.progress.at(c); ts > 0 && ok && at >= ts {
+			continue
+		}
+		return false
 	}
+	return true
 }
 
 // replicateProgress follows the replicate channel, which has no time ticks:

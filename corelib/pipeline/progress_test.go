@@ -37,7 +37,7 @@ func TestProgressWaitAll(t *testing.T) {
 }
 
 func TestBarrierAppliesOnceAfterEveryChannel(t *testing.T) {
-	b := newBarrier()
+	b := newBarrier(newProgress())
 	var applied atomic.Int32
 	apply := func() error { applied.Add(1); return nil }
 	channels := []string{"dml_0", "dml_1", "dml_2"}
@@ -48,13 +48,13 @@ func TestBarrierAppliesOnceAfterEveryChannel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- b.arrive(context.Background(), "drop-1", c, channels, apply)
+			errs <- b.arrive(context.Background(), "drop-1", c, channels, 100, apply)
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
 	require.EqualValues(t, 0, applied.Load(), "no drop before the last shard arrived")
 
-	require.NoError(t, b.arrive(context.Background(), "drop-1", "dml_2", channels, apply))
+	require.NoError(t, b.arrive(context.Background(), "drop-1", "dml_2", channels, 100, apply))
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -64,11 +64,53 @@ func TestBarrierAppliesOnceAfterEveryChannel(t *testing.T) {
 }
 
 func TestBarrierWaiterGivesUpWithContext(t *testing.T) {
-	b := newBarrier()
+	b := newBarrier(newProgress())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := b.arrive(ctx, "k", "a", []string{"a", "b"}, func() error { return nil })
+	err := b.arrive(ctx, "k", "a", []string{"a", "b"}, 100, func() error { return nil })
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// A channel whose reader started after its copy of the drop message never
+// delivers it; once it has applied past the drop's timestamp it counts as
+// arrived. Before that, and for a drop of unknown timestamp, it does not.
+func TestBarrierCountsAChannelPastTheDropAsArrived(t *testing.T) {
+	tests := []struct {
+		name    string
+		dropTs  uint64
+		otherAt uint64 // what dml_1 applies while dml_0 waits
+		applied bool
+	}{
+		{"other channel applied past the drop", 100, 150, true},
+		{"other channel exactly at the drop", 100, 100, true},
+		{"other channel still before the drop", 100, 99, false},
+		{"drop timestamp unknown", 0, 150, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProgress()
+			p.track("dml_0", 0)
+			p.track("dml_1", 0)
+			b := newBarrier(p)
+			var applied atomic.Int32
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				done <- b.arrive(ctx, "drop", "dml_0", []string{"dml_0", "dml_1"}, tt.dropTs, func() error { applied.Add(1); return nil })
+			}()
+			time.Sleep(20 * time.Millisecond)
+			p.advance("dml_1", tt.otherAt) // wakes the waiter
+			err := <-done
+			if tt.applied {
+				require.NoError(t, err)
+				require.EqualValues(t, 1, applied.Load())
+				return
+			}
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.Zero(t, applied.Load())
+		})
+	}
 }
 
 func TestReplicateProgressLag(t *testing.T) {

@@ -62,9 +62,10 @@ type collState struct {
 }
 
 func newReplicator(scope Scope, mapping NameMapping, defaultPart string, t target, meta *metaView, log *zap.Logger) *replicator {
+	prog := newProgress()
 	return &replicator{
 		scope: scope, mapping: mapping, defaultPart: defaultPart, target: t, meta: meta,
-		progress: newProgress(), drops: newBarrier(), health: newHealth(), log: log,
+		progress: prog, drops: newBarrier(prog), health: newHealth(), log: log,
 		collections: map[int64]*collState{}, dbs: map[string]bool{},
 	}
 }
