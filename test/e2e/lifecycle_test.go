@@ -14,15 +14,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// newLoadedCollection creates an all-types collection on the source with an
-// index and loads it, so that both sides can be queried once replicated.
-func newLoadedCollection(t *testing.T, ctx context.Context, src client.Client, prefix string, shards int32) *entity.Schema {
+// replicatedCollection creates schema's collection on the source (dropped at
+// cleanup) and loads it, then waits until the running task has created and
+// loaded it on the target, so that both sides can be queried.
+func replicatedCollection(t *testing.T, ctx context.Context, src, dst client.Client, schema *entity.Schema, shards int32) {
 	t.Helper()
-	schema := AllTypesSchema(UniqueName(prefix))
+	coll := schema.CollectionName
 	require.NoError(t, CreateCollection(ctx, src, schema, shards))
-	DropCollectionOnCleanup(t, src, schema.CollectionName)
-	require.NoError(t, EnsureLoaded(ctx, src, schema.CollectionName))
-	return schema
+	DropCollectionOnCleanup(t, src, coll)
+	require.NoError(t, EnsureLoaded(ctx, src, coll))
+	Eventually(t, ctx, catchUp, time.Second, "target loads "+coll, targetLoaded(dst, coll))
 }
 
 func targetLoaded(dst client.Client, coll string) Condition {
@@ -44,10 +45,7 @@ func TestKillDuringInsertsLosesAndDuplicatesNothing(t *testing.T) {
 	coll := schema.CollectionName
 	d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
 
-	require.NoError(t, CreateCollection(ctx, src, schema, 2))
-	DropCollectionOnCleanup(t, src, coll)
-	require.NoError(t, EnsureLoaded(ctx, src, coll))
-	Eventually(t, ctx, catchUp, time.Second, "target loads "+coll, targetLoaded(dst, coll))
+	replicatedCollection(t, ctx, src, dst, schema, 2)
 
 	// 40 batches of 250 rows, one every 100 ms, in the background.
 	const batches, batch = 40, 250

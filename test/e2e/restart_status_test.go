@@ -143,10 +143,7 @@ func TestStatusThroughATargetOutageAndARestart(t *testing.T) {
 	schema := AllTypesSchema(UniqueName("e2e_outage"))
 	coll := schema.CollectionName
 	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
-	require.NoError(t, CreateCollection(ctx, src, schema, 1))
-	DropCollectionOnCleanup(t, src, coll)
-	require.NoError(t, EnsureLoaded(ctx, src, coll))
-	Eventually(t, ctx, catchUp, time.Second, "target loads "+coll, targetLoaded(dst, coll))
+	replicatedCollection(t, ctx, src, dst, schema, 1)
 	require.NoError(t, insertInto(ctx, src, schema, "", 0, 500, 500))
 	Eventually(t, ctx, catchUp, time.Second, "first 500 rows", SameCollection(src, dst, coll, coll))
 

@@ -100,10 +100,7 @@ func TestStatusLagAndSynced(t *testing.T) {
 	coll := schema.CollectionName
 	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
 
-	require.NoError(t, CreateCollection(ctx, src, schema, 1))
-	DropCollectionOnCleanup(t, src, coll)
-	require.NoError(t, EnsureLoaded(ctx, src, coll))
-	Eventually(t, ctx, catchUp, time.Second, "target loads "+coll, targetLoaded(dst, coll))
+	replicatedCollection(t, ctx, src, dst, schema, 1)
 
 	// (b) idle: time ticks keep the channel caught up, the lag stays small.
 	Eventually(t, ctx, time.Minute, time.Second, "lag known", func(context.Context) (bool, string, error) {

@@ -87,10 +87,7 @@ func TestReplicaServesQueriesWhileReplicating(t *testing.T) {
 	coll := schema.CollectionName
 	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
 
-	require.NoError(t, CreateCollection(ctx, src, schema, 2))
-	DropCollectionOnCleanup(t, src, coll)
-	require.NoError(t, EnsureLoaded(ctx, src, coll))
-	Eventually(t, ctx, catchUp, time.Second, "target loads "+coll, targetLoaded(dst, coll))
+	replicatedCollection(t, ctx, src, dst, schema, 2)
 
 	// Rows arrive in batches; after each, the replica answers with all of them
 	// while the task keeps running.
