@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // Daemon is a milvus-cdc process started by a test against the bed, with its
@@ -222,9 +224,19 @@ func (d *Daemon) CDCRaw(t testing.TB, requestType string, data any) (int, string
 	return env.Code, env.Message, env.Data
 }
 
-// CreateTask creates a task replicating to the bed's target and deletes it
-// when the test ends. scope is the db_collections value.
+// CreateTask creates a task replicating to the bed's target, deletes it when
+// the test ends, and waits until its pipeline replicates. extra holds the
+// other create fields (e.g. db_collections).
 func (d *Daemon) CreateTask(t testing.TB, extra map[string]any) string {
+	t.Helper()
+	id := d.createTaskNoWait(t, extra)
+	d.waitReplicating(t, id)
+	return id
+}
+
+// createTaskNoWait creates a task and returns as soon as create answered,
+// without waiting for the pipeline to report replicating.
+func (d *Daemon) createTaskNoWait(t testing.TB, extra map[string]any) string {
 	t.Helper()
 	req := map[string]any{
 		"milvus_connect_param": map[string]any{"uri": "http://" + d.bed.TargetAddr, "connect_timeout": 10},
@@ -234,21 +246,17 @@ func (d *Daemon) CreateTask(t testing.TB, extra map[string]any) string {
 	}
 	out := d.CDC(t, "create", req)
 	id, _ := out["task_id"].(string)
-	if id == "" {
-		t.Fatalf("create returned no task_id: %v", out)
-	}
+	require.NotEmpty(t, id, "create returned no task_id: %v", out)
 	t.Cleanup(func() {
 		if d.cmd != nil {
 			d.CDCRaw(t, "delete", map[string]any{"task_id": id, "ignore_not_found": true})
 		}
 	})
-	d.waitReplicating(t, id)
 	return id
 }
 
-// waitReplicating waits until the task's pipeline reads the source: a task
-// starts at the current end of the source's channels, so changes made before
-// that moment are, by design, not replicated.
+// waitReplicating waits until the task's pipeline reads the source and has
+// connected to the target (the start position itself is fixed at create).
 func (d *Daemon) waitReplicating(t testing.TB, id string) {
 	t.Helper()
 	Eventually(t, context.Background(), time.Minute, 100*time.Millisecond, "task "+id+" replicating", func(ctx context.Context) (bool, string, error) {

@@ -13,27 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// createTaskNoWait creates a task and returns as soon as create answered,
-// without waiting for the pipeline to report replicating.
-func (d *Daemon) createTaskNoWait(t testing.TB, extra map[string]any) string {
-	t.Helper()
-	req := map[string]any{
-		"milvus_connect_param": map[string]any{"uri": "http://" + d.bed.TargetAddr, "connect_timeout": 10},
-	}
-	for k, v := range extra {
-		req[k] = v
-	}
-	out := d.CDC(t, "create", req)
-	id, _ := out["task_id"].(string)
-	require.NotEmpty(t, id, "create returned no task_id: %v", out)
-	t.Cleanup(func() {
-		if d.cmd != nil {
-			d.CDCRaw(t, "delete", map[string]any{"task_id": id, "ignore_not_found": true})
-		}
-	})
-	return id
-}
-
 // countWhere counts the target rows matching expr (strong consistency).
 func countWhere(ctx context.Context, c client.Client, coll, expr string) (int64, error) {
 	rs, err := c.Query(ctx, coll, nil, expr, []string{"count(*)"}, client.WithSearchQueryConsistencyLevel(entity.ClStrong))
