@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
 )
 
 // Writer mode "replicate": the target runs with common.ttMsgEnabled=false and
@@ -43,11 +45,11 @@ const TTMsgSetting = "common.ttMsgEnabled"
 
 // ErrTargetNotReplicaMode: a task in writer mode "replicate" names a target
 // that runs as a normal Milvus.
-var ErrTargetNotReplicaMode = errors.New("the target Milvus is not in replicate mode: it answers ReplicateMessage with code 1900; restart it with " + TTMsgSetting + "=false, or use writer mode \"api\"")
+var ErrTargetNotReplicaMode = fmt.Errorf("%w: the target Milvus is not in replicate mode: it answers ReplicateMessage with code 1900; restart it with "+TTMsgSetting+"=false, or use writer mode \"api\"", corelib.ErrTargetMode)
 
 // ErrTargetInReplicaMode: a task in writer mode "api" names a target that
 // refuses ordinary writes because it runs in replicate mode.
-var ErrTargetInReplicaMode = errors.New("the target Milvus runs in replicate mode (" + TTMsgSetting + "=false) and refuses ordinary inserts and deletes; use writer mode \"replicate\", or restart it with " + TTMsgSetting + "=true")
+var ErrTargetInReplicaMode = fmt.Errorf("%w: the target Milvus runs in replicate mode ("+TTMsgSetting+"=false) and refuses ordinary inserts and deletes; use writer mode \"replicate\", or restart it with "+TTMsgSetting+"=true", corelib.ErrTargetMode)
 
 // ProbeReplicaMode asks the target whether it accepts ReplicateMessage,
 // without writing anything: a request with no channel name is refused with
@@ -307,7 +309,7 @@ func (tc *TargetCollection) PhysicalChannel(shardName string) string {
 
 // ErrShardsDiffer: a source collection and its target collection have
 // different shard counts, so messages cannot be re-addressed shard by shard.
-var ErrShardsDiffer = errors.New("shard counts differ")
+var ErrShardsDiffer = fmt.Errorf("%w: shard counts differ", corelib.ErrTargetMode)
 
 var errPartitionUnknown = errors.New("partition not on the target")
 

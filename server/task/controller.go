@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 )
 
@@ -123,7 +122,7 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 		return View{}, err
 	}
 	if err := c.factory.Verify(ctx, in.Spec); err != nil {
-		if errors.Is(err, sink.ErrTargetNotReplicaMode) || errors.Is(err, sink.ErrTargetInReplicaMode) || errors.Is(err, sink.ErrShardsDiffer) {
+		if errors.Is(err, corelib.ErrTargetMode) {
 			return View{}, &Error{Code: CodeTargetMode, Field: "writerMode", Message: err.Error(), Err: err}
 		}
 		return View{}, wrap(CodeTargetUnreachable, err, "fail to connect the milvus: %v", err)

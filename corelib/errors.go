@@ -1,0 +1,10 @@
+package corelib
+
+import "errors"
+
+// ErrTargetMode is wrapped by every Verify error that says the task's writer
+// mode does not fit its target (a normal Milvus for writer mode "replicate",
+// a replica for "api", shard counts that cannot be mapped). The control plane
+// answers it as a refusal of the writer-mode field, not as an unreachable
+// target.
+var ErrTargetMode = errors.New("the writer mode does not fit the target")
