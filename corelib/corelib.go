@@ -9,6 +9,7 @@ package corelib
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -209,13 +210,15 @@ type ChannelStatus struct {
 // CollectionStatus counts what the pipeline applied for one source
 // collection since it started.
 type CollectionStatus struct {
-	ID         int64  `json:"id"`
-	Database   string `json:"database"`
-	Name       string `json:"name"`
-	Inserted   int64  `json:"rowsInserted"`
-	Deleted    int64  `json:"rowsDeleted"`
-	Upserted   int64  `json:"rowsUpserted"`
-	Operations int64  `json:"operations"`
+	ID       int64  `json:"id"`
+	Database string `json:"database"`
+	Name     string `json:"name"`
+	Inserted int64  `json:"rowsInserted"`
+	Deleted  int64  `json:"rowsDeleted"`
+	Upserted int64  `json:"rowsUpserted"`
+	// Operations counts the source operations applied: DDL, and each
+	// insert, delete or upsert message.
+	Operations int64 `json:"operations"`
 }
 
 // SyncReport answers whether the target holds everything the source had
@@ -293,3 +296,15 @@ type StartPositioner interface {
 // that persistently refuses a schema, data or the credentials). The control
 // plane marks such a task Failed rather than Paused; resume retries it.
 var ErrPermanent = errors.New("permanent failure")
+
+// Redacted is the URI without any user:password part, for errors and logs.
+func (t Target) Redacted() string {
+	at := strings.LastIndex(t.URI, "@")
+	if at < 0 {
+		return t.URI
+	}
+	if scheme := strings.Index(t.URI, "://"); scheme >= 0 && scheme < at {
+		return t.URI[:scheme+3] + t.URI[at+1:]
+	}
+	return t.URI[at+1:]
+}

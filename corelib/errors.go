@@ -8,3 +8,7 @@ import "errors"
 // answers it as a refusal of the writer-mode field, not as an unreachable
 // target.
 var ErrTargetMode = errors.New("the writer mode does not fit the target")
+
+// ErrTargetUnreachable wraps every failure to connect to a task's target
+// (wrong address, refused credentials or TLS, no answer in time).
+var ErrTargetUnreachable = errors.New("target milvus unreachable")

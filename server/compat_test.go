@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/corelibtest"
 )
 
 const target = `"milvus_connect_param":{"uri":"http://target:19530","token":"` + secretToken + `","connect_timeout":5}`
@@ -121,7 +121,7 @@ func TestCompatTaskLifecycle(t *testing.T) {
 	tk := got["data"].(map[string]any)["task"].(map[string]any)
 	require.Equal(t, id, tk["task_id"])
 	require.Equal(t, "Running", tk["state"])
-	require.Equal(t, corelib.NotReplicatingDetail, tk["reason"])
+	require.Equal(t, corelibtest.NotReplicatingDetail, tk["reason"])
 	mcp := tk["milvus_connect_param"].(map[string]any)
 	require.Equal(t, "http://target:19530", mcp["uri"])
 	require.Equal(t, 5.0, mcp["connect_timeout"])

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc"
 
-	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/corelibtest"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/meta/metatest"
@@ -82,7 +81,7 @@ func (d *testDaemon) boot() {
 	core, logs := observer.New(d.level)
 	d.logs = logs
 	lg := zap.New(core)
-	d.ctl = task.NewController(d.store, corelib.ConnectOnlyFactory{DialOptions: []grpc.DialOption{d.fake.DialOption()}}, d.limits, lg)
+	d.ctl = task.NewController(d.store, corelibtest.ConnectOnlyFactory{DialOptions: []grpc.DialOption{d.fake.DialOption()}}, d.limits, lg)
 	require.NoError(t, d.ctl.Reload(t.Context()))
 	d.srv = server.New(server.Options{
 		Controller:      d.ctl,

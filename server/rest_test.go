@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/corelibtest"
 )
 
 const restTarget = `"target":{"uri":"http://target:19530","token":"` + secretToken + `","connectTimeoutSeconds":5}`
@@ -82,7 +82,7 @@ func TestRESTLifecycle(t *testing.T) {
 		map[string]any{"database": "db2", "collection": "c"},
 	}, tk["scope"])
 	require.Equal(t, "by-dev-replicate-msg", tk["replicateChannel"])
-	require.Equal(t, map[string]any{"replicating": false, "detail": corelib.NotReplicatingDetail, "retries": 0.0}, tk["pipeline"], "the pipeline says it does not replicate yet")
+	require.Equal(t, map[string]any{"replicating": false, "detail": corelibtest.NotReplicatingDetail, "retries": 0.0}, tk["pipeline"], "the pipeline says it does not replicate yet")
 
 	requireProblem(t, d.do(http.MethodPost, "/api/v1/tasks", `{"id":"t1",`+restTarget+`,"scope":[{"database":"x","collection":"y"}]}`), 409, "task_exists", "the task t1 already exists", "id")
 	requireProblem(t, d.do(http.MethodPost, "/api/v1/tasks", `{`+restTarget+`,"scope":[{"database":"db1","collection":"c9"}]}`), 409, "duplicate_scope", "the collection name is duplicate with existing task, [db1.c9]", "scope")

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
-	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/corelibtest"
 	"github.com/milvus-cdc/milvus-cdc/server"
 )
 
@@ -29,7 +29,7 @@ func TestRESTStatusAndSynced(t *testing.T) {
 		{"status of a running task", "/api/v1/tasks/t1/status", 200, "", "", func(t *testing.T, b map[string]any) {
 			require.Equal(t, "t1", b["id"])
 			require.Equal(t, "Running", b["state"])
-			require.Equal(t, map[string]any{"replicating": false, "detail": corelib.NotReplicatingDetail, "retries": 0.0}, b["pipeline"])
+			require.Equal(t, map[string]any{"replicating": false, "detail": corelibtest.NotReplicatingDetail, "retries": 0.0}, b["pipeline"])
 		}},
 		{"status of an unknown task", "/api/v1/tasks/nope/status", 404, "task_not_found", "", nil},
 		{"synced of an unknown task", "/api/v1/tasks/nope/synced", 404, "task_not_found", "", nil},
@@ -52,7 +52,7 @@ func TestRESTStatusAndSynced(t *testing.T) {
 	// /cdc get carries the same figures in an added field.
 	out := d.cdc(`{"request_type":"get","request_data":{"task_id":"t1"}}`)
 	tk := out["data"].(map[string]any)["task"].(map[string]any)
-	require.Equal(t, map[string]any{"replicating": false, "detail": corelib.NotReplicatingDetail, "retries": 0.0}, tk["pipeline_status"])
+	require.Equal(t, map[string]any{"replicating": false, "detail": corelibtest.NotReplicatingDetail, "retries": 0.0}, tk["pipeline_status"])
 
 	// Paused: no pipeline, never synced.
 	require.Equal(t, http.StatusOK, d.do(http.MethodPost, "/api/v1/tasks/t1/pause", "").status)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/config"
 	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
 	"github.com/milvus-cdc/milvus-cdc/meta"
@@ -49,7 +51,9 @@ func newPipelineFactory(cfg config.Source, metrics *pipeline.Metrics, lg *zap.Lo
 		_ = etcdCli.Close()
 	}
 	clock := func(ctx context.Context) (time.Time, error) { return source.SourceClock(ctx, etcdCli, metaCfg) }
-	return &pipeline.Factory{Source: src, Logger: lg, Metrics: metrics, Clock: clock}, closeAll, nil
+	writers := sink.Registry{}
+	milvus.Register(writers)
+	return &pipeline.Factory{Source: src, Writers: writers, Logger: lg, Metrics: metrics, Clock: clock}, closeAll, nil
 }
 
 func newMQClient(c config.MQ, lg *zap.Logger) (mq.Client, error) {

@@ -6,14 +6,16 @@ import (
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
 	"github.com/stretchr/testify/require"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 )
 
 // TestApplyPackMergesOnlySmallInserts: consecutive small inserts become one
 // upsert, small ones merge with large ones, but two inserts of
-// mergeBelowBytes or more are written as they are (no copy of their vectors).
+// milvus.MergeBelowBytes or more are written as they are (no copy of their vectors).
 func TestApplyPackMergesOnlySmallInserts(t *testing.T) {
 	sized := func(m dataMsg, size int) dataMsg { m.size = size; return m }
-	small, big := 1<<10, mergeBelowBytes
+	small, big := 1<<10, milvus.MergeBelowBytes
 	tests := []struct {
 		name string
 		msgs []dataMsg

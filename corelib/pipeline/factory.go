@@ -2,25 +2,23 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"go.uber.org/zap"
-	"google.golang.org/grpc"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
 )
 
-// Factory builds replication pipelines that read one source Milvus. It
-// implements corelib.PipelineFactory.
+// Factory builds replication pipelines that read one source Milvus and
+// write through the writer of each task's mode. It implements
+// corelib.PipelineFactory.
 type Factory struct {
 	Source Source
-	Logger *zap.Logger
-	// DialOptions are appended to every target connection (tests dial an
-	// in-process server with them).
-	DialOptions []grpc.DialOption
+	// Writers are the writer factories by writer mode.
+	Writers sink.Registry
+	Logger  *zap.Logger
 	// Metrics receives every pipeline's metrics; nil records none.
 	Metrics *Metrics
 	// Clock reads "now" on the source's clock (source.SourceClock); it lets
@@ -30,16 +28,47 @@ type Factory struct {
 
 var _ corelib.PipelineFactory = (*Factory)(nil)
 
-// Verify checks that the task's target is reachable with its credentials.
+// Verify checks, through the task's writer, that the task can run against
+// its target.
 func (f *Factory) Verify(ctx context.Context, spec corelib.TaskSpec) error {
-	if err := corelib.CheckTarget(ctx, spec.Target, f.DialOptions...); err != nil {
+	w, err := f.Writers.Factory(spec.WriterMode)
+	if err != nil {
 		return err
 	}
-	return f.verifyWriterMode(ctx, spec)
+	return w.Verify(ctx, spec.Target, func(ctx context.Context) ([]*sink.Collection, error) {
+		return f.inScope(ctx, spec)
+	})
+}
+
+// inScope lists the created source collections a task replicates, resolved
+// to their target names.
+func (f *Factory) inScope(ctx context.Context, spec corelib.TaskSpec) ([]*sink.Collection, error) {
+	if f.Source == nil {
+		return nil, nil
+	}
+	snap, err := f.Source.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	colls := newCollections(scopeOf(spec), mappingOf(spec), newMetaView(snap))
+	var out []*sink.Collection
+	for _, c := range snap.Collections {
+		if c.State != metapb.CollectionState_CollectionCreated {
+			continue
+		}
+		if st := colls.resolve(c.ID, "", ""); st.inScope {
+			out = append(out, st.coll())
+		}
+	}
+	return out, nil
 }
 
 // New builds the pipeline of a stored task without starting it.
 func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipeline, error) {
+	w, err := f.Writers.Factory(spec.WriterMode)
+	if err != nil {
+		return nil, err
+	}
 	log := deps.Logger
 	if log == nil {
 		log = f.Logger
@@ -47,34 +76,13 @@ func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipelin
 	if log == nil {
 		log = zap.NewNop()
 	}
-	p := &Pipeline{
+	return &Pipeline{
 		spec:    spec,
 		deps:    deps,
 		src:     f.Source,
+		writer:  w,
 		log:     log.With(zap.String("task", spec.ID)),
-		target:  f.connect(spec.Target),
 		metrics: f.Metrics,
 		clock:   f.Clock,
-	}
-	if spec.WriterMode == corelib.WriterModeReplicate {
-		p.replica = newReplicaMode(p.log)
-		p.target = f.connectReplica(spec.Target, p.replica)
-	}
-	return p, nil
-}
-
-// connect opens the target for one run of a pipeline.
-func (f *Factory) connect(t corelib.Target) func(ctx context.Context) (target, func(), error) {
-	return func(ctx context.Context) (target, func(), error) {
-		c, err := corelib.ConnectTarget(ctx, t, f.DialOptions...)
-		if err != nil {
-			return nil, nil, err
-		}
-		gc, ok := c.(*client.GrpcClient)
-		if !ok {
-			_ = c.Close()
-			return nil, nil, fmt.Errorf("unexpected target client type %T", c)
-		}
-		return sink.New(gc.Service), func() { _ = c.Close() }, nil
-	}
+	}, nil
 }

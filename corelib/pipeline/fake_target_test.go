@@ -8,8 +8,14 @@ import (
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 )
 
 // recorder is a target that records every call as one line, and fails a
@@ -51,7 +57,7 @@ func (r *recorder) CreateDatabase(_ context.Context, db string) error {
 func (r *recorder) DropDatabase(_ context.Context, db string) error {
 	return r.record("DropDatabase %s", db)
 }
-func (r *recorder) CreateCollection(_ context.Context, db, coll string, spec sink.CollectionSpec) error {
+func (r *recorder) CreateCollection(_ context.Context, db, coll string, spec milvus.CollectionSpec) error {
 	return r.record("CreateCollection %s.%s shards=%d consistency=%s", db, coll, spec.ShardsNum, spec.ConsistencyLevel)
 }
 func (r *recorder) DropCollection(_ context.Context, db, coll string) error {
@@ -99,4 +105,79 @@ func (r *recorder) ReleasePartitions(_ context.Context, db, coll string, parts [
 }
 func (r *recorder) Flush(_ context.Context, db string, colls []string) error {
 	return r.record("Flush %s.%v", db, colls)
+}
+
+var _ milvus.APITarget = (*recorder)(nil)
+
+// apiOver is a writer factory whose writers are "api" writers calling t.
+type apiOver struct{ t milvus.APITarget }
+
+func (f apiOver) Verify(context.Context, corelib.Target, func(context.Context) ([]*sink.Collection, error)) error {
+	return nil
+}
+
+func (f apiOver) Open(_ context.Context, _ corelib.Target, env sink.Env) (sink.Writer, error) {
+	return milvus.NewAPIWriter(env, f.t), nil
+}
+
+// testReplicator is one pipeline run over a recorder, driven message by
+// message.
+type testReplicator struct {
+	*run
+	rec *recorder
+}
+
+func newTestReplicator(rules map[string][]string, mapping NameMapping) (*testReplicator, *recorder) {
+	rec := newRecorder()
+	meta := newMetaView(testSnapshot())
+	r := &testReplicator{run: &run{
+		log: zap.NewNop(), meta: meta,
+		colls: newCollections(NewScope(rules), mapping, meta), progress: newProgress(), defaultPart: "_default",
+	}, rec: rec}
+	r.drops = newBarrier(r.progress)
+	r.useHealth(newHealth())
+	return r, rec
+}
+
+// useHealth makes the run and its writer report to h.
+func (t *testReplicator) useHealth(h *health) {
+	t.health = h
+	t.w = milvus.NewAPIWriter(writerEnv(h, zap.NewNop()), t.rec)
+}
+
+// applyPack applies msgs as one pack of channel.
+func (t *testReplicator) applyPack(ctx context.Context, channel string, msgs []dataMsg) error {
+	pack := &source.Pack{Channel: channel}
+	for _, m := range msgs {
+		pack.Msgs = append(pack.Msgs, m.message())
+	}
+	return t.run.applyPack(ctx, pack)
+}
+
+// dataMsg is one decoded message of a data channel, with the size of its
+// payload on the wire.
+type dataMsg struct {
+	msg  proto.Message
+	size int
+	ts   uint64 // the message's EndTs
+}
+
+func (m dataMsg) message() *source.Message {
+	raw, _ := proto.Marshal(m.msg)
+	if m.size > 0 {
+		raw = make([]byte, m.size)
+	}
+	return &source.Message{Body: m.msg, BeginTs: m.ts, EndTs: m.ts, Raw: raw}
+}
+
+// hangingWriter is a writer factory whose target never answers.
+type hangingWriter struct{}
+
+func (hangingWriter) Verify(context.Context, corelib.Target, func(context.Context) ([]*sink.Collection, error)) error {
+	return nil
+}
+
+func (hangingWriter) Open(ctx context.Context, _ corelib.Target, _ sink.Env) (sink.Writer, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
 }

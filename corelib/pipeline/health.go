@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -33,10 +32,7 @@ type health struct {
 	retrying  bool
 	skipped   map[string]int64 // unsupported message types skipped, by type
 	metrics   taskMetrics      // set before the pipeline's workers start
-	// onPermanent stops the pipeline when an error retrying cannot fix
-	// persists (see permanentAfter); nil keeps retrying.
-	onPermanent func(error)
-	failedFor   string // set once onPermanent was called: the error
+	failedFor string           // set once retry gave up on a permanent error: the error
 }
 
 func newHealth() *health { return &health{skipped: map[string]int64{}} }
@@ -72,32 +68,23 @@ var (
 	permanentAfter    = 10 * time.Second // a variable for tests
 )
 
-// isPermanent reports whether err is a target refusal retrying cannot fix.
-func isPermanent(err error) bool {
-	var te *sink.TargetError
-	return errors.As(err, &te) && !te.Retryable
-}
-
-// givePermanent records that the pipeline stops on err and calls
-// onPermanent, once.
-func (h *health) givePermanent(stage string, err error) bool {
+// givePermanent records that the pipeline stops on err and returns the
+// error the run ends with.
+func (h *health) givePermanent(stage string, err error) error {
 	h.mu.Lock()
-	stop := h.onPermanent
-	if stop == nil || h.failedFor != "" {
-		h.mu.Unlock()
-		return stop != nil
+	if h.failedFor == "" {
+		h.failedFor = fmt.Sprintf("%s: %v", stage, err)
 	}
-	h.failedFor = fmt.Sprintf("%s: %v", stage, err)
 	h.mu.Unlock()
-	stop(fmt.Errorf("%w: %s stage: %w", corelib.ErrPermanent, stage, err))
-	return true
+	return fmt.Errorf("%w: %s stage: %w", corelib.ErrPermanent, stage, err)
 }
 
 // retry runs fn until it succeeds or ctx ends, backing off from 200 ms up to
 // 30 s between attempts. Every failure is recorded in h and logged, so a
 // target that stays down shows in the task status instead of stalling
-// silently. A permanent refusal (isPermanent, persisting) stops the pipeline
-// through h.onPermanent. It returns nil, ctx's error or the permanent one.
+// silently. A permanent refusal (sink.IsPermanent, persisting) gives up:
+// retry returns an error wrapping corelib.ErrPermanent, which ends the run
+// with the task Failed. Otherwise it returns nil or ctx's error.
 func retry(ctx context.Context, h *health, log *zap.Logger, stage, what string, fn func(context.Context) error) error {
 	backoff := 200 * time.Millisecond
 	permanentRun, permanentSince := 0, time.Time{}
@@ -114,15 +101,15 @@ func retry(ctx context.Context, h *health, log *zap.Logger, stage, what string, 
 			return ctx.Err()
 		}
 		h.failed(stage, err)
-		if isPermanent(err) {
+		if sink.IsPermanent(err) {
 			if permanentRun == 0 {
 				permanentSince = time.Now()
 			}
 			permanentRun++
-			if permanentRun >= permanentAttempts && time.Since(permanentSince) >= permanentAfter && h.givePermanent(stage, err) {
+			if permanentRun >= permanentAttempts && time.Since(permanentSince) >= permanentAfter {
 				log.Error("giving up: the error persists and retrying cannot fix it", zap.String("stage", stage), zap.String("op", what),
 					zap.Int("attempts", attempt), zap.Error(err))
-				return err
+				return h.givePermanent(stage, err)
 			}
 		} else {
 			permanentRun = 0

@@ -46,8 +46,6 @@ func TestRetryGivesUpOnlyOnAPersistentPermanentError(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHealth()
-			var stopped error
-			h.onPermanent = func(err error) { stopped = err }
 			attempts := 0
 			err := retry(context.Background(), h, zap.NewNop(), stageApply, "CreateCollection c", func(context.Context) error {
 				attempts++
@@ -59,12 +57,12 @@ func TestRetryGivesUpOnlyOnAPersistentPermanentError(t *testing.T) {
 			require.Equal(t, tt.attempts, attempts)
 			if !tt.gaveUp {
 				require.NoError(t, err)
-				require.Nil(t, stopped)
+				require.Empty(t, h.failedFor)
 				return
 			}
 			require.ErrorIs(t, err, permanent)
-			require.ErrorIs(t, stopped, corelib.ErrPermanent)
-			require.ErrorContains(t, stopped, "apply stage: target CreateCollection failed: schema refused")
+			require.ErrorIs(t, err, corelib.ErrPermanent)
+			require.ErrorContains(t, err, "apply stage: target CreateCollection failed: schema refused")
 		})
 	}
 }
@@ -78,7 +76,7 @@ func TestPipelineFailsOnAPermanentRefusal(t *testing.T) {
 	src.add(t, "dml_0", 10, insertMsg(10, 11, "logs", 1))
 	failed := make(chan error, 2)
 	p := newTestPipeline(src, store, nil, func(err error) { failed <- err })
-	p.target = func(context.Context) (target, func(), error) { return refusingTarget{newRecorder()}, func() {}, nil }
+	p.writer = apiOver{refusingTarget{newRecorder()}}
 	require.NoError(t, p.Start(context.Background()))
 	select {
 	case err := <-failed:

@@ -169,17 +169,10 @@ func (v *metaView) dbNameLocked(id int64) string {
 	return DefaultDatabase
 }
 
-// hasPartition reports whether the source catalog lists a live partition.
-func (v *metaView) hasPartition(collID int64, name string) bool {
+// partition returns a live partition of a collection by name.
+func (v *metaView) partition(collID int64, name string) (*source.Partition, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	_, ok := v.partitions[collID][name]
-	return ok
-}
-
-// partitionCount returns the number of live partitions of a collection.
-func (v *metaView) partitionCount(collID int64) int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return len(v.partitions[collID])
+	p, ok := v.partitions[collID][name]
+	return p, ok
 }

@@ -25,9 +25,9 @@ func exposedNames(t *testing.T) map[string]bool {
 	m, err := NewMetrics(reg)
 	require.NoError(t, err)
 	r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
-	p := &Pipeline{spec: corelib.TaskSpec{ID: "t1"}, r: r, cancel: func() {}, stage: "replicating", src: fakeReplicateSource{}, health: newHealth()}
+	p := &Pipeline{spec: corelib.TaskSpec{ID: "t1"}, r: r.run, cancel: func() {}, stage: "replicating", src: fakeReplicateSource{}, health: newHealth()}
 	p.health.metrics = m.forTask("t1")
-	r.health = p.health
+	r.useHealth(p.health)
 	m.attach(p)
 	r.progress.track("dml_0", ts(time.Now()))
 	require.NoError(t, r.applyPack(context.Background(), "dml_0", []dataMsg{at(insert(10, "db1", "orders", "_default", 1), 1)}))

@@ -164,7 +164,7 @@ func newTestPipeline(src Source, store corelib.CheckpointStore, rec *recorder, o
 	return &Pipeline{
 		spec: spec, src: src, log: zap.NewNop(),
 		deps:   corelib.Deps{Checkpoints: store, OnFailure: onFailure},
-		target: func(context.Context) (target, func(), error) { return rec, func() {}, nil },
+		writer: apiOver{rec},
 	}
 }
 

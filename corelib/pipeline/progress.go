@@ -19,7 +19,6 @@ type progress struct {
 	applied  map[string]uint64
 	latest   map[string]uint64 // end ts of the last pack read, applied or not
 	changed  chan struct{}     // closed and replaced on every update
-	stopping bool
 	// replicate has its own lock; it takes mu only to notify waiters.
 	replicate replicateProgress
 }

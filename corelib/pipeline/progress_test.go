@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 )
 
 func TestProgressWaitAll(t *testing.T) {
@@ -145,4 +147,29 @@ func TestReplicateProgressLag(t *testing.T) {
 
 	p.replicateRecovered()
 	require.True(t, p.replicatePosition(now).caughtUp)
+}
+
+// watermarkSink records the watermarks a run hands its writer.
+type watermarkSink struct {
+	sink.Writer
+	got []uint64
+}
+
+func (w *watermarkSink) Watermark(ts uint64) { w.got = append(w.got, ts) }
+
+func TestWatermarkIsTheLowestAppliedChannel(t *testing.T) {
+	ws := &watermarkSink{}
+	r := &run{progress: newProgress(), w: ws}
+	r.progress.track("src-a", 0)
+	r.progress.track("src-b", 0)
+	require.Zero(t, r.watermark(), "no watermark before every channel applied a pack")
+	r.advanced("src-a", 100)
+	require.Empty(t, ws.got)
+	r.advanced("src-b", 50)
+	require.Equal(t, []uint64{50}, ws.got)
+	r.advanced("src-a", 200)
+	require.Equal(t, []uint64{50, 50}, ws.got, "a lagging channel holds the watermark back")
+	r.advanced("src-b", 150)
+	require.EqualValues(t, 150, r.watermark())
+	require.Equal(t, []uint64{50, 50, 150}, ws.got)
 }

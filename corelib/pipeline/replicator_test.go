@@ -11,7 +11,6 @@ import (
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
@@ -39,11 +38,6 @@ func testSnapshot() *source.Snapshot {
 			12: coll(12, 1, "users", "dml_1"),
 		},
 	}
-}
-
-func newTestReplicator(rules map[string][]string, mapping NameMapping) (*replicator, *recorder) {
-	rec := newRecorder()
-	return newReplicator(NewScope(rules), mapping, "_default", rec, newMetaView(testSnapshot()), zap.NewNop()), rec
 }
 
 func insert(coll int64, db, name, partition string, ids ...int64) dataMsg {

@@ -82,7 +82,7 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 		return st
 	}
 	st.Replicating = running && stage == "replicating"
-	st.Collections = r.collectionStatuses()
+	st.Collections = r.colls.statuses()
 	return st
 }
 
@@ -164,24 +164,6 @@ func wallTime(ts uint64) *time.Time {
 	}
 	t := source.PhysicalTime(ts).UTC()
 	return &t
-}
-
-// collectionStatuses lists the in-scope collections met so far, by id.
-func (r *replicator) collectionStatuses() []corelib.CollectionStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]corelib.CollectionStatus, 0, len(r.collections))
-	for _, st := range r.collections {
-		if !st.inScope {
-			continue
-		}
-		out = append(out, corelib.CollectionStatus{
-			ID: st.id, Database: st.db, Name: st.name,
-			Inserted: st.inserted.Load(), Deleted: st.deleted.Load(), Upserted: st.upserted.Load(), Operations: st.ops.Load(),
-		})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
 }
 
 // Synced reports whether every data channel has been applied up to the

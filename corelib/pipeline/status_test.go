@@ -16,16 +16,17 @@ import (
 func at(m dataMsg, ts uint64) dataMsg { m.ts = ts; return m }
 
 func TestApplyPackCountsRowsByOperation(t *testing.T) {
-	// ops counts the target calls for "orders", its CreateCollection included.
+	// ops counts the source operations applied for "orders" (its
+	// CreateCollection, and each insert, delete or upsert message).
 	tests := []struct {
 		name                             string
 		msgs                             []dataMsg
 		inserted, deleted, upserted, ops int64
 		usersDeleted                     int64
 	}{
-		{"inserts merged into one call", []dataMsg{at(insert(10, "db1", "orders", "_default", 1, 2), 100), at(insert(10, "db1", "orders", "_default", 3), 101)}, 3, 0, 0, 2, 0},
+		{"inserts merged into one call", []dataMsg{at(insert(10, "db1", "orders", "_default", 1, 2), 100), at(insert(10, "db1", "orders", "_default", 3), 101)}, 3, 0, 0, 3, 0},
 		{"a delete alone", []dataMsg{at(del(10, "orders", 1, 2), 100)}, 0, 2, 0, 2, 0},
-		{"delete and insert at one ts are an upsert", []dataMsg{at(del(10, "orders", 1, 2), 100), at(insert(10, "db1", "orders", "_default", 1, 2), 100)}, 0, 0, 2, 3, 0},
+		{"delete and insert at one ts are an upsert", []dataMsg{at(del(10, "orders", 1, 2), 100), at(insert(10, "db1", "orders", "_default", 1, 2), 100)}, 0, 0, 2, 2, 0},
 		{"delete then insert at another ts", []dataMsg{at(del(10, "orders", 1), 100), at(insert(10, "db1", "orders", "_default", 5), 101)}, 1, 1, 0, 3, 0},
 		{"upsert, then a plain insert", []dataMsg{at(del(10, "orders", 1), 100), at(insert(10, "db1", "orders", "_default", 1), 100), at(insert(10, "db1", "orders", "_default", 7, 8), 102)}, 2, 0, 1, 3, 0},
 		{"delete of another collection at the insert's ts", []dataMsg{at(del(12, "users", 1), 100), at(insert(10, "db1", "orders", "_default", 1), 100)}, 1, 0, 0, 2, 1},
@@ -35,7 +36,7 @@ func TestApplyPackCountsRowsByOperation(t *testing.T) {
 			r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
 			require.NoError(t, r.applyPack(context.Background(), "dml_0", tt.msgs))
 			byID := map[int64]corelib.CollectionStatus{}
-			for _, c := range r.collectionStatuses() {
+			for _, c := range r.colls.statuses() {
 				byID[c.ID] = c
 			}
 			got := byID[10]
@@ -191,7 +192,7 @@ func TestSyncedWaitsForTheSourceClock(t *testing.T) {
 	now := time.Now()
 	r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
 	r.progress.track("dml_0", ts(now.Add(-time.Second)))
-	p := &Pipeline{r: r, cancel: func() {}, stage: "replicating", clock: func(context.Context) (time.Time, error) { return now, nil }}
+	p := &Pipeline{r: r.run, cancel: func() {}, stage: "replicating", clock: func(context.Context) (time.Time, error) { return now, nil }}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -245,10 +246,10 @@ func TestMetricsExposeLagRowsAndErrors(t *testing.T) {
 	m.now = func() time.Time { return now }
 
 	r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
-	p := &Pipeline{spec: corelib.TaskSpec{ID: "t1"}, r: r, cancel: func() {}, stage: "replicating", src: fakeReplicateSource{}}
+	p := &Pipeline{spec: corelib.TaskSpec{ID: "t1"}, r: r.run, cancel: func() {}, stage: "replicating", src: fakeReplicateSource{}}
 	p.health = newHealth()
 	p.health.metrics = m.forTask("t1")
-	r.health = p.health
+	r.useHealth(p.health)
 	m.attach(p)
 	r.progress.track("dml_0", ts(now.Add(-3*time.Second)))
 
@@ -409,7 +410,7 @@ func TestStatusOnTheFirstPollAfterStart(t *testing.T) {
 	_, err := store.SaveCheckpoint(context.Background(), "t1", corelib.Checkpoint{Channel: "dml_0", Timestamp: ts(now.Add(-42 * time.Second))})
 	require.NoError(t, err)
 	p := newTestPipeline(newFakeSource(), store, nil, nil)
-	p.target = func(ctx context.Context) (target, func(), error) { <-ctx.Done(); return nil, nil, ctx.Err() }
+	p.writer = hangingWriter{}
 	require.NoError(t, p.Start(context.Background()))
 	defer func() { require.NoError(t, p.Stop(context.Background())) }()
 	st := p.Status()

@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -22,7 +22,7 @@ func TestCreateWriterMode(t *testing.T) {
 	requireCode(t, err, task.CodeValidation, `the writer mode "exact" is unknown: use "api" (the default) or "replicate"`)
 	require.Equal(t, "writerMode", task.AsError(err).Field)
 
-	h.factory.verifyErr = fmt.Errorf("%w (target http://t:1)", sink.ErrTargetNotReplicaMode)
+	h.factory.verifyErr = fmt.Errorf("%w (target http://t:1)", milvus.ErrTargetNotReplicaMode)
 	in.Spec.WriterMode = corelib.WriterModeReplicate
 	_, err = h.ctl.Create(ctx, in)
 	requireCode(t, err, task.CodeTargetMode, "")

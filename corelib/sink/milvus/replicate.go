@@ -1,4 +1,4 @@
-package sink
+package milvus
 
 import (
 	"context"
@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 )
 
 // Writer mode "replicate": the target runs with common.ttMsgEnabled=false and
@@ -144,26 +145,26 @@ type TargetCollection struct {
 	DB, Name         string
 }
 
-// ReplicaWriter is the writer of mode "replicate". Its embedded Writer
+// ReplicaClient is the target of writer mode "replicate". Its embedded Client
 // replays DDL (through a connection with ReplicateInfoInterceptor); data goes
 // through Replicate and TimeTick.
-type ReplicaWriter struct {
-	*Writer
+type ReplicaClient struct {
+	*Client
 	svc milvuspb.MilvusServiceClient
 
 	mu    sync.Mutex
 	colls map[collectionKey]*TargetCollection
 }
 
-// NewReplica returns a ReplicaWriter calling the target through svc, whose
+// NewReplicaClient returns a ReplicaClient calling the target through svc, whose
 // connection must carry ReplicateInfoInterceptor.
-func NewReplica(svc milvuspb.MilvusServiceClient) *ReplicaWriter {
-	return &ReplicaWriter{Writer: New(svc), svc: svc, colls: map[collectionKey]*TargetCollection{}}
+func NewReplicaClient(svc milvuspb.MilvusServiceClient) *ReplicaClient {
+	return &ReplicaClient{Client: NewClient(svc), svc: svc, colls: map[collectionKey]*TargetCollection{}}
 }
 
 // Collection describes a target collection (IDs, channels, partitions), from
 // a cache; refresh asks the target again (a partition created since).
-func (w *ReplicaWriter) Collection(ctx context.Context, db, coll string, refresh bool) (*TargetCollection, error) {
+func (w *ReplicaClient) Collection(ctx context.Context, db, coll string, refresh bool) (*TargetCollection, error) {
 	key := collectionKey{db, coll}
 	w.mu.Lock()
 	tc := w.colls[key]
@@ -187,7 +188,7 @@ func (w *ReplicaWriter) Collection(ctx context.Context, db, coll string, refresh
 		Partitions: map[string]int64{},
 	}
 	if len(tc.VirtualChannels) != len(tc.PhysicalChannels) || len(tc.VirtualChannels) == 0 {
-		return nil, &TargetError{Op: "DescribeCollection", Reason: fmt.Sprintf("collection %s.%s lists %d virtual and %d physical channels", db, coll, len(tc.VirtualChannels), len(tc.PhysicalChannels))}
+		return nil, &sink.TargetError{Op: "DescribeCollection", Reason: fmt.Sprintf("collection %s.%s lists %d virtual and %d physical channels", db, coll, len(tc.VirtualChannels), len(tc.PhysicalChannels))}
 	}
 	for i, name := range p.GetPartitionNames() {
 		if i < len(p.GetPartitionIDs()) {
@@ -201,7 +202,7 @@ func (w *ReplicaWriter) Collection(ctx context.Context, db, coll string, refresh
 }
 
 // Forget drops a collection from the cache (it was dropped or recreated).
-func (w *ReplicaWriter) Forget(db, coll string) {
+func (w *ReplicaClient) Forget(db, coll string) {
 	w.mu.Lock()
 	delete(w.colls, collectionKey{db, coll})
 	w.mu.Unlock()
@@ -209,7 +210,7 @@ func (w *ReplicaWriter) Forget(db, coll string) {
 
 // PhysicalChannels lists the target physical channels of every collection
 // the writer addressed: the channels that need time ticks.
-func (w *ReplicaWriter) PhysicalChannels() []string {
+func (w *ReplicaClient) PhysicalChannels() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	seen := map[string]bool{}
@@ -227,7 +228,7 @@ func (w *ReplicaWriter) PhysicalChannels() []string {
 
 // Replicate writes encoded messages to one target physical channel. The
 // target assigns the segments of inserted rows itself.
-func (w *ReplicaWriter) Replicate(ctx context.Context, pchannel string, beginTs, endTs uint64, msgs [][]byte) error {
+func (w *ReplicaClient) Replicate(ctx context.Context, pchannel string, beginTs, endTs uint64, msgs [][]byte) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -237,7 +238,7 @@ func (w *ReplicaWriter) Replicate(ctx context.Context, pchannel string, beginTs,
 		ChannelName: pchannel, BeginTs: beginTs, EndTs: endTs, Msgs: msgs,
 	})
 	err = check("ReplicateMessage", resp.GetStatus(), err)
-	var te *TargetError
+	var te *sink.TargetError
 	if errors.As(err, &te) && te.Code == codeDenyReplicateMessage {
 		te.Retryable = false
 		return fmt.Errorf("%w: %w", ErrTargetNotReplicaMode, err)
@@ -248,7 +249,7 @@ func (w *ReplicaWriter) Replicate(ctx context.Context, pchannel string, beginTs,
 // TimeTick tells a target physical channel that no message with a timestamp
 // at or below ts will follow: the target's data and query nodes advance to
 // ts (a target in replicate mode has no time ticks of its own).
-func (w *ReplicaWriter) TimeTick(ctx context.Context, pchannel string, ts uint64) error {
+func (w *ReplicaClient) TimeTick(ctx context.Context, pchannel string, ts uint64) error {
 	raw, err := EncodeTimeTick(ts)
 	if err != nil {
 		return err

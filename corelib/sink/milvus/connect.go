@@ -1,31 +1,39 @@
-package corelib
+package milvus
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 
+	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
 )
 
-// ErrTargetUnreachable wraps every failure to connect to a target Milvus.
-var ErrTargetUnreachable = errors.New("target milvus unreachable")
+// Conn is an open connection to a target Milvus: the raw MilvusService the
+// writers call, and the SDK client that owns the connection.
+type Conn struct {
+	Service milvuspb.MilvusServiceClient
+	client  client.Client
+}
 
-// ConnectTarget opens a Go SDK client to the target with the task's URI, token
-// and TLS material, and waits until the target answered Connect, at most
+// Close closes the connection.
+func (c *Conn) Close() error { return c.client.Close() }
+
+// Connect opens a connection to the target with the task's URI, token and
+// TLS material, and waits until the target answered Connect, at most
 // t.ConnectTimeout. extra dial options come last (tests use them to dial an
-// in-process server). The caller closes the client. Errors wrap
-// ErrTargetUnreachable and never contain the token.
-func ConnectTarget(ctx context.Context, t Target, extra ...grpc.DialOption) (client.Client, error) {
+// in-process server; the replicate writer adds its interceptor). Errors wrap
+// corelib.ErrTargetUnreachable and never contain the token.
+func Connect(ctx context.Context, t corelib.Target, extra ...grpc.DialOption) (*Conn, error) {
 	timeout := t.ConnectTimeout
 	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
+		timeout = corelib.DefaultConnectTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -34,7 +42,7 @@ func ConnectTarget(ctx context.Context, t Target, extra ...grpc.DialOption) (cli
 	if t.TLS.Enabled() {
 		creds, err := transportCredentials(t.TLS)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, t.Redacted(), err)
+			return nil, fmt.Errorf("%w: %s: %w", corelib.ErrTargetUnreachable, t.Redacted(), err)
 		}
 		// The SDK puts insecure credentials first when EnableTLSAuth is off;
 		// a later WithTransportCredentials replaces them.
@@ -48,28 +56,21 @@ func ConnectTarget(ctx context.Context, t Target, extra ...grpc.DialOption) (cli
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %s: no answer within %s", ErrTargetUnreachable, t.Redacted(), timeout)
+			return nil, fmt.Errorf("%w: %s: no answer within %s", corelib.ErrTargetUnreachable, t.Redacted(), timeout)
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrTargetUnreachable, t.Redacted(), err)
+		return nil, fmt.Errorf("%w: %s: %w", corelib.ErrTargetUnreachable, t.Redacted(), err)
 	}
-	return c, nil
-}
-
-// Redacted is the URI without any user:password part, for errors and logs.
-func (t Target) Redacted() string {
-	at := strings.LastIndex(t.URI, "@")
-	if at < 0 {
-		return t.URI
+	gc, ok := c.(*client.GrpcClient)
+	if !ok {
+		_ = c.Close()
+		return nil, fmt.Errorf("%w: %s: unexpected client type %T", corelib.ErrTargetUnreachable, t.Redacted(), c)
 	}
-	if scheme := strings.Index(t.URI, "://"); scheme >= 0 && scheme < at {
-		return t.URI[:scheme+3] + t.URI[at+1:]
-	}
-	return t.URI[at+1:]
+	return &Conn{Service: gc.Service, client: c}, nil
 }
 
 // CheckTarget connects to the target and closes the connection again.
-func CheckTarget(ctx context.Context, t Target, extra ...grpc.DialOption) error {
-	c, err := ConnectTarget(ctx, t, extra...)
+func CheckTarget(ctx context.Context, t corelib.Target, extra ...grpc.DialOption) error {
+	c, err := Connect(ctx, t, extra...)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func CheckTarget(ctx context.Context, t Target, extra ...grpc.DialOption) error 
 
 // transportCredentials builds gRPC TLS credentials from PEM files: the server
 // certificate or a CA as trust root, plus an optional client key pair.
-func transportCredentials(t TargetTLS) (credentials.TransportCredentials, error) {
+func transportCredentials(t corelib.TargetTLS) (credentials.TransportCredentials, error) {
 	cfg := &tls.Config{ServerName: t.ServerName, MinVersion: tls.VersionTLS12}
 	roots := x509.NewCertPool()
 	for _, p := range []string{t.ServerPEMPath, t.CAPEMPath} {

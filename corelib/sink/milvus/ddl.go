@@ -1,4 +1,4 @@
-package sink
+package milvus
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 )
 
 // CollectionSpec is what the target needs to recreate a source collection.
@@ -23,7 +25,7 @@ type CollectionSpec struct {
 }
 
 // CreateDatabase creates db on the target unless it exists.
-func (w *Writer) CreateDatabase(ctx context.Context, db string) error {
+func (w *Client) CreateDatabase(ctx context.Context, db string) error {
 	exists, err := w.hasDatabase(ctx, db)
 	if err != nil || exists {
 		return err
@@ -36,7 +38,7 @@ func (w *Writer) CreateDatabase(ctx context.Context, db string) error {
 }
 
 // DropDatabase drops db on the target; a database already gone is fine.
-func (w *Writer) DropDatabase(ctx context.Context, db string) error {
+func (w *Client) DropDatabase(ctx context.Context, db string) error {
 	resp, err := w.svc.DropDatabase(ctx, &milvuspb.DropDatabaseRequest{DbName: db})
 	if err = check("DropDatabase", resp, err); isNotFound(err) {
 		return nil
@@ -44,7 +46,7 @@ func (w *Writer) DropDatabase(ctx context.Context, db string) error {
 	return err
 }
 
-func (w *Writer) hasDatabase(ctx context.Context, db string) (bool, error) {
+func (w *Client) hasDatabase(ctx context.Context, db string) (bool, error) {
 	resp, err := w.svc.ListDatabases(ctx, &milvuspb.ListDatabasesRequest{})
 	if err := check("ListDatabases", resp.GetStatus(), err); err != nil {
 		return false, err
@@ -57,7 +59,7 @@ func (w *Writer) hasDatabase(ctx context.Context, db string) (bool, error) {
 // created without autoID so that the target keeps the source's keys. An
 // existing collection with the same fields counts as done; one whose fields
 // differ is an error, never silently written into.
-func (w *Writer) CreateCollection(ctx context.Context, db, coll string, spec CollectionSpec) error {
+func (w *Client) CreateCollection(ctx context.Context, db, coll string, spec CollectionSpec) error {
 	schema := targetSchemaFor(coll, spec.Schema)
 	existing, err := w.describeIfExists(ctx, db, coll)
 	if err != nil {
@@ -121,7 +123,7 @@ func isSystemField(id int64, name string) bool {
 	}
 }
 
-func (w *Writer) describeIfExists(ctx context.Context, db, coll string) (*schemapb.CollectionSchema, error) {
+func (w *Client) describeIfExists(ctx context.Context, db, coll string) (*schemapb.CollectionSchema, error) {
 	resp, err := w.svc.DescribeCollection(withDB(ctx, db), &milvuspb.DescribeCollectionRequest{DbName: db, CollectionName: coll})
 	err = check("DescribeCollection", resp.GetStatus(), err)
 	if isNotFound(err) {
@@ -148,7 +150,7 @@ func sameFields(coll string, want, got *schemapb.CollectionSchema) error {
 	}
 	w, g := describe(want), describe(got)
 	if !slices.Equal(w, g) {
-		return &TargetError{Op: "CreateCollection", Reason: fmt.Sprintf(
+		return &sink.TargetError{Op: "CreateCollection", Reason: fmt.Sprintf(
 			"collection %q already exists on the target with fields [%s], the source has [%s]; drop or rename it on the target",
 			coll, strings.Join(g, ", "), strings.Join(w, ", "))}
 	}
@@ -156,7 +158,7 @@ func sameFields(coll string, want, got *schemapb.CollectionSchema) error {
 }
 
 // DropCollection drops a collection on the target; one already gone is fine.
-func (w *Writer) DropCollection(ctx context.Context, db, coll string) error {
+func (w *Client) DropCollection(ctx context.Context, db, coll string) error {
 	resp, err := w.svc.DropCollection(withDB(ctx, db), &milvuspb.DropCollectionRequest{DbName: db, CollectionName: coll})
 	w.cacheSchema(db, coll, nil)
 	if err = check("DropCollection", resp, err); isNotFound(err) {
@@ -166,7 +168,7 @@ func (w *Writer) DropCollection(ctx context.Context, db, coll string) error {
 }
 
 // CreatePartition creates a partition unless it exists.
-func (w *Writer) CreatePartition(ctx context.Context, db, coll, partition string) error {
+func (w *Client) CreatePartition(ctx context.Context, db, coll, partition string) error {
 	has, err := w.svc.HasPartition(withDB(ctx, db), &milvuspb.HasPartitionRequest{DbName: db, CollectionName: coll, PartitionName: partition})
 	if err := check("HasPartition", has.GetStatus(), err); err != nil {
 		return err
@@ -185,7 +187,7 @@ func (w *Writer) CreatePartition(ctx context.Context, db, coll, partition string
 // to drop a loaded partition, and the source's release of it is not always
 // replicated (Milvus 2.3 does not publish ReleasePartitions), so a partition
 // still loaded on the target is released first.
-func (w *Writer) DropPartition(ctx context.Context, db, coll, partition string) error {
+func (w *Client) DropPartition(ctx context.Context, db, coll, partition string) error {
 	drop := func() error {
 		resp, err := w.svc.DropPartition(withDB(ctx, db), &milvuspb.DropPartitionRequest{DbName: db, CollectionName: coll, PartitionName: partition})
 		return check("DropPartition", resp, err)
@@ -203,7 +205,7 @@ func (w *Writer) DropPartition(ctx context.Context, db, coll, partition string) 
 }
 
 func isLoadedRefusal(err error) bool {
-	var te *TargetError
+	var te *sink.TargetError
 	if !errors.As(err, &te) {
 		return false
 	}
@@ -213,7 +215,7 @@ func isLoadedRefusal(err error) bool {
 
 // CreateIndex creates an index with the source's name and parameters. The
 // target answers success for an identical index, so replays are harmless.
-func (w *Writer) CreateIndex(ctx context.Context, db, coll, field, indexName string, params []*commonpb.KeyValuePair) error {
+func (w *Client) CreateIndex(ctx context.Context, db, coll, field, indexName string, params []*commonpb.KeyValuePair) error {
 	req := &milvuspb.CreateIndexRequest{DbName: db, CollectionName: coll, FieldName: field, IndexName: indexName, ExtraParams: params}
 	resp, err := w.svc.CreateIndex(withDB(ctx, db), req)
 	return check("CreateIndex", resp, err)
@@ -221,7 +223,7 @@ func (w *Writer) CreateIndex(ctx context.Context, db, coll, field, indexName str
 
 // DropIndex drops an index; one already gone, or a collection already gone,
 // is fine.
-func (w *Writer) DropIndex(ctx context.Context, db, coll, field, indexName string) error {
+func (w *Client) DropIndex(ctx context.Context, db, coll, field, indexName string) error {
 	req := &milvuspb.DropIndexRequest{DbName: db, CollectionName: coll, FieldName: field, IndexName: indexName}
 	resp, err := w.svc.DropIndex(withDB(ctx, db), req)
 	if err = check("DropIndex", resp, err); isNotFound(err) {
@@ -232,14 +234,14 @@ func (w *Writer) DropIndex(ctx context.Context, db, coll, field, indexName strin
 
 // LoadCollection asks the target to load a collection. Loading proceeds in
 // the background on the target; the call does not wait for it.
-func (w *Writer) LoadCollection(ctx context.Context, db, coll string, replicas int32) error {
+func (w *Client) LoadCollection(ctx context.Context, db, coll string, replicas int32) error {
 	req := &milvuspb.LoadCollectionRequest{DbName: db, CollectionName: coll, ReplicaNumber: replicas}
 	resp, err := w.svc.LoadCollection(withDB(ctx, db), req)
 	return check("LoadCollection", resp, err)
 }
 
 // ReleaseCollection releases a collection; one already gone is fine.
-func (w *Writer) ReleaseCollection(ctx context.Context, db, coll string) error {
+func (w *Client) ReleaseCollection(ctx context.Context, db, coll string) error {
 	resp, err := w.svc.ReleaseCollection(withDB(ctx, db), &milvuspb.ReleaseCollectionRequest{DbName: db, CollectionName: coll})
 	if err = check("ReleaseCollection", resp, err); isNotFound(err) {
 		return nil
@@ -248,14 +250,14 @@ func (w *Writer) ReleaseCollection(ctx context.Context, db, coll string) error {
 }
 
 // LoadPartitions asks the target to load partitions of a collection.
-func (w *Writer) LoadPartitions(ctx context.Context, db, coll string, partitions []string, replicas int32) error {
+func (w *Client) LoadPartitions(ctx context.Context, db, coll string, partitions []string, replicas int32) error {
 	req := &milvuspb.LoadPartitionsRequest{DbName: db, CollectionName: coll, PartitionNames: partitions, ReplicaNumber: replicas}
 	resp, err := w.svc.LoadPartitions(withDB(ctx, db), req)
 	return check("LoadPartitions", resp, err)
 }
 
 // ReleasePartitions releases partitions; ones already gone are fine.
-func (w *Writer) ReleasePartitions(ctx context.Context, db, coll string, partitions []string) error {
+func (w *Client) ReleasePartitions(ctx context.Context, db, coll string, partitions []string) error {
 	req := &milvuspb.ReleasePartitionsRequest{DbName: db, CollectionName: coll, PartitionNames: partitions}
 	resp, err := w.svc.ReleasePartitions(withDB(ctx, db), req)
 	if err = check("ReleasePartitions", resp, err); isNotFound(err) {
@@ -265,7 +267,7 @@ func (w *Writer) ReleasePartitions(ctx context.Context, db, coll string, partiti
 }
 
 // Flush seals the target's growing segments of the given collections.
-func (w *Writer) Flush(ctx context.Context, db string, colls []string) error {
+func (w *Client) Flush(ctx context.Context, db string, colls []string) error {
 	resp, err := w.svc.Flush(withDB(ctx, db), &milvuspb.FlushRequest{DbName: db, CollectionNames: colls})
 	return check("Flush", resp.GetStatus(), err)
 }

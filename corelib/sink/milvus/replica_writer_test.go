@@ -1,4 +1,4 @@
-package pipeline
+package milvus
 
 import (
 	"context"
@@ -9,13 +9,11 @@ import (
 	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
-	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 )
 
 // tickRecorder is a replica-mode target that records the time ticks it gets
@@ -52,43 +50,51 @@ func (f *tickRecorder) got() map[string][]uint64 {
 	return out
 }
 
-func TestReplicaTicksFollowTheLowestAppliedChannel(t *testing.T) {
-	f := &tickRecorder{ticks: map[string][]uint64{}}
+// serve runs a MilvusService on an in-process listener and returns a client.
+func serve(t *testing.T, svc milvuspb.MilvusServiceServer) milvuspb.MilvusServiceClient {
+	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer()
-	milvuspb.RegisterMilvusServiceServer(srv, f)
+	milvuspb.RegisterMilvusServiceServer(srv, svc)
 	go func() { _ = srv.Serve(lis) }()
 	conn, err := grpc.NewClient("passthrough:///bufnet",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close(); srv.Stop() })
+	return milvuspb.NewMilvusServiceClient(conn)
+}
 
-	r := newReplicator(NewScope(nil), NameMapping{}, "_default", nil, newMetaView(&source.Snapshot{}), zap.NewNop())
-	r.collections[5] = &collState{id: 5, inScope: true, created: true, targetDB: "default", target: "c1", partitions: map[string]bool{}}
-	m := newReplicaMode(zap.NewNop())
-	m.setWriter(sink.NewReplica(milvuspb.NewMilvusServiceClient(conn)))
-	m.r = r
+func TestReplicaTicksFollowTheWatermark(t *testing.T) {
+	f := &tickRecorder{ticks: map[string][]uint64{}}
+	w := newReplicaWriter(testEnv())
+	w.c = NewReplicaClient(serve(t, f))
+	w.created[5] = &sink.Collection{ID: 5, TargetDatabase: "default", TargetName: "c1"}
 	ctx := context.Background()
 
-	r.progress.track("src-a", 0)
-	r.progress.track("src-b", 0)
-	m.tick(ctx, r)
+	w.tick(ctx)
 	require.Empty(t, f.got(), "no tick before every source channel applied a pack")
 
-	r.progress.advance("src-a", 100)
-	r.progress.advance("src-b", 50)
-	m.tick(ctx, r)
+	w.Watermark(50)
+	w.tick(ctx)
 	want := map[string][]uint64{"t-dml_3": {50}, "t-dml_0": {50}}
-	require.Equal(t, want, f.got(), "every channel of a created collection ticks at the lowest applied timestamp, before any row")
+	require.Equal(t, want, f.got(), "every channel of a created collection ticks at the watermark, before any row")
 
-	r.progress.advance("src-a", 200)
-	m.tick(ctx, r)
-	require.Equal(t, want, f.got(), "a lagging channel holds the ticks back")
+	w.Watermark(40)
+	w.tick(ctx)
+	require.Equal(t, want, f.got(), "the watermark never goes back")
 
-	r.progress.advance("src-b", 150)
-	m.tick(ctx, r)
-	m.tick(ctx, r)
+	w.Watermark(150)
+	w.tick(ctx)
+	w.tick(ctx)
 	require.Equal(t, map[string][]uint64{"t-dml_3": {50, 150}, "t-dml_0": {50, 150}}, f.got(), "one tick per new watermark")
-	require.EqualValues(t, 150, m.fallbackTs())
+	require.EqualValues(t, 150, w.fallbackTs())
+}
+
+// testEnv runs every call once, as a target that always answers would.
+func testEnv() sink.Env {
+	return sink.Env{
+		Call:       func(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) },
+		Background: func(string, error) {},
+	}
 }

@@ -1,17 +1,16 @@
-package corelib_test
+package milvus_test
 
 import (
 	"context"
-	"errors"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/corelibtest"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 )
 
 func TestCheckTarget(t *testing.T) {
@@ -29,7 +28,7 @@ func TestCheckTarget(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := fake.Connects.Load()
-			err := corelib.CheckTarget(context.Background(), tt.target, fake.DialOption())
+			err := milvus.CheckTarget(context.Background(), tt.target, fake.DialOption())
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				require.Equal(t, before+1, fake.Connects.Load(), "Connect must reach the target")
@@ -57,52 +56,29 @@ func TestCheckTargetTimesOutOnSilentServer(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	err = corelib.CheckTarget(context.Background(), corelib.Target{URI: "http://" + lis.Addr().String(), ConnectTimeout: 700 * time.Millisecond})
+	err = milvus.CheckTarget(context.Background(), corelib.Target{URI: "http://" + lis.Addr().String(), ConnectTimeout: 700 * time.Millisecond})
 	require.ErrorIs(t, err, corelib.ErrTargetUnreachable)
 	require.ErrorContains(t, err, "no answer within 700ms")
 	require.Less(t, time.Since(start), 5*time.Second)
-}
-
-func TestConnectOnlyPipelineIsHonest(t *testing.T) {
-	fake := corelibtest.StartFakeMilvus(t, "")
-	f := corelib.ConnectOnlyFactory{DialOptions: []grpc.DialOption{fake.DialOption()}}
-	spec := corelib.TaskSpec{ID: "t1", Target: corelib.Target{URI: "fake:19530", ConnectTimeout: 5 * time.Second}}
-	require.NoError(t, f.Verify(context.Background(), spec))
-	p, err := f.New(spec, corelib.Deps{})
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background()))
-	st := p.Status()
-	require.False(t, st.Replicating)
-	require.Equal(t, corelib.NotReplicatingDetail, st.Detail)
-	require.NoError(t, p.Stop(context.Background()))
-	require.NoError(t, p.Stop(context.Background()), "Stop twice is fine")
-	require.Equal(t, "stopped", p.Status().Detail)
-
-	bad := corelib.ConnectOnlyFactory{}
-	p2, err := bad.New(corelib.TaskSpec{Target: corelib.Target{URI: "127.0.0.1:1", ConnectTimeout: 300 * time.Millisecond}}, corelib.Deps{})
-	require.NoError(t, err)
-	err = p2.Start(context.Background())
-	require.True(t, errors.Is(err, corelib.ErrTargetUnreachable))
-	require.NotEmpty(t, p2.Status().LastError)
 }
 
 func TestCheckTargetOneWayTLS(t *testing.T) {
 	fake, pemPath := corelibtest.StartFakeMilvusTLS(t, "root:Milvus", "milvus.test")
 	good := corelib.Target{URI: "milvus.test:19530", Token: "root:Milvus", ConnectTimeout: 3 * time.Second,
 		TLS: corelib.TargetTLS{ServerName: "milvus.test", ServerPEMPath: pemPath}}
-	require.NoError(t, corelib.CheckTarget(context.Background(), good, fake.DialOption()))
+	require.NoError(t, milvus.CheckTarget(context.Background(), good, fake.DialOption()))
 	require.Equal(t, int64(1), fake.Connects.Load())
 
 	wrongName := good
 	wrongName.TLS.ServerName = "other.test"
 	wrongName.ConnectTimeout = time.Second
-	err := corelib.CheckTarget(context.Background(), wrongName, fake.DialOption())
+	err := milvus.CheckTarget(context.Background(), wrongName, fake.DialOption())
 	require.ErrorIs(t, err, corelib.ErrTargetUnreachable, "the certificate does not match the server name")
 
 	plain := good
 	plain.TLS = corelib.TargetTLS{}
 	plain.ConnectTimeout = time.Second
-	require.ErrorIs(t, corelib.CheckTarget(context.Background(), plain, fake.DialOption()), corelib.ErrTargetUnreachable, "plaintext against a TLS server")
+	require.ErrorIs(t, milvus.CheckTarget(context.Background(), plain, fake.DialOption()), corelib.ErrTargetUnreachable, "plaintext against a TLS server")
 	require.Equal(t, int64(1), fake.Connects.Load(), "failed handshakes never reach Connect")
 }
 
@@ -115,7 +91,7 @@ func TestTargetRedacted(t *testing.T) {
 	} {
 		require.Equal(t, want, corelib.Target{URI: uri}.Redacted(), uri)
 	}
-	err := corelib.CheckTarget(context.Background(), corelib.Target{URI: "http://root:pw@127.0.0.1:1", ConnectTimeout: 200 * time.Millisecond})
+	err := milvus.CheckTarget(context.Background(), corelib.Target{URI: "http://root:pw@127.0.0.1:1", ConnectTimeout: 200 * time.Millisecond})
 	require.ErrorIs(t, err, corelib.ErrTargetUnreachable)
 	require.NotContains(t, err.Error(), "pw")
 }

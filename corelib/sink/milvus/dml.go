@@ -1,4 +1,4 @@
-package sink
+package milvus
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 )
 
 // deleteChunk bounds the number of keys in one delete expression; Milvus
@@ -20,7 +22,7 @@ const deleteChunk = 1000
 // and columns the target does not know as user fields (RowID, Timestamp) are
 // dropped. partition is empty for partition-key collections, where Milvus
 // routes each row itself.
-func (w *Writer) Upsert(ctx context.Context, db, coll, partition string, columns []*schemapb.FieldData, numRows uint32) error {
+func (w *Client) Upsert(ctx context.Context, db, coll, partition string, columns []*schemapb.FieldData, numRows uint32) error {
 	if numRows == 0 {
 		return nil
 	}
@@ -61,7 +63,7 @@ func alignColumns(coll string, columns []*schemapb.FieldData, schema *schemapb.C
 		case isSystemField(c.GetFieldId(), c.GetFieldName()):
 			continue
 		default:
-			return nil, &TargetError{Op: "Upsert", Reason: fmt.Sprintf(
+			return nil, &sink.TargetError{Op: "Upsert", Reason: fmt.Sprintf(
 				"source column %q (field id %d) has no field of that name in target collection %q", c.GetFieldName(), c.GetFieldId(), coll)}
 		}
 		out = append(out, c)
@@ -71,14 +73,14 @@ func alignColumns(coll string, columns []*schemapb.FieldData, schema *schemapb.C
 
 // Delete removes rows by primary key. Keys that are not on the target are
 // ignored by Milvus, so replays are harmless.
-func (w *Writer) Delete(ctx context.Context, db, coll, partition string, keys *schemapb.IDs) error {
+func (w *Client) Delete(ctx context.Context, db, coll, partition string, keys *schemapb.IDs) error {
 	schema, err := w.targetSchema(ctx, db, coll)
 	if err != nil {
 		return err
 	}
 	pk := primaryKeyName(schema)
 	if pk == "" {
-		return &TargetError{Op: "Delete", Reason: fmt.Sprintf("target collection %q has no primary key", coll)}
+		return &sink.TargetError{Op: "Delete", Reason: fmt.Sprintf("target collection %q has no primary key", coll)}
 	}
 	for _, expr := range deleteExprs(pk, keys, deleteChunk) {
 		req := &milvuspb.DeleteRequest{DbName: db, CollectionName: coll, PartitionName: partition, Expr: expr}

@@ -1,7 +1,8 @@
-package sink
+package milvus
 
 import (
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"testing"
@@ -15,6 +16,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 )
 
 // fakeTarget is an in-process stand-in for the target's MilvusService that
@@ -110,7 +113,7 @@ func (f *fakeTarget) Delete(_ context.Context, r *milvuspb.DeleteRequest) (*milv
 	return &milvuspb.MutationResult{Status: okStatus}, nil
 }
 
-func startFake(t *testing.T) (*fakeTarget, *Writer) {
+func startFake(t *testing.T) (*fakeTarget, *Client) {
 	t.Helper()
 	fake := &fakeTarget{collections: map[string]*schemapb.CollectionSchema{}}
 	lis := bufconn.Listen(1 << 20)
@@ -122,7 +125,7 @@ func startFake(t *testing.T) (*fakeTarget, *Writer) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close(); srv.Stop() })
-	return fake, New(milvuspb.NewMilvusServiceClient(conn))
+	return fake, NewClient(milvuspb.NewMilvusServiceClient(conn))
 }
 
 // sourceSchema is a collection as the source's metadata describes it: an
@@ -267,8 +270,14 @@ func TestCheckClassifiesFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := check("Op", tt.st, nil)
 			require.Equal(t, tt.wantErr, err != nil)
-			require.Equal(t, tt.retryable, IsRetryable(err))
+			require.Equal(t, tt.retryable, isRetryable(err))
 			require.Equal(t, tt.notFound, isNotFound(err))
 		})
 	}
+}
+
+// isRetryable reports whether err is a target failure the retry policy retries.
+func isRetryable(err error) bool {
+	var te *sink.TargetError
+	return errors.As(err, &te) && te.Retryable
 }

@@ -1,4 +1,4 @@
-package sink
+package milvus
 
 import (
 	"context"
@@ -143,16 +143,16 @@ func TestInterceptorStampsDDLWithTheSourceTimestamp(t *testing.T) {
 }
 
 func TestReplicateToANormalTargetIsNotRetried(t *testing.T) {
-	w := NewReplica(dialFake(t, &fakeReplica{replicaMode: false}))
+	w := NewReplicaClient(dialFake(t, &fakeReplica{replicaMode: false}))
 	err := w.Replicate(context.Background(), "dst-dml_0", 1, 2, [][]byte{{1}})
 	require.ErrorIs(t, err, ErrTargetNotReplicaMode)
-	require.False(t, IsRetryable(err))
+	require.False(t, isRetryable(err))
 	require.Contains(t, err.Error(), "common.ttMsgEnabled=false")
 }
 
 func TestTimeTickIsAMessageOfItsTimestamp(t *testing.T) {
 	f := &fakeReplica{replicaMode: true}
-	w := NewReplica(dialFake(t, f))
+	w := NewReplicaClient(dialFake(t, f))
 	require.NoError(t, w.TimeTick(context.Background(), "dst-dml_3", 123456))
 	require.Len(t, f.replicate, 1)
 	r := f.replicate[0]
@@ -191,7 +191,7 @@ func TestShardIndex(t *testing.T) {
 
 func TestCollectionAddressMapsShardsAndPartitions(t *testing.T) {
 	f := &fakeReplica{replicaMode: true, parts: []string{"_default", "p1"}}
-	w := NewReplica(dialFake(t, f))
+	w := NewReplicaClient(dialFake(t, f))
 	ctx := context.Background()
 	tc, err := w.Collection(ctx, "db1", "c1", false)
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package sink
+package milvus
 
 import (
 	"testing"

@@ -1,19 +1,22 @@
-package corelib
+package corelibtest
 
 import (
 	"context"
 	"sync"
 
 	"google.golang.org/grpc"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 )
 
 // NotReplicatingDetail is the status a ConnectOnly pipeline reports, so that
-// nobody mistakes a task for one that moves data.
-const NotReplicatingDetail = "replication core not built into this daemon yet: the target was reachable when the task started, but no data is replicated"
+// no test mistakes it for one that moves data.
+const NotReplicatingDetail = "connect-only test pipeline: the target was reachable when the task started, but no data is replicated"
 
-// ConnectOnlyFactory is the PipelineFactory the daemon uses until the
-// replication core lands: it verifies that the target Milvus is reachable (at
-// create, resume and restart) and replicates nothing, saying so in Status.
+// ConnectOnlyFactory is a PipelineFactory for control-plane tests: it checks
+// that the target Milvus is reachable (at create, resume and restart) and
+// replicates nothing, saying so in Status.
 type ConnectOnlyFactory struct {
 	// DialOptions are appended to every target connection (tests dial an
 	// in-process server with them).
@@ -21,17 +24,17 @@ type ConnectOnlyFactory struct {
 }
 
 // Verify connects to the target and disconnects.
-func (f ConnectOnlyFactory) Verify(ctx context.Context, spec TaskSpec) error {
-	return CheckTarget(ctx, spec.Target, f.DialOptions...)
+func (f ConnectOnlyFactory) Verify(ctx context.Context, spec corelib.TaskSpec) error {
+	return milvus.CheckTarget(ctx, spec.Target, f.DialOptions...)
 }
 
 // New returns a pipeline that only checks the target when started.
-func (f ConnectOnlyFactory) New(spec TaskSpec, _ Deps) (Pipeline, error) {
+func (f ConnectOnlyFactory) New(spec corelib.TaskSpec, _ corelib.Deps) (corelib.Pipeline, error) {
 	return &connectOnlyPipeline{target: spec.Target, dial: f.DialOptions}, nil
 }
 
 type connectOnlyPipeline struct {
-	target Target
+	target corelib.Target
 	dial   []grpc.DialOption
 
 	mu      sync.Mutex
@@ -40,7 +43,7 @@ type connectOnlyPipeline struct {
 }
 
 func (p *connectOnlyPipeline) Start(ctx context.Context) error {
-	err := CheckTarget(ctx, p.target, p.dial...)
+	err := milvus.CheckTarget(ctx, p.target, p.dial...)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.started = err == nil
@@ -58,10 +61,10 @@ func (p *connectOnlyPipeline) Stop(context.Context) error {
 	return nil
 }
 
-func (p *connectOnlyPipeline) Status() Status {
+func (p *connectOnlyPipeline) Status() corelib.Status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Status{Replicating: false, LastError: p.lastErr}
+	s := corelib.Status{Replicating: false, LastError: p.lastErr}
 	if p.started {
 		s.Detail = NotReplicatingDetail
 	} else {

@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+)
+
+// checkpointInterval bounds how often a channel's checkpoint is written to
+// the task store while data flows; a pause or stop always writes the last one.
+const checkpointInterval = time.Second
+
+// checkpointOf stores a position the way Milvus and milvus-cdc do: a
+// serialized msgpb.MsgPosition.
+func checkpointOf(channel string, collectionID int64, pos source.Position) (corelib.Checkpoint, error) {
+	raw, err := proto.Marshal(&msgpb.MsgPosition{ChannelName: pos.Channel, MsgID: pos.MsgID, Timestamp: pos.Timestamp})
+	if err != nil {
+		return corelib.Checkpoint{}, err
+	}
+	return corelib.Checkpoint{Channel: channel, CollectionID: collectionID, Position: raw, Timestamp: pos.Timestamp}, nil
+}
+
+// decodePosition reads a stored checkpoint.
+func decodePosition(cp corelib.Checkpoint) (*source.Position, error) {
+	mp := &msgpb.MsgPosition{}
+	if err := proto.Unmarshal(cp.Position, mp); err != nil {
+		return nil, fmt.Errorf("checkpoint of %s: %w", cp.Channel, err)
+	}
+	ch := mp.GetChannelName()
+	if ch == "" {
+		ch = cp.Channel
+	}
+	return &source.Position{Channel: ch, MsgID: mp.GetMsgID(), Timestamp: mp.GetTimestamp()}, nil
+}
+
+// saveCheckpoint persists a channel's position with compare-and-swap,
+// retrying a store that fails. A conflict means another daemon runs this
+// task too: the run ends with an error wrapping corelib.ErrConflict rather
+// than fight over the checkpoint.
+func (p *Pipeline) saveCheckpoint(ctx context.Context, h *health, channel string, collectionID int64, pos source.Position) error {
+	cp, err := checkpointOf(channel, collectionID, pos)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	cp.Revision = p.saved[channel].Revision
+	p.mu.Unlock()
+	var conflict error
+	err = retry(ctx, h, p.log, stageSave, "save checkpoint "+channel, func(ctx context.Context) error {
+		saved, err := p.deps.Checkpoints.SaveCheckpoint(ctx, p.spec.ID, cp)
+		if errors.Is(err, corelib.ErrConflict) {
+			conflict = err
+			return nil
+		}
+		if errors.Is(err, corelib.ErrTaskGone) {
+			return nil // deleted while stopping: nothing left to resume
+		}
+		if err != nil {
+			return err
+		}
+		p.mu.Lock()
+		p.saved[channel] = saved
+		p.mu.Unlock()
+		return nil
+	})
+	if conflict != nil {
+		return fmt.Errorf("the checkpoint of channel %s was changed by another writer; is a second daemon running task %s? %w", channel, p.spec.ID, conflict)
+	}
+	return err
+}
