@@ -50,8 +50,8 @@ type replicaWriter struct {
 	ticksDone chan struct{}
 
 	mu      sync.Mutex
-	ticked  map[string]uint64           // target physical channel → last tick sent
-	tickErr bool                        // the last tick failed; the status says so
+	ticked  map[string]uint64          // target physical channel → last tick sent
+	tickErr bool                       // the last tick failed; the status says so
 	created map[int64]*sink.Collection // live target collections by source ID, to tick before their first row
 }
 
