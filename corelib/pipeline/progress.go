@@ -15,10 +15,10 @@ import (
 // had written before it (Milvus guarantees that after a tick T no message with
 // a timestamp <= T appears on that channel).
 type progress struct {
-	mu       sync.Mutex
-	applied  map[string]uint64
-	latest   map[string]uint64 // end ts of the last pack read, applied or not
-	changed  chan struct{}     // closed and replaced on every update
+	mu      sync.Mutex
+	applied map[string]uint64
+	latest  map[string]uint64 // end ts of the last pack read, applied or not
+	changed chan struct{}     // closed and replaced on every update
 	// replicate has its own lock; it takes mu only to notify waiters.
 	replicate replicateProgress
 }

@@ -546,6 +546,8 @@ func (mt *memTarget) Conflict(t *testing.T, db, name string) bool {
 	return true
 }
 
-func (mt *memTarget) Caps() sinktest.Caps { return sinktest.Caps{Partitions: true, Indexes: true, Load: true} }
+func (mt *memTarget) Caps() sinktest.Caps {
+	return sinktest.Caps{Partitions: true, Indexes: true, Load: true}
+}
 
 func dialOf(m *memMilvus) []grpc.DialOption { return []grpc.DialOption{m.dial()} }
