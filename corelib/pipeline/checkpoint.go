@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 )
@@ -17,10 +14,9 @@ import (
 // the task store while data flows; a pause or stop always writes the last one.
 const checkpointInterval = time.Second
 
-// checkpointOf stores a position the way Milvus and milvus-cdc do: a
-// serialized msgpb.MsgPosition.
+// checkpointOf stores a position the way Milvus and milvus-cdc do.
 func checkpointOf(channel string, collectionID int64, pos source.Position) (corelib.Checkpoint, error) {
-	raw, err := proto.Marshal(&msgpb.MsgPosition{ChannelName: pos.Channel, MsgID: pos.MsgID, Timestamp: pos.Timestamp})
+	raw, err := source.EncodePosition(pos)
 	if err != nil {
 		return corelib.Checkpoint{}, err
 	}
@@ -29,15 +25,11 @@ func checkpointOf(channel string, collectionID int64, pos source.Position) (core
 
 // decodePosition reads a stored checkpoint.
 func decodePosition(cp corelib.Checkpoint) (*source.Position, error) {
-	mp := &msgpb.MsgPosition{}
-	if err := proto.Unmarshal(cp.Position, mp); err != nil {
-		return nil, fmt.Errorf("checkpoint of %s: %w", cp.Channel, err)
+	pos, err := source.DecodePosition(cp.Position, cp.Channel)
+	if err != nil {
+		return nil, err
 	}
-	ch := mp.GetChannelName()
-	if ch == "" {
-		ch = cp.Channel
-	}
-	return &source.Position{Channel: ch, MsgID: mp.GetMsgID(), Timestamp: mp.GetTimestamp()}, nil
+	return &pos, nil
 }
 
 // saveCheckpoint persists a channel's position with compare-and-swap,

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
@@ -131,15 +129,11 @@ func latestPositions(ctx context.Context, lp latestPositioner, channels []string
 // message there is old and filtered out); the replicate channel resumes
 // after MsgID.
 func pinnedCheckpoint(pos source.Position, replicate string) (corelib.Checkpoint, error) {
-	raw, err := proto.Marshal(&msgpb.MsgPosition{ChannelName: pos.Channel, MsgID: pos.MsgID, Timestamp: pos.Timestamp})
-	if err != nil {
-		return corelib.Checkpoint{}, err
-	}
-	cp := corelib.Checkpoint{Channel: pos.Channel, Position: raw, Timestamp: pos.Timestamp}
+	var collectionID int64
 	if pos.Channel == replicate {
-		cp.CollectionID = corelib.ReplicateChannelCollectionID
+		collectionID = corelib.ReplicateChannelCollectionID
 	}
-	return cp, nil
+	return checkpointOf(pos.Channel, collectionID, pos)
 }
 
 // LatestPosition reads where a channel ends: the ID of its last message and
