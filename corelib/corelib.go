@@ -175,6 +175,18 @@ type Status struct {
 	// Collections are the in-scope source collections the pipeline has met
 	// since it started, with what it applied for each.
 	Collections []CollectionStatus `json:"collections,omitempty"`
+	// Skipped counts, by reason, the messages and operations the pipeline
+	// did not replay since it started.
+	Skipped []SkipCount `json:"skipped,omitempty"`
+}
+
+// SkipCount is how many messages or operations were skipped for one reason.
+type SkipCount struct {
+	Reason string `json:"reason"`
+	Count  int64  `json:"count"`
+	// InScope is true when what was skipped belongs, or may belong, to what
+	// the task replicates: the target may then differ from the source.
+	InScope bool `json:"inScope"`
 }
 
 // StatusError is a failure as the status reports it.
@@ -183,6 +195,9 @@ type StatusError struct {
 	// Stage is read, decode, apply or checkpoint.
 	Stage   string `json:"stage"`
 	Message string `json:"message"`
+	// ResolvedAt is when the work that failed succeeded again; nil while it
+	// still fails.
+	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
 }
 
 // ChannelStatus is the progress of one source channel.
@@ -232,6 +247,9 @@ type SyncReport struct {
 	Channels []ChannelSync `json:"channels"`
 	// Reason says why Synced is false, for operators.
 	Reason string `json:"reason,omitempty"`
+	// Skipped lists what the pipeline did not replay since it started; a
+	// skip in scope makes Synced false (the target may differ).
+	Skipped []SkipCount `json:"skipped,omitempty"`
 }
 
 // ChannelSync is one data channel's part of a SyncReport.

@@ -58,6 +58,7 @@ func (p *Pipeline) bootstrap(ctx context.Context) (*boot, error) {
 		colls:       newCollections(scopeOf(p.spec), mappingOf(p.spec), meta),
 		progress:    newProgress(),
 		defaultPart: p.src.DefaultPartition(),
+		userRoles:   p.spec.EnableUserRole,
 	}
 	r.drops = newBarrier(r.progress)
 	b.r = r

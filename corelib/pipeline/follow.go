@@ -50,7 +50,7 @@ func (p *Pipeline) follow(ctx context.Context, b *boot) error {
 	// operation issued right after its status says it runs.
 	var rcReader OpReader
 	err := retry(ctx, b.r.health, p.log, stageRead, "open "+rc, func(ctx context.Context) (err error) {
-		rcReader, err = p.src.OpenReplicateChannel(ctx, b.resume[rc])
+		rcReader, err = p.src.OpenReplicateChannel(ctx, b.resume[rc], b.r.health.readerSkip)
 		return err
 	})
 	if err != nil {
@@ -62,7 +62,34 @@ func (p *Pipeline) follow(ctx context.Context, b *boot) error {
 
 	p.setStage("replicating")
 	g.Go(func() error { return f.watchCatalog(b.snap, b.resume) })
+	g.Go(func() error { watchSilence(ctx, b.r, sourceSilenceAfter); return nil })
 	return g.Wait()
+}
+
+// sourceSilenceAfter is how long a source channel that carries a live
+// collection may deliver nothing before the status says so: Milvus ticks
+// such a channel every 200 ms, so silence that long means its message queue
+// (or the source) does not deliver.
+var sourceSilenceAfter = 10 * time.Second // a variable for tests
+
+// watchSilence checks every second for channels whose worker has waited
+// longer than after for a pack although the channel should tick (a Milvus
+// ticks only the channels that carry a collection).
+func watchSilence(ctx context.Context, r *run, after time.Duration) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for ch, since := range r.progress.waitingSince() {
+				if now.Sub(since) >= after && r.meta.channelInUse(ch) {
+					r.health.silence(ch, since, after)
+				}
+			}
+		}
+	}
 }
 
 // follower starts the goroutines of the follow phase in its group.
@@ -178,14 +205,16 @@ func (p *Pipeline) followChannel(ctx context.Context, r *run, channel string, fr
 	for ctx.Err() == nil {
 		var reader PackReader
 		err := retry(ctx, r.health, p.log, stageRead, "open "+channel, func(ctx context.Context) (err error) {
-			reader, err = p.src.OpenChannel(ctx, channel, pos)
+			reader, err = p.src.OpenChannel(ctx, channel, pos, r.health.readerSkip)
 			return err
 		})
 		if err != nil {
 			return ignoreEnd(ctx, err)
 		}
 		for ctx.Err() == nil {
+			r.progress.waitStart(channel, time.Now())
 			pack, err := reader.Next(ctx)
+			r.progress.waitEnd(channel)
 			if err != nil {
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
@@ -196,6 +225,7 @@ func (p *Pipeline) followChannel(ctx context.Context, r *run, channel string, fr
 				}
 				break
 			}
+			r.health.heard(channel)
 			if readFailed {
 				readFailed = false
 				r.health.recovered()
@@ -256,7 +286,7 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *run, channel s
 		opened = nil
 		if reader == nil {
 			err := retry(ctx, r.health, p.log, stageRead, "open "+channel, func(ctx context.Context) (err error) {
-				reader, err = p.src.OpenReplicateChannel(ctx, pos)
+				reader, err = p.src.OpenReplicateChannel(ctx, pos, r.health.readerSkip)
 				return err
 			})
 			if err != nil {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/stream"
 )
 
 // Stage names where an error happened, for status and metrics.
@@ -24,23 +26,35 @@ const (
 // the task status tells the operator what is wrong while the pipeline keeps
 // retrying instead of stopping.
 type health struct {
-	mu        sync.Mutex
-	lastErr   string
-	lastStage string
-	lastAt    time.Time
-	retries   int64
-	retrying  bool
-	skipped   map[string]int64 // unsupported message types skipped, by type
-	metrics   taskMetrics      // set before the pipeline's workers start
-	failedFor string           // set once retry gave up on a permanent error: the error
+	mu         sync.Mutex
+	lastErr    string
+	lastStage  string
+	lastAt     time.Time
+	resolvedAt time.Time // when the work that failed last succeeded again; zero while it fails
+	retries    int64
+	retrying   bool
+	skipped    map[string]*skipCount // messages and operations skipped, by reason
+	silent     map[string]time.Time  // source channels that delivered nothing for too long, since when
+	metrics    taskMetrics           // set before the pipeline's workers start
+	failedFor  string                // set once retry gave up on a permanent error: the error
 }
 
-func newHealth() *health { return &health{skipped: map[string]int64{}} }
+// skipCount counts one reason of skipping. inScope: what was skipped belongs
+// to (or may belong to) what the task replicates, so the target may differ
+// from the source.
+type skipCount struct {
+	n       int64
+	inScope bool
+}
+
+func newHealth() *health {
+	return &health{skipped: map[string]*skipCount{}, silent: map[string]time.Time{}}
+}
 
 func (h *health) failed(stage string, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.lastErr, h.lastStage, h.lastAt = err.Error(), stage, time.Now()
+	h.lastErr, h.lastStage, h.lastAt, h.resolvedAt = err.Error(), stage, time.Now(), time.Time{}
 	h.retries++
 	h.retrying = true
 	h.metrics.failed(stage)
@@ -49,13 +63,67 @@ func (h *health) failed(stage string, err error) {
 func (h *health) recovered() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.retrying && h.resolvedAt.IsZero() {
+		h.resolvedAt = time.Now()
+	}
 	h.retrying = false
 }
 
-func (h *health) skip(kind string) {
+// skip counts a message or operation the pipeline did not replay.
+func (h *health) skip(reason string, inScope bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.skipped[kind]++
+	c := h.skipped[reason]
+	if c == nil {
+		c = &skipCount{}
+		h.skipped[reason] = c
+	}
+	c.n++
+	c.inScope = c.inScope || inScope
+	h.metrics.skipped(reason)
+}
+
+// readerSkip counts a message a channel reader skipped. An unsupported
+// message type may carry changes of collections in scope (an Import, for
+// one); undecodable bytes and a replicator's own messages do not.
+func (h *health) readerSkip(s stream.Skip) {
+	h.skip(s.Reason(), s.Kind == stream.SkipUnsupported)
+}
+
+// skips lists the skip counts by reason.
+func (h *health) skips() []corelib.SkipCount {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]corelib.SkipCount, 0, len(h.skipped))
+	for reason, c := range h.skipped {
+		out = append(out, corelib.SkipCount{Reason: reason, Count: c.n, InScope: c.inScope})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Reason < out[j].Reason })
+	return out
+}
+
+// silence records that a source channel has delivered nothing since since
+// although it should tick; it counts as a read failure once per episode.
+func (h *health) silence(channel string, since time.Time, after time.Duration) {
+	h.mu.Lock()
+	_, known := h.silent[channel]
+	h.silent[channel] = since
+	h.mu.Unlock()
+	if !known {
+		h.failed(stageRead, fmt.Errorf("source channel %s delivered nothing for %s: its message queue may be unreachable, or the source stopped", channel, after))
+	}
+}
+
+// heard records that a channel delivers again.
+func (h *health) heard(channel string) {
+	h.mu.Lock()
+	_, was := h.silent[channel]
+	delete(h.silent, channel)
+	quiet := len(h.silent) == 0
+	h.mu.Unlock()
+	if was && quiet {
+		h.recovered()
+	}
 }
 
 // A target refusal the sink classifies as not retryable (a schema or data

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -175,4 +176,18 @@ func (v *metaView) partition(collID int64, name string) (*source.Partition, bool
 	defer v.mu.Unlock()
 	p, ok := v.partitions[collID][name]
 	return p, ok
+}
+
+// channelInUse reports whether a live collection of the source (in scope
+// or not) has a shard on the physical channel: Milvus ticks only such
+// channels.
+func (v *metaView) channelInUse(channel string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, c := range v.collections {
+		if c.State == metapb.CollectionState_CollectionCreated && slices.Contains(c.PhysicalChannels, channel) {
+			return true
+		}
+	}
+	return false
 }

@@ -28,6 +28,7 @@ type Metrics struct {
 	errors       *prometheus.CounterVec   // task_id, stage
 	inflight     *prometheus.GaugeVec     // task_id
 	buffered     *prometheus.GaugeVec     // task_id
+	skipped      *prometheus.CounterVec   // task_id, reason
 
 	mu   sync.Mutex
 	live map[*Pipeline]struct{} // read at scrape time for lag and state
@@ -75,10 +76,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: MetricsNamespace, Subsystem: MetricsSubsystem, Name: "buffered_bytes",
 			Help: "Payload bytes of the in-flight batches, held in memory until the target acknowledges them.",
 		}, []string{"task_id"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: MetricsNamespace, Subsystem: MetricsSubsystem, Name: "skipped_total",
+			Help: "Messages and operations the pipeline did not replay, by reason (unsupported message Import, undecodable message, ...).",
+		}, []string{"task_id", "reason"}),
 		live: map[*Pipeline]struct{}{},
 		now:  time.Now,
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.readBytes, m.applyLatency, m.retries, m.errors, m.inflight, m.buffered, liveCollector{m}} {
+	for _, c := range []prometheus.Collector{m.rows, m.readBytes, m.applyLatency, m.retries, m.errors, m.inflight, m.buffered, m.skipped, liveCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -88,9 +93,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 
 // taskMetrics are a task's curried metrics; the zero value records nothing.
 type taskMetrics struct {
-	rows, readBytes, retries, errors *prometheus.CounterVec
-	applyLatency                     prometheus.ObserverVec
-	inflight, buffered               prometheus.Gauge
+	rows, readBytes, retries, errors, skips *prometheus.CounterVec
+	applyLatency                            prometheus.ObserverVec
+	inflight, buffered                      prometheus.Gauge
 }
 
 func (m *Metrics) forTask(id string) taskMetrics {
@@ -100,7 +105,7 @@ func (m *Metrics) forTask(id string) taskMetrics {
 	l := prometheus.Labels{"task_id": id}
 	return taskMetrics{
 		rows: m.rows.MustCurryWith(l), readBytes: m.readBytes.MustCurryWith(l),
-		retries: m.retries.MustCurryWith(l), errors: m.errors.MustCurryWith(l),
+		retries: m.retries.MustCurryWith(l), errors: m.errors.MustCurryWith(l), skips: m.skipped.MustCurryWith(l),
 		applyLatency: m.applyLatency.MustCurryWith(l),
 		inflight:     m.inflight.With(l), buffered: m.buffered.With(l),
 	}
@@ -133,6 +138,13 @@ func (m *Metrics) detach(p *Pipeline) {
 	m.errors.DeletePartialMatch(l)
 	m.inflight.DeletePartialMatch(l)
 	m.buffered.DeletePartialMatch(l)
+	m.skipped.DeletePartialMatch(l)
+}
+
+func (t taskMetrics) skipped(reason string) {
+	if t.skips != nil {
+		t.skips.WithLabelValues(reason).Inc()
+	}
 }
 
 func (t taskMetrics) addRows(op string, n int64) {

@@ -30,12 +30,12 @@ func (s *MilvusSource) Watch(ctx context.Context, from *source.Snapshot) <-chan 
 	return s.Catalog.Watch(ctx, from)
 }
 
-func (s *MilvusSource) OpenChannel(ctx context.Context, channel string, from *source.Position) (PackReader, error) {
-	return stream.OpenPacks(ctx, s.MQ, channel, from, stream.Options{Log: s.Log})
+func (s *MilvusSource) OpenChannel(ctx context.Context, channel string, from *source.Position, onSkip func(stream.Skip)) (PackReader, error) {
+	return stream.OpenPacks(ctx, s.MQ, channel, from, stream.Options{Log: s.Log, OnSkip: onSkip})
 }
 
-func (s *MilvusSource) OpenReplicateChannel(ctx context.Context, from *source.Position) (OpReader, error) {
-	return stream.OpenOps(ctx, s.MQ, s.ReplicateChannelName, from, stream.Options{Log: s.Log})
+func (s *MilvusSource) OpenReplicateChannel(ctx context.Context, from *source.Position, onSkip func(stream.Skip)) (OpReader, error) {
+	return stream.OpenOps(ctx, s.MQ, s.ReplicateChannelName, from, stream.Options{Log: s.Log, OnSkip: onSkip})
 }
 
 func (s *MilvusSource) ReplicateChannel() string { return s.ReplicateChannelName }

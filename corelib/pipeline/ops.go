@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"go.uber.org/zap"
@@ -69,7 +70,7 @@ func (r *run) applyOperation(ctx context.Context, msg proto.Message, ts uint64) 
 			return &sink.ReleasePartitions{At: at, Coll: c, Partitions: m.GetPartitionNames()}
 		})
 	default:
-		r.health.skip(fmt.Sprintf("%T", msg))
+		r.health.skip("unsupported operation "+opName(msg), r.opInScope(msg))
 		r.log.Debug("skipping replicate-channel operation", zap.String("type", fmt.Sprintf("%T", msg)))
 		return nil
 	}
@@ -88,7 +89,8 @@ func (r *run) onCollection(ctx context.Context, db, coll string, ts uint64, op s
 	c, ok := r.meta.collectionByName(ctx, db, coll, catalogWait)
 	if !ok {
 		r.log.Warn("skipping an operation on a collection the source catalog does not have", zap.String("op", op), zap.String("collection", db+"."+coll))
-		r.health.skip(op + " on an unknown collection")
+		// Almost always a collection dropped right after the operation.
+		r.health.skip(op+" on a collection the source catalog does not have (dropped)", false)
 		return nil
 	}
 	st := r.colls.resolve(c.ID, db, coll)
@@ -105,4 +107,30 @@ func (r *run) onCollection(ctx context.Context, db, coll string, ts uint64, op s
 		return nil // dropped while this operation waited: nothing left to apply it to
 	}
 	return err
+}
+
+// opName is an operation's name from its request type, e.g. "CreateAlias".
+func opName(msg proto.Message) string {
+	name := string(msg.ProtoReflect().Descriptor().Name())
+	return strings.TrimSuffix(name, "Request")
+}
+
+// opInScope reports whether an operation the pipeline does not replay
+// concerns what the task replicates: a database or collection in scope, or
+// users and roles when the task replicates them.
+func (r *run) opInScope(msg proto.Message) bool {
+	db := ""
+	if m, ok := msg.(interface{ GetDbName() string }); ok {
+		db = m.GetDbName()
+	}
+	if db == "" {
+		db = DefaultDatabase
+	}
+	if m, ok := msg.(interface{ GetCollectionName() string }); ok && m.GetCollectionName() != "" {
+		return r.colls.scope.Collection(db, m.GetCollectionName())
+	}
+	if _, ok := msg.(interface{ GetDbName() string }); ok {
+		return r.colls.scope.Database(db)
+	}
+	return r.userRoles
 }

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
@@ -69,7 +68,7 @@ func (pw *packWriter) add(ctx context.Context, m *source.Message) error {
 	case *msgpb.DropPartitionRequest:
 		return pw.dropPartition(ctx, m, body)
 	default:
-		r.health.skip(fmt.Sprintf("%T", m.Body))
+		r.health.skip("unsupported message "+m.Type.String(), true)
 		return nil
 	}
 }
@@ -97,7 +96,7 @@ func (pw *packWriter) insert(ctx context.Context, m *source.Message, body *msgpb
 	}
 	if body.GetVersion() != msgpb.InsertDataVersion_ColumnBased || len(body.GetFieldsData()) == 0 {
 		// Row-based inserts predate Milvus 2.2; nothing this daemon supports emits them.
-		r.health.skip("row-based InsertRequest")
+		r.health.skip("row-based insert", true)
 		r.log.Warn("skipping a row-based insert message", zap.String("collection", st.coll().Name), zap.Uint64("rows", body.GetNumRows()))
 		return nil
 	}

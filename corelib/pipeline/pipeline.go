@@ -11,6 +11,7 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/stream"
 )
 
 // startLoadTimeout bounds how long Start waits for the stored checkpoints.
@@ -32,17 +33,18 @@ type OpReader interface {
 
 // Source is how a pipeline reaches the source Milvus: its catalog and its
 // message channels. Readers skip what must not be replayed (messages a
-// replicator wrote, types this version cannot decode) themselves.
+// replicator wrote, types this version cannot decode) themselves and tell
+// onSkip about each.
 type Source interface {
 	List(ctx context.Context) (*source.Snapshot, error)
 	Watch(ctx context.Context, from *source.Snapshot) <-chan source.MetaEvent
 	// OpenChannel reads a physical channel from a position with Milvus's
 	// seek rule (from.MsgID inclusive, dropping what from.Timestamp covers),
 	// or from the channel's current end when from is nil.
-	OpenChannel(ctx context.Context, channel string, from *source.Position) (PackReader, error)
+	OpenChannel(ctx context.Context, channel string, from *source.Position, onSkip func(stream.Skip)) (PackReader, error)
 	// OpenReplicateChannel reads the replicate channel after the operation
 	// at from, or from its current end when from is nil.
-	OpenReplicateChannel(ctx context.Context, from *source.Position) (OpReader, error)
+	OpenReplicateChannel(ctx context.Context, from *source.Position, onSkip func(stream.Skip)) (OpReader, error)
 	ReplicateChannel() string
 	DefaultPartition() string
 }

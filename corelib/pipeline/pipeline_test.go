@@ -17,6 +17,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/stream"
 )
 
 // fakeSource serves the test catalog and scripted packs per channel. A pack's
@@ -58,7 +59,7 @@ func (f *fakeSource) Watch(ctx context.Context, _ *source.Snapshot) <-chan sourc
 	return ch
 }
 
-func (f *fakeSource) OpenChannel(_ context.Context, channel string, from *source.Position) (PackReader, error) {
+func (f *fakeSource) OpenChannel(_ context.Context, channel string, from *source.Position, _ func(stream.Skip)) (PackReader, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	next := 0
@@ -72,7 +73,7 @@ func (f *fakeSource) OpenChannel(_ context.Context, channel string, from *source
 	return &fakePackReader{src: f, channel: channel, next: next}, nil
 }
 
-func (f *fakeSource) OpenReplicateChannel(context.Context, *source.Position) (OpReader, error) {
+func (f *fakeSource) OpenReplicateChannel(context.Context, *source.Position, func(stream.Skip)) (OpReader, error) {
 	return idleOpReader{}, nil
 }
 func (f *fakeSource) ReplicateChannel() string { return "rpc" }

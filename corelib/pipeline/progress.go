@@ -17,14 +17,15 @@ import (
 type progress struct {
 	mu      sync.Mutex
 	applied map[string]uint64
-	latest  map[string]uint64 // end ts of the last pack read, applied or not
-	changed chan struct{}     // closed and replaced on every update
+	latest  map[string]uint64    // end ts of the last pack read, applied or not
+	changed chan struct{}        // closed and replaced on every update
+	waiting map[string]time.Time // channels whose worker waits for the next pack, since when
 	// replicate has its own lock; it takes mu only to notify waiters.
 	replicate replicateProgress
 }
 
 func newProgress() *progress {
-	return &progress{applied: map[string]uint64{}, latest: map[string]uint64{}, changed: make(chan struct{})}
+	return &progress{applied: map[string]uint64{}, latest: map[string]uint64{}, waiting: map[string]time.Time{}, changed: make(chan struct{})}
 }
 
 // track starts following a channel; until its first pack it counts as being
@@ -56,6 +57,31 @@ func (p *progress) seen(channel string, ts uint64) {
 	if ts > p.latest[channel] {
 		p.latest[channel] = ts
 	}
+}
+
+// waitStart records that a channel's worker waits for the source's next
+// pack; waitEnd that it got one (or stopped waiting).
+func (p *progress) waitStart(channel string, at time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.waiting[channel] = at
+}
+
+func (p *progress) waitEnd(channel string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.waiting, channel)
+}
+
+// waitingSince returns, per channel whose worker waits for a pack, since when.
+func (p *progress) waitingSince() map[string]time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]time.Time, len(p.waiting))
+	for ch, t := range p.waiting {
+		out[ch] = t
+	}
+	return out
 }
 
 // channelPosition is one channel's applied and latest seen timestamps.

@@ -30,6 +30,7 @@ type run struct {
 	progress    *progress
 	drops       *barrier
 	defaultPart string
+	userRoles   bool // the task replicates users, roles and privileges
 }
 
 // writerEnv lends the writer the pipeline's retry policy and health.
@@ -59,7 +60,7 @@ func writerEnv(h *health, log *zap.Logger) sink.Env {
 func (r *run) apply(ctx context.Context, st *collState, op sink.Op) error {
 	err := r.w.Apply(ctx, op)
 	if errors.Is(err, sink.ErrUnsupported) {
-		r.health.skip(op.Name() + " (not supported by the writer)")
+		r.health.skip(op.Name()+" (not supported by the writer)", true)
 		return nil
 	}
 	if err == nil && st != nil {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
@@ -51,20 +52,7 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 		st.Detail, st.State = "stopped", stateStopped
 	}
 	if h != nil {
-		h.mu.Lock()
-		st.LastError, st.Retries = h.lastErr, h.retries
-		if h.lastErr != "" {
-			st.Error = &corelib.StatusError{Time: h.lastAt, Stage: h.lastStage, Message: h.lastErr}
-		}
-		if h.retrying && running {
-			st.State = stateRetrying
-			st.Detail = fmt.Sprintf("retrying (%d retries so far) after a %s failure", h.retries, h.lastStage)
-		}
-		if h.failedFor != "" {
-			st.State = stateFailed
-			st.Detail = "failed on an error retrying cannot fix (" + h.failedFor + "); resume the task to try again"
-		}
-		h.mu.Unlock()
+		h.describe(&st, running, now)
 	}
 	var (
 		pos []channelPosition
@@ -81,9 +69,61 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 	if r == nil {
 		return st
 	}
-	st.Replicating = running && stage == "replicating"
+	// Replicating means rows can flow right now: not while some work is
+	// being retried or a channel has gone silent.
+	st.Replicating = running && stage == "replicating" && st.State == stateRunning
 	st.Collections = r.colls.statuses()
 	return st
+}
+
+// describe fills in what health knows: the last error (and whether it was
+// resolved since), retries, silent channels, skips, and the state they make.
+func (h *health) describe(st *corelib.Status, running bool, now time.Time) {
+	st.Skipped = h.skips()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st.LastError, st.Retries = h.lastErr, h.retries
+	if h.lastErr != "" {
+		st.Error = &corelib.StatusError{Time: h.lastAt, Stage: h.lastStage, Message: h.lastErr}
+		if !h.resolvedAt.IsZero() {
+			resolved := h.resolvedAt
+			st.Error.ResolvedAt = &resolved
+		}
+	}
+	if h.retrying && running {
+		st.State = stateRetrying
+		st.Detail = fmt.Sprintf("retrying (%d retries so far) after %s failure", h.retries, withArticle(h.lastStage))
+	}
+	if len(h.silent) > 0 && running {
+		st.State = stateRetrying
+		st.Detail = "waiting for the source: " + silenceDetail(h.silent, now)
+	}
+	if h.failedFor != "" {
+		st.State = stateFailed
+		st.Detail = "failed on an error retrying cannot fix (" + h.failedFor + "); resume the task to try again"
+	}
+}
+
+// silenceDetail names the silent channels and for how long, oldest first.
+func silenceDetail(silent map[string]time.Time, now time.Time) string {
+	chs := make([]string, 0, len(silent))
+	for ch := range silent {
+		chs = append(chs, ch)
+	}
+	sort.Slice(chs, func(i, j int) bool { return silent[chs[i]].Before(silent[chs[j]]) })
+	parts := make([]string, len(chs))
+	for i, ch := range chs {
+		parts[i] = fmt.Sprintf("%s for %s", ch, now.Sub(silent[ch]).Round(time.Second))
+	}
+	return "nothing was delivered on source channel " + strings.Join(parts, ", ") + " (its message queue may be unreachable, or the source stopped)"
+}
+
+// withArticle is "an apply", "a read".
+func withArticle(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
 }
 
 // channelStatuses merges the in-memory positions of the data channels and
@@ -208,7 +248,27 @@ func (p *Pipeline) Synced(ctx context.Context) (corelib.SyncReport, error) {
 			rs = &replicateSync{channel: p.src.ReplicateChannel(), applied: rp.applied, idle: r.progress.replicateIdle()}
 		}
 	}
-	return syncReport(nowTs, now, running, stage, pos, rs), nil
+	rep := syncReport(nowTs, now, running, stage, pos, rs)
+	if r != nil {
+		withSkips(&rep, r.health.skips())
+	}
+	return rep, nil
+}
+
+// withSkips adds what the pipeline skipped to a sync report: a skip in
+// scope means the target may differ from the source, so it is not synced.
+func withSkips(rep *corelib.SyncReport, skips []corelib.SkipCount) {
+	rep.Skipped = skips
+	var inScope []string
+	for _, s := range skips {
+		if s.InScope {
+			inScope = append(inScope, fmt.Sprintf("%s (%d)", s.Reason, s.Count))
+		}
+	}
+	if len(inScope) > 0 && rep.Synced {
+		rep.Synced = false
+		rep.Reason = "the pipeline skipped what the task replicates, so the target may differ from the source: " + strings.Join(inScope, ", ")
+	}
 }
 
 // replicateSync is the replicate channel's part of a sync report. The

@@ -6,11 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
+	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/stream"
 )
 
 func at(m dataMsg, ts uint64) dataMsg { m.ts = ts; return m }
@@ -390,6 +393,9 @@ func TestPipelineStatusThroughATargetOutage(t *testing.T) {
 	st = p.Status()
 	require.Equal(t, stageApply, st.Error.Stage)
 	require.Contains(t, st.Error.Message, "target unavailable")
+	require.False(t, st.Replicating, "nothing flows while the target refuses")
+	require.Contains(t, st.Detail, "after an apply failure")
+	require.Nil(t, st.Error.ResolvedAt)
 	require.False(t, st.Channels[0].CaughtUp, "a pack was read and not applied")
 	require.Equal(t, ts(now.Add(-5*time.Second)), st.Channels[0].LatestTs)
 	require.GreaterOrEqual(t, *st.LagSeconds, 10.0, "the lag does not shrink while nothing is applied")
@@ -399,6 +405,86 @@ func TestPipelineStatusThroughATargetOutage(t *testing.T) {
 	require.EqualValues(t, 3, st.Retries)
 	require.EqualValues(t, 3, st.Collections[0].Inserted)
 	require.NotNil(t, st.Error, "the last error stays visible after recovery")
+	require.NotNil(t, st.Error.ResolvedAt, "and says when it was resolved")
+	require.True(t, st.Replicating)
+}
+
+// TestStatusSaysWhenASourceChannelGoesSilent: a channel that carries a live
+// collection and delivers nothing (its broker is down; the reader just
+// waits) makes the status say so, and replicating false, until it delivers
+// again.
+func TestStatusSaysWhenASourceChannelGoesSilent(t *testing.T) {
+	after := sourceSilenceAfter
+	sourceSilenceAfter = 1500 * time.Millisecond
+	t.Cleanup(func() { sourceSilenceAfter = after })
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	require.NoError(t, err)
+	src, store, rec := newFakeSource(), &memStore{cps: map[string]corelib.Checkpoint{}}, newRecorder()
+	_, err = store.SaveCheckpoint(context.Background(), "t1", corelib.Checkpoint{Channel: "dml_0", Timestamp: 1})
+	require.NoError(t, err)
+	p := newTestPipeline(src, store, rec, nil)
+	p.metrics = m
+	require.NoError(t, p.Start(context.Background()))
+	defer func() { require.NoError(t, p.Stop(context.Background())) }()
+
+	waitFor(t, "the silence noticed", func() bool { return p.Status().State == stateRetrying })
+	st := p.Status()
+	require.False(t, st.Replicating)
+	require.Contains(t, st.Detail, "nothing was delivered on source channel dml_0 for")
+	require.Contains(t, st.Error.Message, "dml_0 delivered nothing")
+	require.Equal(t, stageRead, st.Error.Stage)
+	require.EqualValues(t, 1, gather(t, reg)[`milvus_cdc_daemon_pipeline_errors_total{stage="read",task_id="t1"}`])
+
+	time.Sleep(1500 * time.Millisecond)
+	require.EqualValues(t, 1, p.Status().Retries, "one silence is one failure, however long it lasts")
+
+	src.add(t, "dml_0", ts(time.Now()), insertMsg(ts(time.Now()), 11, "logs", 1))
+	waitFor(t, "the channel heard again", func() bool { return p.Status().Replicating })
+	st = p.Status()
+	require.Equal(t, stateRunning, st.State)
+	require.NotNil(t, st.Error.ResolvedAt)
+}
+
+// TestSkipsShowInStatusMetricsAndSynced: what the pipeline does not replay
+// is counted per reason in the status and the metrics, and a skip of
+// something in scope makes synced false.
+func TestSkipsShowInStatusMetricsAndSynced(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	require.NoError(t, err)
+	r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
+	now := time.Now()
+	p := &Pipeline{spec: corelib.TaskSpec{ID: "t1"}, r: r.run, cancel: func() {}, stage: "replicating", src: fakeReplicateSource{},
+		health: newHealth(), clock: func(context.Context) (time.Time, error) { return now, nil }}
+	p.health.metrics = m.forTask("t1")
+	r.useHealth(p.health)
+	m.attach(p)
+	r.progress.track("dml_0", ts(now.Add(time.Second)))
+
+	r.health.readerSkip(stream.Skip{Kind: stream.SkipUndecodable})
+	r.health.readerSkip(stream.Skip{Kind: stream.SkipUndecodable})
+	rep, err := p.Synced(context.Background())
+	require.NoError(t, err)
+	require.True(t, rep.Synced, "junk bytes belong to no collection: %s", rep.Reason)
+	require.Equal(t, []corelib.SkipCount{{Reason: "undecodable message", Count: 2}}, rep.Skipped)
+
+	r.health.readerSkip(stream.Skip{Kind: stream.SkipUnsupported, Type: commonpb.MsgType_Import})
+	require.NoError(t, r.applyOperation(context.Background(), &milvuspb.CreateAliasRequest{DbName: "db1", CollectionName: "orders", Alias: "o"}, 1))
+	require.NoError(t, r.applyOperation(context.Background(), &milvuspb.CreateAliasRequest{DbName: "db9", CollectionName: "x", Alias: "y"}, 1))
+	want := []corelib.SkipCount{
+		{Reason: "undecodable message", Count: 2},
+		{Reason: "unsupported message Import", Count: 1, InScope: true},
+		{Reason: "unsupported operation CreateAlias", Count: 2, InScope: true},
+	}
+	require.Equal(t, want, p.Status().Skipped)
+	rep, err = p.Synced(context.Background())
+	require.NoError(t, err)
+	require.False(t, rep.Synced)
+	require.Contains(t, rep.Reason, "unsupported message Import (1)")
+	metrics := gather(t, reg)
+	require.EqualValues(t, 2, metrics[`milvus_cdc_daemon_pipeline_skipped_total{reason="undecodable message",task_id="t1"}`])
+	require.EqualValues(t, 2, metrics[`milvus_cdc_daemon_pipeline_skipped_total{reason="unsupported operation CreateAlias",task_id="t1"}`])
 }
 
 // TestStatusOnTheFirstPollAfterStart: Start returns with the stored

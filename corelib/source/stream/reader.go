@@ -18,6 +18,46 @@ type Options struct {
 	// KeepReplicated delivers messages with ReplicateInfo.IsReplicate too
 	// (by default they are skipped and counted).
 	KeepReplicated bool
+	// OnSkip, when set, is told of every message the reader skips.
+	OnSkip func(Skip)
+}
+
+// SkipKind says why a reader skipped a message.
+type SkipKind int
+
+const (
+	// SkipUndecodable: the payload is not a Milvus message.
+	SkipUndecodable SkipKind = iota + 1
+	// SkipUnsupported: a Milvus message of a type this daemon does not replay.
+	SkipUnsupported
+	// SkipReplicated: a message another replicator wrote (not echoed back).
+	SkipReplicated
+)
+
+// Skip is one skipped message.
+type Skip struct {
+	Kind SkipKind
+	Type commonpb.MsgType // for SkipUnsupported and SkipReplicated
+}
+
+// Reason names the skip for status and metrics, e.g. "unsupported message
+// Import".
+func (s Skip) Reason() string {
+	switch s.Kind {
+	case SkipUndecodable:
+		return "undecodable message"
+	case SkipUnsupported:
+		return "unsupported message " + s.Type.String()
+	case SkipReplicated:
+		return "message written by a replicator"
+	}
+	return "skipped message"
+}
+
+func (o Options) skipped(s Skip) {
+	if o.OnSkip != nil {
+		o.OnSkip(s)
+	}
 }
 
 func (o Options) logger() *zap.Logger {
@@ -49,14 +89,17 @@ func (d *decoder) next(ctx context.Context) (*source.Message, []byte, error) {
 		switch {
 		case err != nil:
 			d.stats.addMalformed()
+			d.opts.skipped(Skip{Kind: SkipUndecodable})
 			d.log.Warn("skipping undecodable message", zap.Binary("msgID", raw.ID), zap.Error(err))
 			continue
 		case !m.Supported():
 			d.stats.addUnsupported(m.Type)
+			d.opts.skipped(Skip{Kind: SkipUnsupported, Type: m.Type})
 			d.log.Debug("skipping unsupported message type", zap.String("type", m.Type.String()), zap.Binary("msgID", raw.ID))
 			continue
 		case m.IsReplicate() && !d.opts.KeepReplicated && m.Type != commonpb.MsgType_TimeTick:
 			d.stats.addReplicated()
+			d.opts.skipped(Skip{Kind: SkipReplicated, Type: m.Type})
 			d.log.Debug("skipping replicated message", zap.String("type", m.Type.String()), zap.Binary("msgID", raw.ID))
 			continue
 		}

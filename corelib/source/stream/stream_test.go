@@ -89,7 +89,8 @@ func TestPackReaderGroupsSkipsAndResumes(t *testing.T) {
 	b, ctx := newBed(t), ctxT(t)
 	const ch = "by-dev-rootcoord-dml_0"
 	b.sendMsg(ch, insert(1, 5)) // before the reader opens: not delivered
-	r, err := OpenPacks(ctx, b.client, ch, nil, Options{Log: zaptest.NewLogger(t)})
+	var skips []string
+	r, err := OpenPacks(ctx, b.client, ch, nil, Options{Log: zaptest.NewLogger(t), OnSkip: func(s Skip) { skips = append(skips, s.Reason()) }})
 	require.NoError(t, err)
 
 	replicated := insert(4, 11)
@@ -112,6 +113,7 @@ func TestPackReaderGroupsSkipsAndResumes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []msgKey{{commonpb.MsgType_Insert, 5}}, keys(p2))
 	require.Equal(t, StatsSnapshot{Malformed: 1, Replicated: 1, Unsupported: map[commonpb.MsgType]int64{commonpb.MsgType_Search: 1}}, r.Stats())
+	require.Equal(t, []string{"undecodable message", "unsupported message Search", "message written by a replicator"}, skips, "every skip is reported with its reason")
 	require.NoError(t, r.Close())
 
 	// Resuming at the first pack's end position yields the second pack only.
