@@ -82,6 +82,8 @@ var runSeq atomic.Int64
 // suite's collections apart from anything else on the target.
 func Run(t *testing.T, prefix string, target Target) {
 	s := &suite{target: target, prefix: fmt.Sprintf("%s_%d_%d", prefix, time.Now().Unix()%100000, runSeq.Add(1))}
+	s.msgIDs.Store(1 << 40)
+	s.rowIDs.Store(1 << 41)
 	t.Run("changes are applied in order", s.ordered)
 	t.Run("a replay after a crash duplicates nothing", s.replay)
 	t.Run("an acknowledged batch is on the target", s.acknowledged)
@@ -91,10 +93,11 @@ func Run(t *testing.T, prefix string, target Target) {
 }
 
 type suite struct {
-	target Target
-	prefix string
-	seq    atomic.Int64
-	clock  tsClock
+	target         Target
+	prefix         string
+	seq            atomic.Int64
+	msgIDs, rowIDs atomic.Int64 // Milvus's request and row IDs, distinct like the source's
+	clock          tsClock
 }
 
 // env is the Env of one run: Call retries retryable failures a few times,
@@ -195,7 +198,8 @@ func (s *suite) insertAt(ts uint64, coll *sink.Collection, partition string, val
 	tss, rowIDs, vs := make([]uint64, n), make([]int64, n), make([]string, n)
 	vec := make([]float32, 0, n*Dim)
 	for i, k := range keys {
-		tss[i], rowIDs[i], vs[i] = ts, k, value
+		// Row IDs are Milvus's own, allocated apart from the keys.
+		tss[i], rowIDs[i], vs[i] = ts, s.rowIDs.Add(1), value
 		for d := 0; d < Dim; d++ {
 			vec = append(vec, float32(k%97)+float32(d)/10)
 		}
@@ -204,7 +208,7 @@ func (s *suite) insertAt(ts uint64, coll *sink.Collection, partition string, val
 		partition = "_default"
 	}
 	req := &msgpb.InsertRequest{
-		Base:   &commonpb.MsgBase{MsgType: commonpb.MsgType_Insert, Timestamp: ts, MsgID: int64(ts)},
+		Base:   &commonpb.MsgBase{MsgType: commonpb.MsgType_Insert, Timestamp: ts, MsgID: s.msgIDs.Add(1)},
 		DbName: coll.Database, CollectionName: coll.Name, PartitionName: partition,
 		CollectionID: coll.ID, PartitionID: partitionID(coll, partition),
 		ShardName:  coll.Info.VirtualChannels[0],
@@ -232,8 +236,9 @@ func (s *suite) deleteAt(ts uint64, coll *sink.Collection, keys ...int64) *sink.
 		tss[i] = ts
 	}
 	req := &msgpb.DeleteRequest{
-		Base:   &commonpb.MsgBase{MsgType: commonpb.MsgType_Delete, Timestamp: ts, MsgID: int64(ts)},
-		DbName: coll.Database, CollectionName: coll.Name, CollectionID: coll.ID, PartitionID: -1,
+		Base:   &commonpb.MsgBase{MsgType: commonpb.MsgType_Delete, Timestamp: ts, MsgID: s.msgIDs.Add(1)},
+		DbName: coll.Database, CollectionName: coll.Name, CollectionID: coll.ID,
+		PartitionName: "_default", PartitionID: partitionID(coll, "_default"),
 		ShardName:   coll.Info.VirtualChannels[0],
 		PrimaryKeys: &schemapb.IDs{IdField: &schemapb.IDs_IntId{IntId: &schemapb.LongArray{Data: keys}}},
 		Timestamps:  tss, NumRows: int64(len(keys)),
@@ -530,7 +535,7 @@ func (s *suite) failures(t *testing.T) {
 // or a partition on its one channel.
 func (s *suite) dropShard(coll *sink.Collection, partition string) *sink.DropShard {
 	ts := s.clock.next()
-	base := &commonpb.MsgBase{Timestamp: ts, MsgID: int64(ts)}
+	base := &commonpb.MsgBase{Timestamp: ts, MsgID: s.msgIDs.Add(1)}
 	var body proto.Message
 	if partition == "" {
 		base.MsgType = commonpb.MsgType_DropCollection
