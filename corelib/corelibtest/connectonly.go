@@ -7,7 +7,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
+	"github.com/milvus-cdc/milvus-cdc/corelib/milvusconn"
 )
 
 // NotReplicatingDetail is the status a ConnectOnly pipeline reports, so that
@@ -25,7 +25,7 @@ type ConnectOnlyFactory struct {
 
 // Verify connects to the target and disconnects.
 func (f ConnectOnlyFactory) Verify(ctx context.Context, spec corelib.TaskSpec) error {
-	return milvus.CheckTarget(ctx, spec.Target, f.DialOptions...)
+	return milvusconn.CheckTarget(ctx, spec.Target, f.DialOptions...)
 }
 
 // New returns a pipeline that only checks the target when started.
@@ -43,7 +43,7 @@ type connectOnlyPipeline struct {
 }
 
 func (p *connectOnlyPipeline) Start(ctx context.Context) error {
-	err := milvus.CheckTarget(ctx, p.target, p.dial...)
+	err := milvusconn.CheckTarget(ctx, p.target, p.dial...)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.started = err == nil

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/milvusconn"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 )
 
@@ -30,7 +31,7 @@ type APIFactory struct {
 // Verify checks that the target is reachable and a normal Milvus (one in
 // replicate mode refuses ordinary writes).
 func (f *APIFactory) Verify(ctx context.Context, t corelib.Target, _ func(context.Context) ([]*sink.Collection, error)) error {
-	conn, err := Connect(ctx, t, f.DialOptions...)
+	conn, err := milvusconn.Connect(ctx, t, f.DialOptions...)
 	if err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func (f *APIFactory) Verify(ctx context.Context, t corelib.Target, _ func(contex
 
 // Open connects an api writer.
 func (f *APIFactory) Open(ctx context.Context, t corelib.Target, env sink.Env) (sink.Writer, error) {
-	conn, err := Connect(ctx, t, f.DialOptions...)
+	conn, err := milvusconn.Connect(ctx, t, f.DialOptions...)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +65,7 @@ type ReplicaFactory struct {
 // source's shard count: messages are re-addressed shard by shard.
 // Collections the task creates on the target get the source's count.
 func (f *ReplicaFactory) Verify(ctx context.Context, t corelib.Target, inScope func(context.Context) ([]*sink.Collection, error)) error {
-	conn, err := Connect(ctx, t, f.DialOptions...)
+	conn, err := milvusconn.Connect(ctx, t, f.DialOptions...)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func checkShards(ctx context.Context, svc milvuspb.MilvusServiceClient, colls []
 func (f *ReplicaFactory) Open(ctx context.Context, t corelib.Target, env sink.Env) (sink.Writer, error) {
 	w := newReplicaWriter(env)
 	opts := append(slices.Clone(f.DialOptions), grpc.WithChainUnaryInterceptor(ReplicateInfoInterceptor(w.fallbackTs)))
-	conn, err := Connect(ctx, t, opts...)
+	conn, err := milvusconn.Connect(ctx, t, opts...)
 	if err != nil {
 		return nil, err
 	}

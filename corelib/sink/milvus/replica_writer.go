@@ -11,6 +11,7 @@ import (
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
 	"go.uber.org/zap"
 
+	"github.com/milvus-cdc/milvus-cdc/corelib/milvusconn"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 )
@@ -38,7 +39,7 @@ const minTickGap = 50 * time.Millisecond
 // replicaWriter is writer mode "replicate".
 type replicaWriter struct {
 	env  sink.Env
-	conn *Conn
+	conn *milvusconn.Conn
 	c    *ReplicaClient
 	// ddl replays operations through the same connection, whose interceptor
 	// stamps them with the source timestamp.
@@ -68,7 +69,7 @@ func newReplicaWriter(env sink.Env) *replicaWriter {
 }
 
 // attach sets the connection and starts the time ticks.
-func (w *replicaWriter) attach(conn *Conn, c *ReplicaClient) {
+func (w *replicaWriter) attach(conn *milvusconn.Conn, c *ReplicaClient) {
 	w.conn, w.c = conn, c
 	w.ddl = newAPIWriter(w.env, c.Client, nil)
 	ctx, cancel := context.WithCancel(context.Background())

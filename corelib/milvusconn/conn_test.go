@@ -1,4 +1,4 @@
-package milvus_test
+package milvusconn_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/corelibtest"
-	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
+	"github.com/milvus-cdc/milvus-cdc/corelib/milvusconn"
 )
 
 func TestCheckTarget(t *testing.T) {
@@ -28,7 +28,7 @@ func TestCheckTarget(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := fake.Connects.Load()
-			err := milvus.CheckTarget(context.Background(), tt.target, fake.DialOption())
+			err := milvusconn.CheckTarget(context.Background(), tt.target, fake.DialOption())
 			if tt.wantErr == "" {
 				require.NoError(t, err)
 				require.Equal(t, before+1, fake.Connects.Load(), "Connect must reach the target")
@@ -56,7 +56,7 @@ func TestCheckTargetTimesOutOnSilentServer(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	err = milvus.CheckTarget(context.Background(), corelib.Target{URI: "http://" + lis.Addr().String(), ConnectTimeout: 700 * time.Millisecond})
+	err = milvusconn.CheckTarget(context.Background(), corelib.Target{URI: "http://" + lis.Addr().String(), ConnectTimeout: 700 * time.Millisecond})
 	require.ErrorIs(t, err, corelib.ErrTargetUnreachable)
 	require.ErrorContains(t, err, "no answer within 700ms")
 	require.Less(t, time.Since(start), 5*time.Second)
@@ -66,19 +66,19 @@ func TestCheckTargetOneWayTLS(t *testing.T) {
 	fake, pemPath := corelibtest.StartFakeMilvusTLS(t, "root:Milvus", "milvus.test")
 	good := corelib.Target{URI: "milvus.test:19530", Token: "root:Milvus", ConnectTimeout: 3 * time.Second,
 		TLS: corelib.TargetTLS{ServerName: "milvus.test", ServerPEMPath: pemPath}}
-	require.NoError(t, milvus.CheckTarget(context.Background(), good, fake.DialOption()))
+	require.NoError(t, milvusconn.CheckTarget(context.Background(), good, fake.DialOption()))
 	require.Equal(t, int64(1), fake.Connects.Load())
 
 	wrongName := good
 	wrongName.TLS.ServerName = "other.test"
 	wrongName.ConnectTimeout = time.Second
-	err := milvus.CheckTarget(context.Background(), wrongName, fake.DialOption())
+	err := milvusconn.CheckTarget(context.Background(), wrongName, fake.DialOption())
 	require.ErrorIs(t, err, corelib.ErrTargetUnreachable, "the certificate does not match the server name")
 
 	plain := good
 	plain.TLS = corelib.TargetTLS{}
 	plain.ConnectTimeout = time.Second
-	require.ErrorIs(t, milvus.CheckTarget(context.Background(), plain, fake.DialOption()), corelib.ErrTargetUnreachable, "plaintext against a TLS server")
+	require.ErrorIs(t, milvusconn.CheckTarget(context.Background(), plain, fake.DialOption()), corelib.ErrTargetUnreachable, "plaintext against a TLS server")
 	require.Equal(t, int64(1), fake.Connects.Load(), "failed handshakes never reach Connect")
 }
 
@@ -91,7 +91,7 @@ func TestTargetRedacted(t *testing.T) {
 	} {
 		require.Equal(t, want, corelib.Target{URI: uri}.Redacted(), uri)
 	}
-	err := milvus.CheckTarget(context.Background(), corelib.Target{URI: "http://root:pw@127.0.0.1:1", ConnectTimeout: 200 * time.Millisecond})
+	err := milvusconn.CheckTarget(context.Background(), corelib.Target{URI: "http://root:pw@127.0.0.1:1", ConnectTimeout: 200 * time.Millisecond})
 	require.ErrorIs(t, err, corelib.ErrTargetUnreachable)
 	require.NotContains(t, err.Error(), "pw")
 }

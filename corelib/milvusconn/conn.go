@@ -1,4 +1,7 @@
-package milvus
+// Package milvusconn opens gRPC connections to a Milvus (a task's target, or
+// the source when its rows are read) with the token and TLS material of a
+// corelib.Target, and checks that the Milvus answers.
+package milvusconn
 
 import (
 	"context"
