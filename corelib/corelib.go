@@ -43,6 +43,9 @@ type TaskSpec struct {
 	// WriterMode is how the target is written: WriterModeAPI ("" means it)
 	// or WriterModeReplicate (docs/writer-modes.md).
 	WriterMode string `json:"writerMode,omitempty"`
+	// InitialSync copies the rows the in-scope collections hold when the
+	// task is created before following the changes after that point.
+	InitialSync bool `json:"initialSync,omitempty"`
 }
 
 // Writer modes of a task.
@@ -178,6 +181,35 @@ type Status struct {
 	// Skipped counts, by reason, the messages and operations the pipeline
 	// did not replay since it started.
 	Skipped []SkipCount `json:"skipped,omitempty"`
+	// Phase is "bootstrap", "snapshot" (the initial snapshot copies rows)
+	// or "following" (the channels are replayed); "" when stopped.
+	Phase string `json:"phase,omitempty"`
+	// Snapshot is the initial snapshot's progress while the pipeline takes
+	// one.
+	Snapshot *SnapshotStatus `json:"snapshot,omitempty"`
+}
+
+// SnapshotStatus is the progress of an initial snapshot.
+type SnapshotStatus struct {
+	Done bool `json:"done"`
+	// Remaining counts the collections still to copy.
+	Remaining   int                        `json:"collectionsRemaining"`
+	Collections []SnapshotCollectionStatus `json:"collections"`
+}
+
+// SnapshotCollectionStatus is one collection's copy.
+type SnapshotCollectionStatus struct {
+	ID       int64  `json:"id"`
+	Database string `json:"database"`
+	Name     string `json:"name"`
+	// State is pending, copying, done or skipped (Reason says why).
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+	Total  int64  `json:"rowsTotal"`
+	Copied int64  `json:"rowsCopied"`
+	// RowsPerSecond and ETASeconds while the collection is being copied.
+	RowsPerSecond float64  `json:"rowsPerSecond,omitempty"`
+	ETASeconds    *float64 `json:"etaSeconds,omitempty"`
 }
 
 // SkipCount is how many messages or operations were skipped for one reason.
@@ -269,7 +301,10 @@ type SyncChecker interface {
 // Deps are what the control plane hands to a pipeline.
 type Deps struct {
 	Checkpoints CheckpointStore
-	Logger      *zap.Logger
+	// Snapshots keeps the progress of an initial snapshot; nil when the
+	// daemon cannot take snapshots (tasks with InitialSync fail then).
+	Snapshots SnapshotStore
+	Logger    *zap.Logger
 	// OnFailure is called (at most once per Start) when the pipeline stops on
 	// its own because of an error; the control plane then marks the task
 	// Paused with the error as reason. It must not be called after Stop.

@@ -7,6 +7,7 @@
 //
 //	{root}/tasks/{taskID}                   JSON Task
 //	{root}/checkpoints/{taskID}/{channel}   JSON corelib.Checkpoint
+//	{root}/snapshots/{taskID}               JSON corelib.SnapshotProgress
 package meta
 
 import (
@@ -182,13 +183,13 @@ func (s *Store) UpdateTask(ctx context.Context, t Task) (Task, error) {
 	return t, nil
 }
 
-// DeleteTask removes the task and all its checkpoints in one transaction, if
-// the task is still at revision.
+// DeleteTask removes the task, its checkpoints and its snapshot progress in
+// one transaction, if the task is still at revision.
 func (s *Store) DeleteTask(ctx context.Context, id string, revision int64) error {
 	key := s.taskKey(id)
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", revision)).
-		Then(clientv3.OpDelete(key), clientv3.OpDelete(s.checkpointPrefix(id), clientv3.WithPrefix())).
+		Then(clientv3.OpDelete(key), clientv3.OpDelete(s.checkpointPrefix(id), clientv3.WithPrefix()), clientv3.OpDelete(s.snapshotKey(id))).
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
 		Commit()
 	if err != nil {

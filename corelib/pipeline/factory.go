@@ -24,6 +24,10 @@ type Factory struct {
 	// Clock reads "now" on the source's clock (source.SourceClock); it lets
 	// a pipeline answer Synced. Nil: Synced reports an error.
 	Clock func(ctx context.Context) (time.Time, error)
+	// Rows connects to the source Milvus to read its rows, for tasks with
+	// an initial snapshot; it returns the reader and how to close it. Nil:
+	// such tasks fail with ErrNoRowSource.
+	Rows func(ctx context.Context) (RowSource, func() error, error)
 }
 
 var _ corelib.PipelineFactory = (*Factory)(nil)
@@ -84,5 +88,6 @@ func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipelin
 		log:     log.With(zap.String("task", spec.ID)),
 		metrics: f.Metrics,
 		clock:   f.Clock,
+		rows:    f.Rows,
 	}, nil
 }

@@ -29,6 +29,7 @@ type Metrics struct {
 	inflight     *prometheus.GaugeVec     // task_id
 	buffered     *prometheus.GaugeVec     // task_id
 	skipped      *prometheus.CounterVec   // task_id, reason
+	snapshotRows *prometheus.CounterVec   // task_id
 
 	mu   sync.Mutex
 	live map[*Pipeline]struct{} // read at scrape time for lag and state
@@ -42,6 +43,8 @@ var (
 		"Checkpoint lag of one source channel: for a data channel now minus the wall time of the newest applied source timestamp; for the replicate channel (no time ticks) 0 while caught up, else the age of the operation waiting or of the reader failure.", []string{"task_id", "channel"}, nil)
 	stateDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "state"),
 		"1 for the pipeline's current state (running, retrying, stopped).", []string{"task_id", "state"}, nil)
+	snapshotRemainingDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "snapshot_collections_remaining"),
+		"Collections the running initial snapshot has still to copy.", []string{"task_id"}, nil)
 )
 
 // NewMetrics creates the pipeline metrics and registers them on reg.
@@ -80,10 +83,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: MetricsNamespace, Subsystem: MetricsSubsystem, Name: "skipped_total",
 			Help: "Messages and operations the pipeline did not replay, by reason (unsupported message Import, undecodable message, ...).",
 		}, []string{"task_id", "reason"}),
+		snapshotRows: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: MetricsNamespace, Subsystem: MetricsSubsystem, Name: "snapshot_rows_total",
+			Help: "Rows the initial snapshot copied to the target.",
+		}, []string{"task_id"}),
 		live: map[*Pipeline]struct{}{},
 		now:  time.Now,
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.readBytes, m.applyLatency, m.retries, m.errors, m.inflight, m.buffered, m.skipped, liveCollector{m}} {
+	for _, c := range []prometheus.Collector{m.rows, m.readBytes, m.applyLatency, m.retries, m.errors, m.inflight, m.buffered, m.skipped, m.snapshotRows, liveCollector{m}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -96,6 +103,7 @@ type taskMetrics struct {
 	rows, readBytes, retries, errors, skips *prometheus.CounterVec
 	applyLatency                            prometheus.ObserverVec
 	inflight, buffered                      prometheus.Gauge
+	snapshotRows                            prometheus.Counter
 }
 
 func (m *Metrics) forTask(id string) taskMetrics {
@@ -107,7 +115,7 @@ func (m *Metrics) forTask(id string) taskMetrics {
 		rows: m.rows.MustCurryWith(l), readBytes: m.readBytes.MustCurryWith(l),
 		retries: m.retries.MustCurryWith(l), errors: m.errors.MustCurryWith(l), skips: m.skipped.MustCurryWith(l),
 		applyLatency: m.applyLatency.MustCurryWith(l),
-		inflight:     m.inflight.With(l), buffered: m.buffered.With(l),
+		inflight:     m.inflight.With(l), buffered: m.buffered.With(l), snapshotRows: m.snapshotRows.With(l),
 	}
 }
 
@@ -139,6 +147,13 @@ func (m *Metrics) detach(p *Pipeline) {
 	m.inflight.DeletePartialMatch(l)
 	m.buffered.DeletePartialMatch(l)
 	m.skipped.DeletePartialMatch(l)
+	m.snapshotRows.DeletePartialMatch(l)
+}
+
+func (t taskMetrics) addSnapshotRows(n int64) {
+	if t.snapshotRows != nil {
+		t.snapshotRows.Add(float64(n))
+	}
 }
 
 func (t taskMetrics) skipped(reason string) {
@@ -205,6 +220,7 @@ func (c liveCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- lagDesc
 	ch <- channelLagDesc
 	ch <- stateDesc
+	ch <- snapshotRemainingDesc
 }
 
 func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
@@ -217,6 +233,9 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range ps {
 		st := p.statusAt(c.m.now())
 		ch <- prometheus.MustNewConstMetric(stateDesc, prometheus.GaugeValue, 1, p.spec.ID, st.State)
+		if st.Snapshot != nil {
+			ch <- prometheus.MustNewConstMetric(snapshotRemainingDesc, prometheus.GaugeValue, float64(st.Snapshot.Remaining), p.spec.ID)
+		}
 		if st.LagSeconds != nil {
 			ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, *st.LagSeconds, p.spec.ID)
 		}

@@ -60,12 +60,16 @@ type Pipeline struct {
 	// metrics and clock may be nil: no metrics, and Synced cannot answer.
 	metrics *Metrics
 	clock   func(ctx context.Context) (time.Time, error)
+	// rows connects to the source to read its rows (initial snapshot); nil
+	// when the daemon cannot.
+	rows func(ctx context.Context) (RowSource, func() error, error)
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc // nil when no run is going or Stop was called
 	done    chan struct{}      // closed when the current run ended
 	err     error              // what the last run ended with; nil after Stop
 	r       *run
+	snap    *snapshotter // the initial snapshot of this run, nil when none runs
 	health  *health
 	stage   string // what the run is doing, for Status
 	saved   map[string]corelib.Checkpoint
@@ -105,7 +109,7 @@ func (p *Pipeline) Start(ctx context.Context) error {
 	p.stage = "starting"
 	p.health = newHealth()
 	p.health.metrics = p.metrics.forTask(p.spec.ID)
-	p.r = nil
+	p.r, p.snap = nil, nil
 	p.metrics.attach(p)
 	go p.runToEnd(ctx, cancel, done)
 	return nil
@@ -183,16 +187,19 @@ func (p *Pipeline) setStage(s string) {
 }
 
 // run is the pipeline's life in phases: bootstrap (checkpoints, target,
-// catalog, what exists already), then follow (every channel and the catalog)
-// until ctx ends or something fails for good. Every goroutine it starts is
-// owned by one errgroup and has ended when run returns; the writer is
-// closed last.
+// catalog, what exists already), the initial snapshot when the task asks for
+// one, then follow (every channel and the catalog) until ctx ends or
+// something fails for good. Every goroutine it starts is owned by one
+// errgroup and has ended when run returns; the writer is closed last.
 func (p *Pipeline) run(ctx context.Context) error {
 	b, err := p.bootstrap(ctx)
 	if b.w != nil {
 		defer b.w.Close()
 	}
 	if err != nil {
+		return err
+	}
+	if err := p.snapshot(ctx, b); err != nil {
 		return err
 	}
 	return p.follow(ctx, b)

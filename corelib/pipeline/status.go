@@ -40,7 +40,7 @@ var _ corelib.SyncChecker = (*Pipeline)(nil)
 // the lag stays at the tick interval.
 func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 	p.mu.Lock()
-	running, stage, r, h := p.cancel != nil, p.stage, p.r, p.health
+	running, stage, r, h, snap := p.cancel != nil, p.stage, p.r, p.health, p.snap
 	saved := make(map[string]corelib.Checkpoint, len(p.saved))
 	for k, v := range p.saved {
 		saved[k] = v
@@ -64,6 +64,10 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 	} else {
 		pos = checkpointPositions(saved, p.src.ReplicateChannel())
 	}
+	st.Phase = phaseOf(running, stage, snap)
+	if snap != nil {
+		st.Snapshot = snap.status(now)
+	}
 	st.Channels = channelStatuses(pos, rp, saved, p.src.ReplicateChannel(), now)
 	st.LagSeconds = maxLag(st.Channels)
 	if r == nil {
@@ -74,6 +78,26 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 	st.Replicating = running && stage == "replicating" && st.State == stateRunning
 	st.Collections = r.colls.statuses()
 	return st
+}
+
+// Phases of a pipeline run as the status names them.
+const (
+	phaseBootstrap = "bootstrap"
+	phaseSnapshot  = "snapshot"
+	phaseFollowing = "following"
+)
+
+// phaseOf says which phase a run is in.
+func phaseOf(running bool, stage string, snap *snapshotter) string {
+	switch {
+	case !running:
+		return ""
+	case stage == "replicating":
+		return phaseFollowing
+	case snap != nil && !snap.isDone():
+		return phaseSnapshot
+	}
+	return phaseBootstrap
 }
 
 // describe fills in what health knows: the last error (and whether it was

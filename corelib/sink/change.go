@@ -58,6 +58,10 @@ type Insert struct {
 	// Msg is the source message; Msg.Body is a *msgpb.InsertRequest and
 	// Msg.Raw its bytes as read (len(Msg.Raw) sizes it).
 	Msg *source.Message
+	// Read marks rows the initial snapshot copied from the source (what the
+	// collection held, not a change): Msg is then built from the query's
+	// columns and has no Raw bytes, row IDs or row timestamps.
+	Read bool
 }
 
 // Request is the source insert request.

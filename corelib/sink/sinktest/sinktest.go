@@ -409,8 +409,15 @@ func (s *suite) replay(t *testing.T) {
 		return
 	}
 	// A writer that appends may duplicate what was replayed, and only that.
-	time.Sleep(2 * time.Second)
-	got := rows(s.target.Rows(t, coll))
+	var got map[int64][]string
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got = rows(s.target.Rows(t, coll))
+		if hasKeys(got, want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	replayed := map[int64]bool{1: true, 2: true, 3: true}
 	for k, vs := range got {
 		require.Contains(t, want, k, "key %d is not on the source", k)
@@ -421,6 +428,16 @@ func (s *suite) replay(t *testing.T) {
 	for k := range want {
 		require.Contains(t, got, k, "key %d missing", k)
 	}
+}
+
+// hasKeys reports whether got holds every key of want.
+func hasKeys(got, want map[int64][]string) bool {
+	for k := range want {
+		if _, ok := got[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *suite) acknowledged(t *testing.T) {

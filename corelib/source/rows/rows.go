@@ -184,3 +184,36 @@ func check(t Table, st *commonpb.Status, err error) error {
 	}
 	return fmt.Errorf("query %s on the source failed (code %d): %s", t.Collection, st.GetCode(), st.GetReason())
 }
+
+// Index is an index of a source collection, as CreateIndex takes it.
+type Index struct {
+	Field, Name string
+	Params      []*commonpb.KeyValuePair
+}
+
+// Indexes lists the indexes of a source collection.
+func (r *Reader) Indexes(ctx context.Context, db, coll string) ([]Index, error) {
+	t := Table{Database: db, Collection: coll}
+	resp, err := r.svc.DescribeIndex(t.ctx(ctx), &milvuspb.DescribeIndexRequest{DbName: db, CollectionName: coll})
+	if err := check(t, resp.GetStatus(), err); err != nil {
+		if errors.Is(err, ErrGone) && strings.Contains(strings.ToLower(resp.GetStatus().GetReason()), "index") {
+			return nil, nil // no index at all: Milvus answers "index not found"
+		}
+		return nil, err
+	}
+	out := make([]Index, 0, len(resp.GetIndexDescriptions()))
+	for _, d := range resp.GetIndexDescriptions() {
+		out = append(out, Index{Field: d.GetFieldName(), Name: d.GetIndexName(), Params: d.GetParams()})
+	}
+	return out, nil
+}
+
+// Loaded reports whether a source collection is loaded (or loading).
+func (r *Reader) Loaded(ctx context.Context, db, coll string) (bool, error) {
+	t := Table{Database: db, Collection: coll}
+	resp, err := r.svc.GetLoadState(t.ctx(ctx), &milvuspb.GetLoadStateRequest{DbName: db, CollectionName: coll})
+	if err := check(t, resp.GetStatus(), err); err != nil {
+		return false, err
+	}
+	return resp.GetState() == commonpb.LoadState_LoadStateLoaded || resp.GetState() == commonpb.LoadState_LoadStateLoading, nil
+}
