@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
 )
 
 // readRetryDelay spaces the reopenings of a channel whose reader failed
@@ -215,6 +217,10 @@ func (p *Pipeline) followChannel(ctx context.Context, r *run, channel string, fr
 			r.progress.waitStart(channel, time.Now())
 			pack, err := reader.Next(ctx)
 			r.progress.waitEnd(channel)
+			if errors.Is(err, mq.ErrPositionUnavailable) {
+				reader.Close()
+				return r.health.givePermanent(stageRead, positionLost(channel, pos, err))
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
@@ -300,6 +306,10 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *run, channel s
 		}
 		for ctx.Err() == nil {
 			msg, next, err := reader.Next(ctx)
+			if errors.Is(err, mq.ErrPositionUnavailable) {
+				reader.Close()
+				return r.health.givePermanent(stageRead, positionLost(channel, pos, err))
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					r.health.failed(stageRead, fmt.Errorf("read %s: %w", channel, err))
@@ -326,6 +336,18 @@ func (p *Pipeline) followReplicateChannel(ctx context.Context, r *run, channel s
 		reader.Close()
 	}
 	return nil
+}
+
+// positionLost is the error of a channel whose broker no longer holds the
+// position the task resumes from: what was written between that position
+// and the oldest message the broker still holds is lost to this task, and
+// skipping ahead would leave the target silently different from the source.
+func positionLost(channel string, from *source.Position, err error) error {
+	at := "its start"
+	if from != nil && from.Timestamp != 0 {
+		at = source.PhysicalTime(from.Timestamp).UTC().Format(time.RFC3339)
+	}
+	return fmt.Errorf("source channel %s no longer holds the task's position (%s): the broker's retention removed the messages from then until the oldest one it still holds, so the target would miss them; re-create the task with initialSync to copy the collections again (and give the channels a longer retention): %w", channel, at, err)
 }
 
 // sleepCtx waits d or until ctx ends.

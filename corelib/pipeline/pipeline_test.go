@@ -17,6 +17,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/stream"
 )
 
@@ -235,4 +236,44 @@ func TestPipelineStopsWhenAnotherWriterOwnsTheCheckpoint(t *testing.T) {
 		t.Fatal("the pipeline did not report the conflict")
 	}
 	require.NoError(t, p.Stop(context.Background()))
+}
+
+// lostSource is a source whose broker no longer holds a channel's position.
+type lostSource struct{ *fakeSource }
+
+func (s lostSource) OpenChannel(context.Context, string, *source.Position, func(stream.Skip)) (PackReader, error) {
+	return lostReader{}, nil
+}
+
+type lostReader struct{}
+
+func (lostReader) Next(context.Context) (*source.Pack, error) {
+	return nil, fmt.Errorf("dml_0: start 1:2, first available 1:9: %w", mq.ErrPositionUnavailable)
+}
+func (lostReader) Close() error { return nil }
+
+// TestALostPositionFailsTheTask: a checkpoint the broker no longer holds
+// (retention) fails the task with the channel and the fix, and nothing is
+// applied past the gap.
+func TestALostPositionFailsTheTask(t *testing.T) {
+	src, store, rec := newFakeSource(), &memStore{cps: map[string]corelib.Checkpoint{}}, newRecorder()
+	at := ts(time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC))
+	cp, err := checkpointOf("dml_0", 0, source.Position{Channel: "dml_0", MsgID: []byte{1}, Timestamp: at})
+	require.NoError(t, err)
+	_, err = store.SaveCheckpoint(context.Background(), "t1", cp)
+	require.NoError(t, err)
+	failed := make(chan error, 1)
+	p := newTestPipeline(lostSource{src}, store, rec, func(err error) { failed <- err })
+	require.NoError(t, p.Start(context.Background()))
+	select {
+	case err := <-failed:
+		require.ErrorIs(t, err, corelib.ErrPermanent)
+		require.ErrorIs(t, err, mq.ErrPositionUnavailable)
+		require.ErrorContains(t, err, "source channel dml_0 no longer holds the task's position (2026-12-01T08:00:00Z)")
+		require.ErrorContains(t, err, "re-create the task with initialSync")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the lost position was not reported")
+	}
+	require.Equal(t, stateFailed, p.Status().State)
+	require.Empty(t, upserted(rec, "db1.logs"))
 }
