@@ -203,7 +203,7 @@ func (w *replicaWriter) addInsert(ctx context.Context, out *replicaOut, c *sink.
 	if err != nil {
 		return err
 	}
-	raw, err := EncodeInsert(req, addr)
+	raw, err := EncodeInsert(c.Msg.Raw, addr)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func (w *replicaWriter) addDelete(ctx context.Context, out *replicaOut, c *sink.
 	if err != nil {
 		return err
 	}
-	raw, err := EncodeDelete(req, addr)
+	raw, err := EncodeDelete(c.Msg.Raw, addr)
 	if err != nil {
 		return err
 	}

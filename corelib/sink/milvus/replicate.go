@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
@@ -332,26 +333,84 @@ func ShardIndex(vchannel string) (int, error) {
 	return n, nil
 }
 
-// EncodeInsert re-addresses a source insert to the target and encodes it.
-// Row IDs, timestamps and field data stay the source's; the segment ID is
-// cleared because the target's proxy assigns segments to replicated inserts.
-func EncodeInsert(m *msgpb.InsertRequest, a Address) ([]byte, error) {
-	c := proto.Clone(m).(*msgpb.InsertRequest)
-	c.DbName, c.CollectionName, c.PartitionName = a.DB, a.Collection, a.Partition
-	c.DbID, c.CollectionID, c.PartitionID = 0, a.CollectionID, a.PartitionID
-	c.ShardName = a.ShardName
-	c.SegmentID = 0
-	return proto.Marshal(c)
+// EncodeInsert re-addresses an encoded source insert to the target. Row
+// IDs, timestamps and field data stay the source's, byte for byte (the rows
+// are not decoded); the segment ID is cleared because the target's proxy
+// assigns segments to replicated inserts.
+func EncodeInsert(raw []byte, a Address) ([]byte, error) {
+	return readdress(raw, insertFields, a)
 }
 
-// EncodeDelete re-addresses a source delete to the target and encodes it.
-func EncodeDelete(m *msgpb.DeleteRequest, a Address) ([]byte, error) {
-	c := proto.Clone(m).(*msgpb.DeleteRequest)
-	c.DbName, c.CollectionName, c.PartitionName = a.DB, a.Collection, a.Partition
-	c.DbID, c.CollectionID, c.PartitionID = 0, a.CollectionID, a.PartitionID
-	c.ShardName = a.ShardName
-	c.SegmentId = 0
-	return proto.Marshal(c)
+// EncodeDelete re-addresses an encoded source delete to the target.
+func EncodeDelete(raw []byte, a Address) ([]byte, error) {
+	return readdress(raw, deleteFields, a)
+}
+
+// addressFields are the wire numbers of the fields that address an insert
+// or a delete message (read from the message descriptors, not hard-coded).
+type addressFields struct {
+	shard, db, coll, partition, dbID, collID, partitionID, segmentID protowire.Number
+}
+
+var (
+	insertFields = fieldsOf((&msgpb.InsertRequest{}).ProtoReflect().Descriptor(), "segmentID")
+	deleteFields = fieldsOf((&msgpb.DeleteRequest{}).ProtoReflect().Descriptor(), "segment_id")
+)
+
+func fieldsOf(d protoreflect.MessageDescriptor, segment protoreflect.Name) addressFields {
+	n := func(name protoreflect.Name) protowire.Number {
+		f := d.Fields().ByName(name)
+		if f == nil {
+			panic(fmt.Sprintf("%s has no field %s", d.FullName(), name)) // a go-api upgrade renamed it: caught by the tests
+		}
+		return f.Number()
+	}
+	return addressFields{shard: n("shardName"), db: n("db_name"), coll: n("collection_name"), partition: n("partition_name"),
+		dbID: n("dbID"), collID: n("collectionID"), partitionID: n("partitionID"), segmentID: n(segment)}
+}
+
+// readdress writes the target's address into an encoded message and copies
+// every other top-level field as it is: one copy of the bytes, where
+// decoding, cloning and encoding the message again made three of every
+// vector. The database ID and the segment ID are left out (zero): the
+// target resolves the first by name and assigns the second.
+func readdress(raw []byte, f addressFields, a Address) ([]byte, error) {
+	out := make([]byte, 0, len(raw)+len(a.ShardName)+len(a.DB)+len(a.Collection)+len(a.Partition)+32)
+	putString := func(num protowire.Number, v string) {
+		if v != "" {
+			out = protowire.AppendTag(out, num, protowire.BytesType)
+			out = protowire.AppendString(out, v)
+		}
+	}
+	putInt := func(num protowire.Number, v int64) {
+		if v != 0 {
+			out = protowire.AppendTag(out, num, protowire.VarintType)
+			out = protowire.AppendVarint(out, uint64(v))
+		}
+	}
+	replaced := map[protowire.Number]bool{f.shard: true, f.db: true, f.coll: true, f.partition: true,
+		f.dbID: true, f.collID: true, f.partitionID: true, f.segmentID: true}
+	for b := raw; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return nil, fmt.Errorf("re-address a message: %w", protowire.ParseError(n))
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b[n:])
+		if m < 0 {
+			return nil, fmt.Errorf("re-address a message: field %d: %w", num, protowire.ParseError(m))
+		}
+		if !replaced[num] {
+			out = append(out, b[:n+m]...)
+		}
+		b = b[n+m:]
+	}
+	putString(f.shard, a.ShardName)
+	putString(f.db, a.DB)
+	putString(f.coll, a.Collection)
+	putString(f.partition, a.Partition)
+	putInt(f.collID, a.CollectionID)
+	putInt(f.partitionID, a.PartitionID)
+	return out, nil
 }
 
 // EncodeDropCollection re-addresses a source DropCollection message to the

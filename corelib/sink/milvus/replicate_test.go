@@ -231,7 +231,9 @@ func TestEncodeReaddressesAndKeepsTheSourceRows(t *testing.T) {
 		FieldsData: []*schemapb.FieldData{{FieldName: "id", FieldId: 100, Type: schemapb.DataType_Int64,
 			Field: &schemapb.FieldData_Scalars{Scalars: &schemapb.ScalarField{Data: &schemapb.ScalarField_LongData{LongData: &schemapb.LongArray{Data: []int64{41, 42}}}}}}},
 	}
-	raw, err := EncodeInsert(ins, a)
+	src, err := proto.Marshal(ins)
+	require.NoError(t, err)
+	raw, err := EncodeInsert(src, a)
 	require.NoError(t, err)
 	got := &msgpb.InsertRequest{}
 	require.NoError(t, proto.Unmarshal(raw, got))
@@ -246,6 +248,14 @@ func TestEncodeReaddressesAndKeepsTheSourceRows(t *testing.T) {
 	require.Equal(t, []int64{41, 42}, got.GetFieldsData()[0].GetScalars().GetLongData().GetData())
 	require.EqualValues(t, 5, got.GetBase().GetMsgID())
 	require.EqualValues(t, 5, ins.GetCollectionID(), "the source message is not modified")
+	require.Zero(t, got.GetDbID())
+	// Everything but the address is the source's, field for field.
+	want := proto.Clone(ins).(*msgpb.InsertRequest)
+	want.DbName, want.CollectionName, want.PartitionName, want.ShardName = "tdb", "tc", "p1", "dst-dml_0_900v1"
+	want.DbID, want.CollectionID, want.PartitionID, want.SegmentID = 0, 900, 11, 0
+	require.True(t, proto.Equal(want, got), "%v", got)
+	_, err = EncodeInsert([]byte{0xff, 0xff}, a)
+	require.Error(t, err, "bytes that are no message are refused, not forwarded")
 
 	del := &msgpb.DeleteRequest{
 		Base:      &commonpb.MsgBase{MsgType: commonpb.MsgType_Delete, Timestamp: 400},
@@ -253,7 +263,9 @@ func TestEncodeReaddressesAndKeepsTheSourceRows(t *testing.T) {
 		PrimaryKeys: &schemapb.IDs{IdField: &schemapb.IDs_IntId{IntId: &schemapb.LongArray{Data: []int64{41}}}},
 	}
 	a.Partition, a.PartitionID = "", -1
-	raw, err = EncodeDelete(del, a)
+	src, err = proto.Marshal(del)
+	require.NoError(t, err)
+	raw, err = EncodeDelete(src, a)
 	require.NoError(t, err)
 	gd := &msgpb.DeleteRequest{}
 	require.NoError(t, proto.Unmarshal(raw, gd))
