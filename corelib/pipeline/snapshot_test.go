@@ -75,7 +75,9 @@ func (f *fakeRows) Indexes(_ context.Context, _, coll string) ([]rows.Index, err
 	return f.indexes[coll], nil
 }
 
-func (f *fakeRows) Loaded(_ context.Context, _, coll string) (bool, error) { return f.loaded[coll], nil }
+func (f *fakeRows) Loaded(_ context.Context, _, coll string) (bool, error) {
+	return f.loaded[coll], nil
+}
 
 // memSnapshots is a SnapshotStore with the compare-and-swap contract.
 type memSnapshots struct {
