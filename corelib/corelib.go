@@ -126,6 +126,11 @@ type Checkpoint struct {
 	Position []byte `json:"position"`
 	// Timestamp is the hybrid timestamp of Position.
 	Timestamp uint64 `json:"timestamp"`
+	// ApplyBound is the highest end timestamp of a pack the pipeline may
+	// have applied on the channel (it is raised before such a pack is
+	// applied): after a restart, what lies between Position and ApplyBound
+	// may already be on the target and is written idempotently.
+	ApplyBound uint64 `json:"applyBound,omitempty"`
 	// Revision is the store revision this checkpoint was read or written at.
 	// Saving with Revision 0 creates the checkpoint; otherwise the save only
 	// succeeds if the stored revision is still Revision.

@@ -7,7 +7,11 @@ import "context"
 // is done. It is stored with the task so that a restart resumes the copy
 // from the last chunk.
 type SnapshotProgress struct {
-	Done        bool                 `json:"done"`
+	Done bool `json:"done"`
+	// EndTs is the source time the snapshot finished at: changes up to it
+	// may already be on the target (the snapshot read them) and are written
+	// idempotently when the channels replay them.
+	EndTs       uint64               `json:"endTs,omitempty"`
 	Collections []CollectionSnapshot `json:"collections"`
 	// Revision is the store revision the progress was read or written at;
 	// saving with Revision 0 creates it (see CheckpointStore).

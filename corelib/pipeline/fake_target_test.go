@@ -70,7 +70,16 @@ func (r *recorder) DropPartition(_ context.Context, db, coll, p string) error {
 	return r.record("DropPartition %s.%s.%s", db, coll, p)
 }
 func (r *recorder) Upsert(_ context.Context, db, coll, p string, cols []*schemapb.FieldData, n uint32) error {
-	if err := r.record("Upsert %s.%s.%s rows=%d", db, coll, p, n); err != nil {
+	return r.write("Upsert", db, coll, p, cols, n)
+}
+
+func (r *recorder) Insert(_ context.Context, db, coll, p string, cols []*schemapb.FieldData, n uint32) error {
+	return r.write("Insert", db, coll, p, cols, n)
+}
+
+// write records an upsert or an insert; upserted collects the keys of both.
+func (r *recorder) write(op, db, coll, p string, cols []*schemapb.FieldData, n uint32) error {
+	if err := r.record("%s %s.%s.%s rows=%d", op, db, coll, p, n); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -145,13 +154,18 @@ func (t *testReplicator) useHealth(h *health) {
 	t.w = milvus.NewAPIWriter(writerEnv(h, zap.NewNop()), t.rec)
 }
 
-// applyPack applies msgs as one pack of channel.
+// applyPack applies msgs as one pack of channel that may already be on the
+// target (its inserts are written as upserts).
 func (t *testReplicator) applyPack(ctx context.Context, channel string, msgs []dataMsg) error {
+	return t.applyPackAs(ctx, channel, msgs, true)
+}
+
+func (t *testReplicator) applyPackAs(ctx context.Context, channel string, msgs []dataMsg, replay bool) error {
 	pack := &source.Pack{Channel: channel}
 	for _, m := range msgs {
 		pack.Msgs = append(pack.Msgs, m.message())
 	}
-	return t.run.applyPack(ctx, pack)
+	return t.run.applyPack(ctx, pack, replay)
 }
 
 // dataMsg is one decoded message of a data channel, with the size of its

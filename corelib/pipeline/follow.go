@@ -195,6 +195,11 @@ func (p *Pipeline) followChannel(ctx context.Context, r *run, channel string, fr
 	pos := from
 	var lastSave time.Time
 	readFailed := false // the status says retrying until a pack arrives again
+	// Packs up to replayUntil may already be on the target: an earlier run
+	// may have applied them (its stored apply bound says how far it could
+	// have got), or the initial snapshot copied their rows.
+	bound := p.storedBound(channel)
+	replayUntil := max(bound, r.snapshotEnd)
 	defer func() {
 		if pos != nil && pos != from {
 			// The run is ending: save what was applied, but do not wait
@@ -236,7 +241,18 @@ func (p *Pipeline) followChannel(ctx context.Context, r *run, channel string, fr
 				readFailed = false
 				r.health.recovered()
 			}
-			if err := p.applyPack(ctx, r, pack); err != nil {
+			// Before a pack past the stored bound is applied, the bound is
+			// raised, so a crash never leaves applied rows outside it. With
+			// no position to store yet, every pack counts as a replay.
+			replay := pack.EndTs <= replayUntil || pos == nil
+			if pack.EndTs > bound && pos != nil {
+				bound = applyBound(pack.EndTs)
+				if err := p.saveCheckpointBound(ctx, r.health, channel, 0, *pos, bound); err != nil {
+					reader.Close()
+					return ignoreEnd(ctx, err)
+				}
+			}
+			if err := p.applyPack(ctx, r, pack, replay); err != nil {
 				reader.Close()
 				return ignoreEnd(ctx, err)
 			}
@@ -258,8 +274,9 @@ func (p *Pipeline) followChannel(ctx context.Context, r *run, channel string, fr
 }
 
 // applyPack writes one pack, with the read and in-flight metrics around it,
-// and advances the channel.
-func (p *Pipeline) applyPack(ctx context.Context, r *run, pack *source.Pack) error {
+// and advances the channel. replay marks its inserts as possibly on the
+// target already.
+func (p *Pipeline) applyPack(ctx context.Context, r *run, pack *source.Pack, replay bool) error {
 	r.progress.seen(pack.Channel, pack.EndTs)
 	read := 0
 	for _, m := range pack.Msgs {
@@ -267,7 +284,7 @@ func (p *Pipeline) applyPack(ctx context.Context, r *run, pack *source.Pack) err
 	}
 	r.health.metrics.addRead(pack.Channel, read)
 	r.health.metrics.batchIn(read)
-	err := r.applyPack(ctx, pack)
+	err := r.applyPack(ctx, pack, replay)
 	r.health.metrics.batchOut(read)
 	if err != nil {
 		return err

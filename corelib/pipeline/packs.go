@@ -18,14 +18,15 @@ import (
 type packWriter struct {
 	r       *run
 	pack    *source.Pack
+	replay  bool // the pack's inserts may already be on the target
 	changes []sink.Change
 	owners  []*collState // owners[i] is the collection of changes[i]
 }
 
 // applyPack replays one pack and returns once the target acknowledged all
 // of it.
-func (r *run) applyPack(ctx context.Context, pack *source.Pack) error {
-	pw := &packWriter{r: r, pack: pack}
+func (r *run) applyPack(ctx context.Context, pack *source.Pack, replay bool) error {
+	pw := &packWriter{r: r, pack: pack, replay: replay}
 	for _, m := range pack.Msgs {
 		if err := pw.add(ctx, m); err != nil {
 			return err
@@ -103,7 +104,7 @@ func (pw *packWriter) insert(ctx context.Context, m *source.Message, body *msgpb
 	if err := pw.ensure(ctx, st, body.GetPartitionName(), m.BeginTs-1); err != nil {
 		return err
 	}
-	ins := &sink.Insert{Coll: st.coll(), Msg: m}
+	ins := &sink.Insert{Coll: st.coll(), Msg: m, Replay: pw.replay}
 	// Milvus writes an upsert as a Delete and an Insert with the same
 	// timestamp, next to each other in the pack.
 	if n := len(pw.changes); n > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -276,4 +277,39 @@ func TestALostPositionFailsTheTask(t *testing.T) {
 	}
 	require.Equal(t, stateFailed, p.Status().State)
 	require.Empty(t, upserted(rec, "db1.logs"))
+}
+
+// TestOnlyTheReplayWindowIsWrittenAsUpserts: inserts are plain inserts,
+// except for packs up to the stored apply bound (what a run that crashed may
+// have applied after its last checkpoint), which are upserts; the bound is
+// raised before a pack past it is applied.
+func TestOnlyTheReplayWindowIsWrittenAsUpserts(t *testing.T) {
+	src, store, rec := newFakeSource(), &memStore{cps: map[string]corelib.Checkpoint{}}, newRecorder()
+	base := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	at := func(s int) uint64 { return ts(base.Add(time.Duration(s) * time.Second)) }
+	src.add(t, "dml_0", at(0), insertMsg(at(0), 11, "logs", 1))   // before the checkpoint
+	src.add(t, "dml_0", at(10), insertMsg(at(10), 11, "logs", 2)) // applied by the crashed run, not checkpointed
+	// The crashed run raised its bound to 10 s + the lead before applying.
+	cp, err := checkpointOf("dml_0", 0, src.packs["dml_0"][0].EndPosition)
+	require.NoError(t, err)
+	cp.ApplyBound = applyBound(at(10))
+	_, err = store.SaveCheckpoint(context.Background(), "t1", cp)
+	require.NoError(t, err)
+
+	p := newTestPipeline(src, store, rec, nil)
+	require.NoError(t, p.Start(context.Background()))
+	defer func() { require.NoError(t, p.Stop(context.Background())) }()
+	waitFor(t, "the replayed pack", func() bool { return len(upserted(rec, "db1.logs")) == 1 })
+	src.add(t, "dml_0", at(600), insertMsg(at(600), 11, "logs", 3)) // far past the bound
+	waitFor(t, "the next pack", func() bool { return len(upserted(rec, "db1.logs")) == 2 })
+
+	var writes []string
+	for _, c := range rec.Calls() {
+		if strings.HasPrefix(c, "Upsert") || strings.HasPrefix(c, "Insert") {
+			writes = append(writes, c)
+		}
+	}
+	require.Equal(t, []string{"Upsert db1.logs._default rows=1", "Insert db1.logs._default rows=1"}, writes,
+		"the pack the crashed run may have applied is an upsert, the next one a plain insert")
+	waitFor(t, "the bound raised past the new pack", func() bool { return store.get("dml_0").ApplyBound >= at(600) })
 }

@@ -31,6 +31,9 @@ type run struct {
 	drops       *barrier
 	defaultPart string
 	userRoles   bool // the task replicates users, roles and privileges
+	// snapshotEnd is when the task's initial snapshot finished (0: none):
+	// changes up to it may already be on the target.
+	snapshotEnd uint64
 }
 
 // writerEnv lends the writer the pipeline's retry policy and health.

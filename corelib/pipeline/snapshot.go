@@ -83,6 +83,7 @@ func (p *Pipeline) snapshot(ctx context.Context, b *boot) error {
 		return err
 	}
 	if found && s.prog.Done {
+		b.r.snapshotEnd = s.prog.EndTs
 		return nil
 	}
 	p.mu.Lock()
@@ -108,10 +109,12 @@ func (p *Pipeline) snapshot(ctx context.Context, b *boot) error {
 			return err
 		}
 	}
-	s.set(func(pr *corelib.SnapshotProgress) { pr.Done = true })
+	end := s.endTs(ctx)
+	s.set(func(pr *corelib.SnapshotProgress) { pr.Done, pr.EndTs = true, end })
 	if err := s.save(ctx); err != nil {
 		return err
 	}
+	b.r.snapshotEnd = end
 	p.log.Info("initial snapshot done", zap.Int64("rows", s.totalCopied()), zap.Duration("took", time.Since(s.start)))
 	return nil
 }
@@ -351,7 +354,8 @@ func (s *snapshotter) write(ctx context.Context, st *collState, partition string
 		FieldsData: c.Columns, NumRows: uint64(c.Rows), Version: msgpb.InsertDataVersion_ColumnBased,
 	}
 	ts := source.ComposeTSByTime(time.Now())
-	ins := &sink.Insert{Coll: coll, Msg: &source.Message{Type: commonpb.MsgType_Insert, Body: req, BeginTs: ts, EndTs: ts}, Read: true}
+	// A chunk copied again after a restart is written over itself.
+	ins := &sink.Insert{Coll: coll, Msg: &source.Message{Type: commonpb.MsgType_Insert, Body: req, BeginTs: ts, EndTs: ts}, Read: true, Replay: true}
 	if err := s.r.w.Write(ctx, &sink.Batch{Channel: "snapshot", BeginTs: ts, EndTs: ts, Changes: []sink.Change{ins}}); err != nil {
 		return err
 	}
@@ -375,6 +379,19 @@ func (s *snapshotter) loadAsTheSource(ctx context.Context, st *collState) error 
 		return err
 	}
 	return s.r.apply(ctx, st, &sink.LoadCollection{At: sink.At{Ts: source.ComposeTSByTime(time.Now())}, Coll: coll, Replicas: 1})
+}
+
+// endTs is a source time past every row the snapshot read: the source's
+// clock when it can be read (the daemon's own otherwise), plus the apply
+// bound's lead for the clocks' skew.
+func (s *snapshotter) endTs(ctx context.Context) uint64 {
+	now := time.Now()
+	if s.p.clock != nil {
+		if t, err := s.p.clock(ctx); err == nil && t.After(now) {
+			now = t
+		}
+	}
+	return applyBound(source.ComposeTSByTime(now))
 }
 
 func (s *snapshotter) totalCopied() int64 {

@@ -386,7 +386,7 @@ func TestPipelineStatusThroughATargetOutage(t *testing.T) {
 	require.Equal(t, []corelib.CollectionStatus{{ID: 11, Database: "db1", Name: "logs", Inserted: 2, Operations: 2}}, st.Collections)
 
 	rec.mu.Lock()
-	rec.failures["Upsert"] = 3 // 200 + 400 + 800 ms of backoff
+	rec.failures["Insert"] = 3 // 200 + 400 + 800 ms of backoff (a pack past the checkpoint is a plain insert)
 	rec.mu.Unlock()
 	src.add(t, "dml_0", ts(now.Add(-5*time.Second)), insertMsg(ts(now.Add(-5*time.Second)), 11, "logs", 3))
 	waitFor(t, "the retrying state", func() bool { return p.Status().State == stateRetrying })

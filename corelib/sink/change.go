@@ -62,6 +62,11 @@ type Insert struct {
 	// collection held, not a change): Msg is then built from the query's
 	// columns and has no Raw bytes, row IDs or row timestamps.
 	Read bool
+	// Replay marks rows that may already be on the target: a previous run
+	// may have written them before it stopped, or the initial snapshot
+	// copied them. A writer that writes by key writes these idempotently
+	// (an upsert); other inserts it may write as plain inserts.
+	Replay bool
 }
 
 // Request is the source insert request.

@@ -30,9 +30,13 @@
 //   - Write writes the changes of a Batch in their order and returns nil
 //     once the target acknowledged all of them; only then may the pipeline
 //     checkpoint the batch's position (acknowledgement before checkpoint).
-//     Writing the same batch again after a crash must not duplicate rows,
-//     unless Info().Appends says the target appends replays, in which case
-//     the pipeline checkpoints after every batch to keep the window small.
+//     Writing the same batch again after a crash must not duplicate rows:
+//     the pipeline marks every insert it may be replaying (after a restart,
+//     and while catching up on rows an initial snapshot may have copied)
+//     with Insert.Replay, and a writer writes those idempotently. A writer
+//     whose target appends whatever it is sent says so with Info().Appends;
+//     the pipeline then checkpoints after every batch to keep the window of
+//     possible duplicates to one batch.
 //   - An error from Apply or Write ends the run: it is the run's context
 //     ending, or a permanent failure Env.Call gave up on, or a change the
 //     writer cannot express (wrap ErrUnsupported to have it skipped and

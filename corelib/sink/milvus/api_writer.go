@@ -53,6 +53,7 @@ type APITarget interface {
 	CreatePartition(ctx context.Context, db, coll, partition string) error
 	DropPartition(ctx context.Context, db, coll, partition string) error
 	Upsert(ctx context.Context, db, coll, partition string, columns []*schemapb.FieldData, numRows uint32) error
+	Insert(ctx context.Context, db, coll, partition string, columns []*schemapb.FieldData, numRows uint32) error
 	Delete(ctx context.Context, db, coll, partition string, keys *schemapb.IDs) error
 	CreateIndex(ctx context.Context, db, coll, field, indexName string, params []*commonpb.KeyValuePair) error
 	DropIndex(ctx context.Context, db, coll, field, indexName string) error
@@ -219,7 +220,9 @@ func collectionSpec(coll *sink.Collection) CollectionSpec {
 }
 
 // Write replays a batch in order, merging consecutive inserts into the same
-// collection and partition into one upsert.
+// collection and partition into one call: plain inserts, or upserts for rows
+// that may already be on the target (Insert.Replay) and for the source's own
+// upserts.
 func (w *apiWriter) Write(ctx context.Context, b *sink.Batch) error {
 	m := &merger{w: w}
 	for _, ch := range b.Changes {
@@ -231,7 +234,7 @@ func (w *apiWriter) Write(ctx context.Context, b *sink.Batch) error {
 			err = m.delete(ctx, c)
 		case *sink.Upsert:
 			if err = m.delete(ctx, c.Delete); err == nil {
-				err = m.add(ctx, c.Insert)
+				err = m.addAs(ctx, c.Insert, true)
 			}
 		case *sink.DropShard:
 			err = m.flush(ctx) // the drop follows as an operation
@@ -252,18 +255,24 @@ func targetPartition(coll *sink.Collection, name string) string {
 	return name
 }
 
-// merger accumulates consecutive inserts of one Write into upserts.
+// merger accumulates consecutive inserts of one Write into one call.
 type merger struct {
-	w     *apiWriter
-	coll  *sink.Collection
-	batch UpsertBatch
+	w      *apiWriter
+	coll   *sink.Collection
+	upsert bool // the pending rows are written as an upsert
+	batch  UpsertBatch
 }
 
 func (m *merger) add(ctx context.Context, c *sink.Insert) error {
+	return m.addAs(ctx, c, c.Replay)
+}
+
+// addAs adds an insert's rows, to be written as an upsert or not.
+func (m *merger) addAs(ctx context.Context, c *sink.Insert, upsert bool) error {
 	req := c.Request()
 	size := len(c.Msg.Raw)
 	partition := targetPartition(c.Coll, req.GetPartitionName())
-	if m.coll != nil && (m.coll != c.Coll || m.batch.Partition != partition || m.batch.Bytes+size > maxBatchBytes ||
+	if m.coll != nil && (m.coll != c.Coll || m.upsert != upsert || m.batch.Partition != partition || m.batch.Bytes+size > maxBatchBytes ||
 		(size >= MergeBelowBytes && m.batch.Bytes >= MergeBelowBytes)) {
 		if err := m.flush(ctx); err != nil {
 			return err
@@ -271,6 +280,7 @@ func (m *merger) add(ctx context.Context, c *sink.Insert) error {
 	}
 	if m.coll == nil {
 		m.start(c.Coll, partition)
+		m.upsert = upsert
 	}
 	err := m.batch.Append(req.GetFieldsData(), uint32(req.GetNumRows()), size)
 	if errors.Is(err, ErrColumnsDiffer) {
@@ -278,6 +288,7 @@ func (m *merger) add(ctx context.Context, c *sink.Insert) error {
 			return err
 		}
 		m.start(c.Coll, partition)
+		m.upsert = upsert
 		err = m.batch.Append(req.GetFieldsData(), uint32(req.GetNumRows()), size)
 	}
 	return err
@@ -293,8 +304,13 @@ func (m *merger) flush(ctx context.Context) error {
 	if m.coll == nil {
 		return nil
 	}
-	b := m.batch
+	b, upsert := m.batch, m.upsert
 	m.coll, m.batch = nil, UpsertBatch{}
+	if !upsert {
+		return m.w.env.Call(ctx, "Insert "+b.Collection, func(ctx context.Context) error {
+			return m.w.c.Insert(ctx, b.DB, b.Collection, b.Partition, b.Columns, b.Rows)
+		})
+	}
 	return m.w.env.Call(ctx, "Upsert "+b.Collection, func(ctx context.Context) error {
 		return m.w.c.Upsert(ctx, b.DB, b.Collection, b.Partition, b.Columns, b.Rows)
 	})

@@ -23,6 +23,18 @@ const deleteChunk = 1000
 // dropped. partition is empty for partition-key collections, where Milvus
 // routes each row itself.
 func (w *Client) Upsert(ctx context.Context, db, coll, partition string, columns []*schemapb.FieldData, numRows uint32) error {
+	return w.write(ctx, "Upsert", db, coll, partition, columns, numRows)
+}
+
+// Insert writes rows as plain inserts: the target does the least work, and
+// a key written twice is there twice (as on the source, which accepts
+// duplicate keys on insert). Rows that may already be on the target are
+// written with Upsert instead.
+func (w *Client) Insert(ctx context.Context, db, coll, partition string, columns []*schemapb.FieldData, numRows uint32) error {
+	return w.write(ctx, "Insert", db, coll, partition, columns, numRows)
+}
+
+func (w *Client) write(ctx context.Context, op, db, coll, partition string, columns []*schemapb.FieldData, numRows uint32) error {
 	if numRows == 0 {
 		return nil
 	}
@@ -34,9 +46,13 @@ func (w *Client) Upsert(ctx context.Context, db, coll, partition string, columns
 	if err != nil {
 		return err
 	}
-	req := &milvuspb.UpsertRequest{DbName: db, CollectionName: coll, PartitionName: partition, FieldsData: data, NumRows: numRows}
-	resp, err := w.svc.Upsert(withDB(ctx, db), req)
-	if err := check("Upsert", resp.GetStatus(), err); err != nil {
+	var resp *milvuspb.MutationResult
+	if op == "Insert" {
+		resp, err = w.svc.Insert(withDB(ctx, db), &milvuspb.InsertRequest{DbName: db, CollectionName: coll, PartitionName: partition, FieldsData: data, NumRows: numRows})
+	} else {
+		resp, err = w.svc.Upsert(withDB(ctx, db), &milvuspb.UpsertRequest{DbName: db, CollectionName: coll, PartitionName: partition, FieldsData: data, NumRows: numRows})
+	}
+	if err := check(op, resp.GetStatus(), err); err != nil {
 		if isNotFound(err) {
 			w.cacheSchema(db, coll, nil) // recreated under the same name: describe again next time
 		}

@@ -347,6 +347,31 @@ func (m *memMilvus) Upsert(ctx context.Context, r *milvuspb.UpsertRequest) (*mil
 	return &milvuspb.MutationResult{Status: memOK, UpsertCnt: int64(len(keys))}, nil
 }
 
+// Insert appends rows: a key inserted twice is there twice, as in Milvus.
+func (m *memMilvus) Insert(ctx context.Context, r *milvuspb.InsertRequest) (*milvuspb.MutationResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.replica {
+		return &milvuspb.MutationResult{Status: memErr(1303, "deny to write the message to mq")}, nil
+	}
+	if st := m.refused("Upsert"); st != nil { // a write refused, whichever call makes it
+		return &milvuspb.MutationResult{Status: st}, nil
+	}
+	c, st := m.coll(ctx, r.GetDbName(), r.GetCollectionName())
+	if st != nil {
+		return &milvuspb.MutationResult{Status: st}, nil
+	}
+	keys, values := columns(r.GetFieldsData())
+	partition := r.GetPartitionName()
+	if partition == "" {
+		partition = "_default"
+	}
+	for i, k := range keys {
+		c.rows[k] = append(c.rows[k], memRow{v: values[i], partition: partition})
+	}
+	return &milvuspb.MutationResult{Status: memOK, InsertCnt: int64(len(keys))}, nil
+}
+
 func (m *memMilvus) Delete(ctx context.Context, r *milvuspb.DeleteRequest) (*milvuspb.MutationResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
