@@ -81,7 +81,10 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		return err
 	}
 	defer func() { _ = cli.Close() }()
-	store := meta.NewStore(cli, cfg.MetaStore.RootPath)
+	store, err := openTaskStore(ctx, cli, cfg, lg)
+	if err != nil {
+		return err
+	}
 	var reloaded atomic.Bool
 
 	// The replication core reads the source lazily: a source that is down
@@ -100,6 +103,8 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		MaxTaskNum:       cfg.MaxTaskNum,
 		MaxNameLength:    cfg.MaxNameLength,
 		ReplicateChannel: cfg.Source.ReplicateChannel,
+		TokenFileDir:     cfg.TaskSecrets.Dir,
+		TokenEnvPrefix:   cfg.TaskSecrets.EnvPrefix,
 	}, lg)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
