@@ -8,7 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func key(b byte) string { return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(rune(b)), KeySize))) }
+func key(b byte) string {
+	return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(rune(b)), KeySize)))
+}
 
 func TestParse(t *testing.T) {
 	k, err := Parse([]byte("# keys\n\nk2:" + key('b') + "\nk1:" + key('a') + "\n"))
