@@ -64,7 +64,7 @@ demo:
 demo-stop:
 	bash deployments/demo/demo.sh stop
 
-# Benchmark (issue 7, bench/): per MQ and writer mode the bed comes up
+# Benchmark (bench/): per MQ and writer mode the bed comes up
 # (deployments/testbed/testbed.sh up --mq M --target-mode api|replicate, in the
 # caller's network namespace); per configuration the direct-insert baseline
 # (api mode; replicate mode reuses it), replication through a fresh daemon, lag
