@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/milvus-cdc/milvus-cdc/client"
 	"github.com/milvus-cdc/milvus-cdc/config"
 	"github.com/milvus-cdc/milvus-cdc/internal/testcerts"
 )
@@ -199,4 +203,70 @@ func TestCLISendsTheToken(t *testing.T) {
 		})
 	}
 	require.Contains(t, got, "Bearer "+token)
+}
+
+// TestRunServesTLSWithTokensAndAKey runs the daemon as main does, with TLS,
+// two tokens and a key file, and talks to it as an operator would: the CLI
+// over https with the CA and a token file, the health check, and the info
+// route reporting the settings.
+func TestRunServesTLSWithTokensAndAKey(t *testing.T) {
+	dir := t.TempDir()
+	certs, err := testcerts.Write(dir)
+	require.NoError(t, err)
+	tokens := writeFile(t, "tokens", "ops:admin:run-admin-0123456789abcdef\nviewer:read:run-viewer-0123456789abcd\n")
+	key := writeFile(t, "cdc.key", "k1:"+strings.Repeat("A", 43)+"=\n")
+	cfg := config.Default()
+	cfg.Address = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg.MetaStore.Embed.DataDir = t.TempDir()
+	cfg.MetaStore.Embed.ClientURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	cfg.MetaStore.Embed.PeerURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	cfg.Source.Etcd.Endpoints = []string{fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+	cfg.Server.TLS = config.ServerTLS{CertFile: certs.ServerCert, KeyFile: certs.ServerKey}
+	cfg.Server.Auth.TokensFile = tokens
+	cfg.MetaStore.Encryption.KeyFile = key
+	require.NoError(t, cfg.Validate())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, zap.NewNop(), zap.NewAtomicLevel()) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(20 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	}()
+
+	server := "https://" + cfg.Address
+	require.Eventually(t, func() bool {
+		return runCLI(t, nil, "", "healthcheck", "--url", server+"/readyz", "--cacert", certs.CA).code == exitOK
+	}, 30*time.Second, 100*time.Millisecond, "the daemon becomes ready over TLS")
+
+	adminFile := writeFile(t, "admin", "run-admin-0123456789abcdef\n")
+	r := runCLI(t, nil, "", "task", "list", "--server", server, "--cacert", certs.CA, "--token-file", adminFile, "-o", "json")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	require.JSONEq(t, `{"tasks":[]}`, r.stdout)
+	r = runCLI(t, nil, "", "task", "list", "--server", server, "--cacert", certs.CA)
+	require.Equal(t, exitFailed, r.code)
+	require.Contains(t, r.stderr, "401")
+	r = runCLI(t, nil, "", "task", "list", "--server", server, "--token-file", adminFile)
+	require.Equal(t, exitFailed, r.code, "the daemon's CA is not a system root")
+	require.Contains(t, r.stderr, "certificate")
+	r = runCLI(t, nil, "", "task", "list", "--server", "http://"+cfg.Address, "--token-file", adminFile)
+	require.Equal(t, exitFailed, r.code, "plain http to the TLS listener")
+
+	hc, err := client.Connection{Token: "run-viewer-0123456789abcd", CAFile: certs.CA}.HTTPClient(10 * time.Second)
+	require.NoError(t, err)
+	resp, err := hc.Get(server + "/api/v1/info")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var info struct {
+		Security map[string]bool   `json:"security"`
+		Caller   map[string]string `json:"caller"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&info))
+	require.Equal(t, map[string]bool{"authEnabled": true, "metricsNeedToken": false, "tls": true, "mutualTLS": false, "secretsEncrypted": true}, info.Security)
+	require.Equal(t, map[string]string{"name": "viewer", "role": "read"}, info.Caller)
 }
