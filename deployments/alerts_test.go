@@ -144,5 +144,5 @@ func TestAlertRulesNameMetricsTheDaemonExports(t *testing.T) {
 			}
 		}
 	}
-	require.Contains(t, string(body), `milvus_cdc_daemon_tasks_paused{cause="error"} 0`)
+	require.Contains(t, string(body), `milvus_cdc_daemon_tasks{cause="error",state="Paused"} 0`)
 }

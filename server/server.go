@@ -64,7 +64,6 @@ func New(opts Options) *Server {
 	}
 	s.router = s.routes()
 	s.security = newSecurity(s.metrics.registry, opts.Logger)
-	s.metrics.registry.MustRegister(&pausedCollector{ctl: opts.Controller})
 	s.handler = s.secure(s.router)
 	return s
 }

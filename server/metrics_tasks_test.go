@@ -19,10 +19,10 @@ func TestPausedTasksAreCountedByCause(t *testing.T) {
 	require.Equal(t, http.StatusOK, d.do(http.MethodPost, "/api/v1/tasks/"+id+"/pause", "").status)
 
 	m := string(d.do(http.MethodGet, "/metrics", "").body)
-	require.Contains(t, m, `milvus_cdc_daemon_tasks_paused{cause="user"} 1`)
-	require.Contains(t, m, `milvus_cdc_daemon_tasks_paused{cause="error"} 0`)
-	require.Contains(t, m, `milvus_cdc_daemon_tasks_paused{cause="auto_start_disabled"} 0`)
-	require.Contains(t, m, `milvus_cdc_daemon_tasks{state="Paused"} 1`)
+	require.Contains(t, m, `milvus_cdc_daemon_tasks{cause="user",state="Paused"} 1`)
+	require.Contains(t, m, `milvus_cdc_daemon_tasks{cause="error",state="Paused"} 0`)
+	require.Contains(t, m, `milvus_cdc_daemon_tasks{cause="auto_start_disabled",state="Paused"} 0`)
+	require.Contains(t, m, `milvus_cdc_daemon_tasks{cause="",state="Running"} 0`, "other states have no cause")
 	require.True(t, strings.Contains(m, "milvus_cdc_daemon_http_auth_failures_total"), "the auth failure counter is exported from the start")
 }
 
