@@ -4,6 +4,8 @@
 #   make test    unit tests of the whole module (race detector when gcc exists), then short fuzzing
 #   make fuzz    only the fuzz targets (FUZZTIME=10s by default)
 #   make lint    go vet + gofmt check
+#   make deploy-check  helm lint + the Helm, compose, Dockerfile and alert-rule tests
+#                (needs helm and promtool: go install, see .ci/run)
 #   make proto   regenerate corelib/source/metapb
 
 GO       ?= go
@@ -15,7 +17,7 @@ FUZZTIME ?= 10s
 RACE := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 TEST_CGO := $(if $(RACE),1,0)
 
-.PHONY: build run test unit fuzz lint proto clean
+.PHONY: build run test unit fuzz lint proto clean deploy-check
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/milvus-cdc
@@ -45,6 +47,9 @@ lint:
 proto:
 	bash corelib/source/metapb/generate.sh
 
+deploy-check:
+	MILVUS_CDC_REQUIRE_DEPLOY_TOOLS=1 $(GO) test -count=1 ./deployments/
+
 clean:
 	rm -rf bin
 
@@ -59,7 +64,7 @@ demo:
 demo-stop:
 	bash deployments/demo/demo.sh stop
 
-# Benchmark (issue 7, bench/): per MQ and writer mode the bed comes up
+# Benchmark (bench/): per MQ and writer mode the bed comes up
 # (deployments/testbed/testbed.sh up --mq M --target-mode api|replicate, in the
 # caller's network namespace); per configuration the direct-insert baseline
 # (api mode; replicate mode reuses it), replication through a fresh daemon, lag

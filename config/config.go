@@ -32,6 +32,10 @@ type Config struct {
 	MetaStore       MetaStore `mapstructure:"metaStore"`
 	Source          Source    `mapstructure:"source"`
 	Debug           Debug     `mapstructure:"debug"`
+	// Server secures the API: bearer tokens and TLS (config/server.go).
+	Server Server `mapstructure:"server"`
+	// TaskSecrets bounds where target tokens given by reference are read.
+	TaskSecrets TaskSecrets `mapstructure:"taskSecrets"`
 }
 
 // Debug holds switches for diagnosing a running daemon.
@@ -57,11 +61,13 @@ type TLS struct {
 
 // Etcd is an etcd client setup.
 type Etcd struct {
-	Endpoints   []string      `mapstructure:"endpoints"`
-	Username    string        `mapstructure:"username"`
-	Password    string        `mapstructure:"password"`
-	DialTimeout time.Duration `mapstructure:"dialTimeout"`
-	TLS         TLS           `mapstructure:"tls"`
+	Endpoints []string `mapstructure:"endpoints"`
+	Username  string   `mapstructure:"username"`
+	Password  string   `mapstructure:"password"`
+	// PasswordFile holds the password instead of Password (config/secrets.go).
+	PasswordFile string        `mapstructure:"passwordFile"`
+	DialTimeout  time.Duration `mapstructure:"dialTimeout"`
+	TLS          TLS           `mapstructure:"tls"`
 }
 
 // MetaStore is the daemon's own task store.
@@ -69,6 +75,8 @@ type MetaStore struct {
 	RootPath string `mapstructure:"rootPath"`
 	Etcd     Etcd   `mapstructure:"etcd"`
 	Embed    Embed  `mapstructure:"embed"`
+	// Encryption seals the task secrets kept in etcd.
+	Encryption Encryption `mapstructure:"encryption"`
 }
 
 // Embed configures the embedded etcd started when metaStore.etcd.endpoints is empty.
@@ -118,6 +126,8 @@ type Pulsar struct {
 	Namespace  string `mapstructure:"namespace"`
 	AuthPlugin string `mapstructure:"authPlugin"`
 	AuthParams string `mapstructure:"authParams"`
+	// AuthParamsFile holds AuthParams instead (config/secrets.go).
+	AuthParamsFile string `mapstructure:"authParamsFile"`
 	// ReceiverQueueSize is how many messages each channel reader prefetches.
 	// A Milvus insert message can be several MiB, so this bounds memory.
 	ReceiverQueueSize int `mapstructure:"receiverQueueSize"`
@@ -139,6 +149,8 @@ type SASL struct {
 	Mechanism string `mapstructure:"mechanism"`
 	Username  string `mapstructure:"username"`
 	Password  string `mapstructure:"password"`
+	// PasswordFile holds the password instead of Password (config/secrets.go).
+	PasswordFile string `mapstructure:"passwordFile"`
 }
 
 // DefaultPulsarReceiverQueueSize is the default of
@@ -187,6 +199,8 @@ func Default() Config {
 			ReplicateChannel:     "by-dev-replicate-msg",
 			DefaultPartitionName: "_default",
 		},
+		Server:      Server{Auth: Auth{Tokens: []string{}}},
+		TaskSecrets: TaskSecrets{EnvPrefix: DefaultTaskSecretsEnvPrefix},
 	}
 }
 
@@ -215,6 +229,9 @@ func Load(path string) (Config, error) {
 		)
 	}); err != nil {
 		return Config{}, fmt.Errorf("decode config %s: %w", describe(path), err)
+	}
+	if err := cfg.resolveSecretFiles(); err != nil {
+		return Config{}, err
 	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
@@ -358,6 +375,8 @@ func (c Config) Validate() error {
 	if c.Source.DefaultPartitionName == "" {
 		bad("source.defaultPartitionName", "is empty; set the source Milvus common.defaultPartitionName, e.g. _default")
 	}
+	errs = append(errs, c.validateServer(bad)...)
+	c.validateSecrets(bad)
 	return errors.Join(errs...)
 }
 

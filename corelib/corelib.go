@@ -66,6 +66,13 @@ type Target struct {
 	// Token is "user:password" or an API key. It is a secret: never log or
 	// return it.
 	Token string `json:"token,omitempty"`
+	// TokenFile and TokenEnv name where the token is read on the daemon's
+	// host instead (at most one of Token, TokenFile, TokenEnv): a file under
+	// taskSecrets.dir, or an environment variable starting with
+	// taskSecrets.envPrefix. The control plane reads it into Token before
+	// handing the spec to a pipeline; only the reference is stored.
+	TokenFile string `json:"tokenFile,omitempty"`
+	TokenEnv  string `json:"tokenEnv,omitempty"`
 	// ConnectTimeout bounds the connection attempt; zero means DefaultConnectTimeout.
 	ConnectTimeout time.Duration `json:"connectTimeout,omitempty"`
 	TLS            TargetTLS     `json:"tls"`

@@ -23,6 +23,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/internal/keyring"
 )
 
 // ErrNotFound means the task (or checkpoint) does not exist.
@@ -67,6 +68,7 @@ type Task struct {
 type Store struct {
 	cli  *clientv3.Client
 	root string
+	keys *keyring.Keyring // seals task secrets when set (secrets.go)
 }
 
 // NewStore returns a store keeping its keys under root (no trailing slash needed).
@@ -97,7 +99,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) CreateTask(ctx context.Context, t Task, initial []corelib.Checkpoint) (Task, error) {
 	now := time.Now().UTC()
 	t.CreatedAt, t.UpdatedAt = now, now
-	val, err := json.Marshal(t)
+	val, err := s.encodeTask(t)
 	if err != nil {
 		return Task{}, fmt.Errorf("encode task %s: %w", t.Spec.ID, err)
 	}
@@ -132,7 +134,7 @@ func (s *Store) GetTask(ctx context.Context, id string) (Task, error) {
 	if len(resp.Kvs) == 0 {
 		return Task{}, fmt.Errorf("task %s: %w", id, ErrNotFound)
 	}
-	return decodeTask(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
+	return s.decodeTask(resp.Kvs[0].Value, resp.Kvs[0].ModRevision)
 }
 
 // ListTasks reads every task, oldest first.
@@ -143,7 +145,7 @@ func (s *Store) ListTasks(ctx context.Context) ([]Task, error) {
 	}
 	tasks := make([]Task, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		t, err := decodeTask(kv.Value, kv.ModRevision)
+		t, err := s.decodeTask(kv.Value, kv.ModRevision)
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +165,7 @@ func (s *Store) ListTasks(ctx context.Context) ([]Task, error) {
 // someone else changed it.
 func (s *Store) UpdateTask(ctx context.Context, t Task) (Task, error) {
 	t.UpdatedAt = time.Now().UTC()
-	val, err := json.Marshal(t)
+	val, err := s.encodeTask(t)
 	if err != nil {
 		return Task{}, fmt.Errorf("encode task %s: %w", t.Spec.ID, err)
 	}
@@ -258,15 +260,6 @@ func (s *Store) SaveCheckpoint(ctx context.Context, taskID string, cp corelib.Ch
 	}
 	cp.Revision = resp.Header.Revision
 	return cp, nil
-}
-
-func decodeTask(val []byte, rev int64) (Task, error) {
-	var t Task
-	if err := json.Unmarshal(val, &t); err != nil {
-		return Task{}, fmt.Errorf("decode stored task: %w", err)
-	}
-	t.Revision = rev
-	return t, nil
 }
 
 var _ corelib.CheckpointStore = (*Store)(nil)

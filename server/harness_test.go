@@ -43,6 +43,8 @@ type testDaemon struct {
 	level  zap.AtomicLevel
 	logs   *observer.ObservedLogs
 	limits task.Limits
+	// tune changes the server options before the server is built.
+	tune func(*server.Options)
 }
 
 type daemonOption func(*task.Limits)
@@ -83,14 +85,18 @@ func (d *testDaemon) boot() {
 	lg := zap.New(core)
 	d.ctl = task.NewController(d.store, corelibtest.ConnectOnlyFactory{DialOptions: []grpc.DialOption{d.fake.DialOption()}}, d.limits, lg)
 	require.NoError(t, d.ctl.Reload(t.Context()))
-	d.srv = server.New(server.Options{
+	opts := server.Options{
 		Controller:      d.ctl,
 		LogLevel:        d.level,
 		MaxRequestBytes: 4096,
 		MaxNameLength:   d.limits.MaxNameLength,
 		Ready:           d.store.Ping,
 		Logger:          lg,
-	})
+	}
+	if d.tune != nil {
+		d.tune(&opts)
+	}
+	d.srv = server.New(opts)
 	d.http = httptest.NewServer(d.srv.Handler())
 	t.Cleanup(func() {
 		d.http.Close()

@@ -51,7 +51,9 @@ func newMetrics(ctl *task.Controller, reg *prometheus.Registry) *metrics {
 	return m
 }
 
-var tasksDesc = prometheus.NewDesc(Namespace+"_tasks", "Tasks by state, read from the task store at scrape time.", []string{"state"}, nil)
+var tasksDesc = prometheus.NewDesc(Namespace+"_tasks",
+	"Tasks by state, read from the task store at scrape time; Paused tasks by cause: user (paused through the API), auto_start_disabled (disable_auto_start at start-up), error (the pipeline stopped or did not start on an error); the cause is empty for the other states.",
+	[]string{"state", "cause"}, nil)
 
 // taskStateCollector reads task counts from the store on every scrape, so the
 // gauge is right even when another process changed the tasks.
@@ -62,13 +64,13 @@ func (c *taskStateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- tasksD
 func (c *taskStateCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	counts, err := c.ctl.CountByState(ctx)
+	counts, err := c.ctl.CountByStateAndCause(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(tasksDesc, err)
 		return
 	}
-	for state, n := range counts {
-		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(n), string(state))
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(tasksDesc, prometheus.GaugeValue, float64(n), string(k.State), k.Cause)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/milvus-cdc/milvus-cdc/server/auth"
 	"github.com/milvus-cdc/milvus-cdc/server/compat"
 	"github.com/milvus-cdc/milvus-cdc/server/rest"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
@@ -34,15 +35,23 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Pprof serves net/http/pprof under /debug/pprof/ (config debug.pprof).
 	Pprof bool
+	// Auth checks bearer tokens; nil or no token means the API is open.
+	Auth *auth.Authenticator
+	// AuthPolicy says which role each request needs (server/auth).
+	AuthPolicy auth.Policy
+	// Info is what GET /api/v1/info tells about this daemon (server/info.go).
+	Info Info
 }
 
 // Server is the HTTP front of the daemon.
 type Server struct {
-	opts    Options
-	compat  *compat.Handler
-	rest    *rest.API
-	metrics *metrics
-	router  *mux.Router
+	opts     Options
+	compat   *compat.Handler
+	rest     *rest.API
+	metrics  *metrics
+	router   *mux.Router
+	security *security
+	handler  http.Handler
 }
 
 // New builds the server and its route table.
@@ -54,11 +63,14 @@ func New(opts Options) *Server {
 		metrics: newMetrics(opts.Controller, opts.Registry),
 	}
 	s.router = s.routes()
+	s.security = newSecurity(s.metrics.registry, opts.Logger)
+	s.handler = s.secure(s.router)
 	return s
 }
 
-// Handler returns the root HTTP handler.
-func (s *Server) Handler() http.Handler { return s.router }
+// Handler returns the root HTTP handler: the route table behind the
+// security front (server/security.go).
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Router exposes the route table (the OpenAPI test walks it).
 func (s *Server) Router() *mux.Router { return s.router }
@@ -81,6 +93,7 @@ func (s *Server) routes() *mux.Router {
 	r.Handle(v1+"/{id}/resume", s.wrapREST(v1+"/{id}/resume", s.rest.ResumeTask)).Methods(http.MethodPost)
 	r.Handle(v1+"/{id}/status", s.wrapREST(v1+"/{id}/status", s.rest.TaskStatus)).Methods(http.MethodGet)
 	r.Handle(v1+"/{id}/synced", s.wrapREST(v1+"/{id}/synced", s.rest.TaskSynced)).Methods(http.MethodGet)
+	r.Handle("/api/v1/info", s.wrapREST("/api/v1/info", s.info)).Methods(http.MethodGet)
 
 	r.Handle("/", s.instrument("/", web.Handler())).Methods(http.MethodGet) // status page (server/web)
 	r.Handle("/healthz", s.instrument("/healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)

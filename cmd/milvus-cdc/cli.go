@@ -35,6 +35,7 @@ const (
 const topUsage = `Usage:
   milvus-cdc [--config FILE] [--check-config]   run the daemon (also: milvus-cdc serve ...)
   milvus-cdc task <command> [flags]             manage the tasks of a running daemon
+  milvus-cdc healthcheck [--config FILE]        exit 0 when the daemon is ready (container health check)
 
 Task commands:
   create -f FILE       create a task from a YAML or JSON file (the REST create body; - reads stdin)
@@ -48,6 +49,9 @@ Flags of every task command:
   --server URL   daemon address (default $MILVUS_CDC_SERVER, else ` + client.DefaultServer + `)
   -o FORMAT      table (default) or json (the REST body as the daemon sent it)
   --timeout D    give up after D (default 90s)
+  --token-file F bearer token of a daemon with authentication (or --token T,
+                 $MILVUS_CDC_TOKEN, $MILVUS_CDC_TOKEN_FILE)
+  --cacert F     CA of an https daemon; --cert F --key F for mutual TLS
 `
 
 // cliIO is what a CLI run reads and writes.
@@ -69,6 +73,8 @@ func dispatch(args []string, cio cliIO) (daemonArgs []string, code int, handled 
 		return nil, runTask(args[1:], cio), true
 	case "serve":
 		return args[1:], 0, false
+	case "healthcheck":
+		return nil, runHealthcheck(args[1:], cio), true
 	case "help":
 		fmt.Fprint(cio.stdout, topUsage)
 		return nil, exitOK, true
@@ -95,6 +101,7 @@ type taskOptions struct {
 	server, output, file, state string
 	timeout, wait               time.Duration
 	io                          cliIO
+	conn                        connFlags // token and TLS (cli_conn.go)
 }
 
 var taskCommands = map[string]taskCommand{
@@ -134,6 +141,7 @@ func runTask(args []string, cio cliIO) int {
 	fs.StringVar(&o.output, "o", "table", "output format: table or json")
 	fs.StringVar(&o.output, "output", "table", "output format: table or json")
 	fs.DurationVar(&o.timeout, "timeout", 90*time.Second, "give up after this long")
+	o.conn.register(fs)
 	switch name {
 	case "create":
 		fs.StringVar(&o.file, "f", "", "task file, YAML or JSON (the REST create body); - reads stdin")
@@ -160,7 +168,12 @@ func runTask(args []string, cio cliIO) int {
 		return exitUsage
 	}
 	server, from := resolveServer(o.server, cio.getenv)
-	c, err := client.New(server, nil, o.timeout)
+	hc, err := o.conn.httpClient(cio.getenv, o.timeout)
+	if err != nil {
+		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %v\n", name, err)
+		return exitUsage
+	}
+	c, err := client.New(server, hc, o.timeout)
 	if err != nil {
 		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %v (from %s)\n", name, err, from)
 		return exitUsage
@@ -215,7 +228,7 @@ func describeError(err error, from string) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return err.Error() + " (raise --timeout)"
 	}
-	return err.Error()
+	return err.Error() + authHint(err)
 }
 
 func cmdCreate(ctx context.Context, c *client.Client, o *taskOptions, _ []string) (int, error) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -24,6 +23,7 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server"
+	"github.com/milvus-cdc/milvus-cdc/server/auth"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -81,7 +81,10 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		return err
 	}
 	defer func() { _ = cli.Close() }()
-	store := meta.NewStore(cli, cfg.MetaStore.RootPath)
+	store, err := openTaskStore(ctx, cli, cfg, lg)
+	if err != nil {
+		return err
+	}
 	var reloaded atomic.Bool
 
 	// The replication core reads the source lazily: a source that is down
@@ -100,6 +103,8 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		MaxTaskNum:       cfg.MaxTaskNum,
 		MaxNameLength:    cfg.MaxNameLength,
 		ReplicateChannel: cfg.Source.ReplicateChannel,
+		TokenFileDir:     cfg.TaskSecrets.Dir,
+		TokenEnvPrefix:   cfg.TaskSecrets.EnvPrefix,
 	}, lg)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -107,6 +112,10 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		ctl.Shutdown(sctx)
 	}()
 
+	authn, err := apiAuthenticator(cfg, lg)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Options{
 		Controller:      ctl,
 		LogLevel:        level,
@@ -118,13 +127,16 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 			}
 			return store.Ping(ctx)
 		},
-		Logger:   lg,
-		Registry: registry,
-		Pprof:    cfg.Debug.Pprof,
+		Logger:     lg,
+		Registry:   registry,
+		Pprof:      cfg.Debug.Pprof,
+		Auth:       authn,
+		AuthPolicy: auth.Policy{MetricsNeedToken: cfg.Server.Auth.MetricsNeedToken},
+		Info:       daemonInfo(cfg, time.Now()),
 	})
-	lis, err := net.Listen("tcp", cfg.Address)
+	lis, err := listen(cfg, lg)
 	if err != nil {
-		return fmt.Errorf("listen on %s (config address): %w", cfg.Address, err)
+		return err
 	}
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errCh := make(chan error, 1)

@@ -219,6 +219,8 @@ func toCreateInput(req CreateTaskRequest) task.CreateInput {
 		Target: corelib.Target{
 			URI:             req.Target.URI,
 			Token:           req.Target.Token,
+			TokenFile:       req.Target.TokenFile,
+			TokenEnv:        req.Target.TokenEnv,
 			ConnectTimeout:  time.Duration(req.Target.ConnectTimeoutSeconds) * time.Second,
 			ChannelNum:      req.Target.ChannelNum,
 			IgnorePartition: req.Target.IgnorePartition,
@@ -252,6 +254,8 @@ func fromView(v task.View) Task {
 		Target: TargetView{
 			URI:                   v.Spec.Target.URI,
 			TokenSet:              v.TokenSet,
+			TokenFile:             v.Spec.Target.TokenFile,
+			TokenEnv:              v.Spec.Target.TokenEnv,
 			ConnectTimeoutSeconds: int(v.Spec.Target.ConnectTimeout / time.Second),
 			ChannelNum:            v.Spec.Target.ChannelNum,
 			IgnorePartition:       v.Spec.Target.IgnorePartition,

@@ -26,8 +26,13 @@ type CreateTaskRequest struct {
 
 // TargetRequest is the target Milvus of a new task.
 type TargetRequest struct {
-	URI                   string `json:"uri"`
-	Token                 string `json:"token,omitempty"`
+	URI   string `json:"uri"`
+	Token string `json:"token,omitempty"`
+	// TokenFile / TokenEnv give the token by reference on the daemon's host
+	// (a file under taskSecrets.dir, a variable starting with
+	// taskSecrets.envPrefix); at most one of Token, TokenFile, TokenEnv.
+	TokenFile             string `json:"tokenFile,omitempty"`
+	TokenEnv              string `json:"tokenEnv,omitempty"`
 	ConnectTimeoutSeconds int    `json:"connectTimeoutSeconds,omitempty"`
 	ChannelNum            int    `json:"channelNum,omitempty"`
 	IgnorePartition       bool   `json:"ignorePartition,omitempty"`
@@ -84,8 +89,11 @@ type Task struct {
 
 // TargetView is the target without its token; TokenSet says whether one is stored.
 type TargetView struct {
-	URI                   string `json:"uri"`
-	TokenSet              bool   `json:"tokenSet"`
+	URI      string `json:"uri"`
+	TokenSet bool   `json:"tokenSet"`
+	// TokenFile / TokenEnv are the token's reference, when given so.
+	TokenFile             string `json:"tokenFile,omitempty"`
+	TokenEnv              string `json:"tokenEnv,omitempty"`
 	ConnectTimeoutSeconds int    `json:"connectTimeoutSeconds,omitempty"`
 	ChannelNum            int    `json:"channelNum,omitempty"`
 	IgnorePartition       bool   `json:"ignorePartition,omitempty"`

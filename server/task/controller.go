@@ -35,6 +35,10 @@ type Limits struct {
 	ReplicateChannel string // the source replicate channel (source.replicateChannel)
 	// StoreTimeout bounds each task-store call; zero means DefaultStoreTimeout.
 	StoreTimeout time.Duration
+	// TokenFileDir and TokenEnvPrefix bound target tokens given by
+	// reference (taskSecrets.dir and taskSecrets.envPrefix; secrets.go).
+	TokenFileDir   string
+	TokenEnvPrefix string
 }
 
 // Store is the part of the meta store the controller uses.
@@ -121,7 +125,11 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	if err := c.validateSpec(in); err != nil {
 		return View{}, err
 	}
-	if err := c.factory.Verify(ctx, in.Spec); err != nil {
+	resolved, err := c.withResolvedToken(in.Spec)
+	if err != nil {
+		return View{}, err
+	}
+	if err := c.factory.Verify(ctx, resolved); err != nil {
 		if errors.Is(err, corelib.ErrTargetMode) {
 			return View{}, &Error{Code: CodeTargetMode, Field: "writerMode", Message: err.Error(), Err: err}
 		}
@@ -213,7 +221,11 @@ func (c *Controller) pinStartPositions(ctx context.Context, spec corelib.TaskSpe
 // c.mu must be held.
 func (c *Controller) startLocked(ctx context.Context, t meta.Task) (meta.Task, error) {
 	rp := &runningPipeline{}
-	p, err := c.factory.New(t.Spec, corelib.Deps{
+	spec, err := c.withResolvedToken(t.Spec)
+	if err != nil {
+		return meta.Task{}, err
+	}
+	p, err := c.factory.New(spec, corelib.Deps{
 		Checkpoints: c.store,
 		Logger:      c.lg.With(zap.String("task_id", t.Spec.ID)),
 		OnFailure:   c.onPipelineFailure(t.Spec.ID, rp),
@@ -531,7 +543,7 @@ func (c *Controller) storeError(err error, id, format string) error {
 // view converts a stored task to a View, dropping secrets.
 func (c *Controller) view(t meta.Task) View {
 	spec := t.Spec
-	tokenSet := spec.Target.Token != ""
+	tokenSet := spec.Target.Token != "" || spec.Target.TokenFile != "" || spec.Target.TokenEnv != ""
 	spec.Target.Token = ""
 	spec.Target.URI = spec.Target.Redacted() // a user:password in the URI is a secret too
 	v := View{Spec: spec, TokenSet: tokenSet, State: t.State, Reason: t.Reason, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}

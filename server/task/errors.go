@@ -27,6 +27,8 @@ const (
 	CodeMethodNotAllowed  Code = "method_not_allowed"  // wrong HTTP method
 	CodeRouteNotFound     Code = "route_not_found"     // no such path
 	CodeSourceUnavailable Code = "source_unavailable"  // the source Milvus could not be asked (synced)
+	CodeUnauthenticated   Code = "unauthenticated"     // no or an unknown bearer token (server.auth)
+	CodeForbidden         Code = "forbidden"           // the token's role does not allow the request
 	CodeInternal          Code = "internal"            // store failure or a bug
 )
 
@@ -58,6 +60,8 @@ var Catalog = []Entry{
 	{CodeMethodNotAllowed, http.StatusMethodNotAllowed, 405, "The HTTP method is not allowed here"},
 	{CodeRouteNotFound, http.StatusNotFound, 404, "No such path"},
 	{CodeSourceUnavailable, http.StatusServiceUnavailable, 500, "The source Milvus cannot be reached"},
+	{CodeUnauthenticated, http.StatusUnauthorized, 401, "A valid bearer token is required"},
+	{CodeForbidden, http.StatusForbidden, 403, "The token's role does not allow this request"},
 	{CodeInternal, http.StatusInternalServerError, 500, "Internal error"},
 }
 

@@ -29,10 +29,17 @@ func TestHandlerServesTheSelfContainedPage(t *testing.T) {
 	page := string(body)
 	for _, want := range []string{
 		`<table id="tasks"`,
-		`fetch("api/v1/tasks"`, // relative: works behind a path prefix
-		`id="conn"`,            // the reachability line
+		`request("GET", "api/v1/tasks")`, // relative: works behind a path prefix
+		`"api/v1/info"`,                  // version, source and auth state for the header
+		`id="conn"`,                      // the reachability line
 		"Daemon unreachable since",
 		"rows/s",
+		"API authentication is off",
+		`sessionStorage.getItem(TOKEN_KEY)`, // the token lives in the tab only
+		`"Authorization"`,
+		`<th>Scope</th>`,
+		`id="lag-warn"`,
+		`timeZoneName: "short"`,
 	} {
 		require.Contains(t, page, want)
 	}
@@ -42,4 +49,5 @@ func TestHandlerServesTheSelfContainedPage(t *testing.T) {
 	require.Empty(t, external.FindAllString(page, -1))
 	require.NotRegexp(t, `(?i)<script[^>]+src=`, page)
 	require.NotRegexp(t, `(?i)<link[^>]+stylesheet`, page)
+	require.NotContains(t, page, "localStorage.setItem(TOKEN_KEY", "the token is never kept beyond the tab")
 }

@@ -246,5 +246,5 @@ func TestStatusPageRendersEveryColumn(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "Quarantined", odd.state, "a state the page does not know is shown as the API names it")
 	require.Equal(t, "a state from a newer daemon", odd.reason)
-	require.Contains(t, dom, "2 tasks (1 Quarantined, 1 Running)")
+	require.Contains(t, dom, "2 tasks (1 Quarantined, 1 Retrying)", "a retrying task is not counted as Running")
 }

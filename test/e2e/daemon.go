@@ -75,9 +75,10 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// StartDaemon builds and starts a daemon configured for the bed. It is
-// stopped when the test ends.
-func StartDaemon(t testing.TB, bed *Bed) *Daemon {
+// StartDaemon builds and starts a daemon configured for the bed, with
+// extraEnv (KEY=value) added to its environment. It is stopped when the test
+// ends.
+func StartDaemon(t testing.TB, bed *Bed, extraEnv ...string) *Daemon {
 	t.Helper()
 	bin, err := daemonBinary()
 	if err != nil {
@@ -101,6 +102,7 @@ func StartDaemon(t testing.TB, bed *Bed) *Daemon {
 		fmt.Sprintf("MILVUS_CDC_METASTORE_EMBED_CLIENTURL=http://127.0.0.1:%d", freePort(t)),
 		fmt.Sprintf("MILVUS_CDC_METASTORE_EMBED_PEERURL=http://127.0.0.1:%d", freePort(t)),
 	)
+	d.env = append(d.env, extraEnv...)
 	d.Start(t)
 	t.Cleanup(func() {
 		d.Stop(t)
