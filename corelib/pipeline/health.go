@@ -106,12 +106,18 @@ func (h *health) skips() []corelib.SkipCount {
 // although it should tick; it counts as a read failure once per episode.
 func (h *health) silence(channel string, since time.Time, after time.Duration) {
 	h.mu.Lock()
-	_, known := h.silent[channel]
-	h.silent[channel] = since
-	h.mu.Unlock()
-	if !known {
-		h.failed(stageRead, fmt.Errorf("source channel %s delivered nothing for %s: its message queue may be unreachable, or the source stopped", channel, after))
+	defer h.mu.Unlock()
+	if _, known := h.silent[channel]; known {
+		return
 	}
+	// Recorded with the failure under one lock: a status never shows the
+	// silence without its error.
+	h.silent[channel] = since
+	h.lastErr = fmt.Sprintf("source channel %s delivered nothing for %s: its message queue may be unreachable, or the source stopped", channel, after)
+	h.lastStage, h.lastAt, h.resolvedAt = stageRead, time.Now(), time.Time{}
+	h.retries++
+	h.retrying = true
+	h.metrics.failed(stageRead)
 }
 
 // heard records that a channel delivers again.
