@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -85,4 +86,63 @@ func ParseTargetCalls(exposition string) (seconds float64, calls float64, err er
 		*dst += v
 	}
 	return seconds, calls, nil
+}
+
+// ParseStartTime returns field 22 of a /proc/PID/stat line (the start time
+// in clock ticks since boot). The test bed records it next to each PID, so a
+// PID the kernel reused for another process is recognised.
+func ParseStartTime(stat string) (string, error) {
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return "", fmt.Errorf("%w: stat has no ')' after the command name", ErrProcFormat)
+	}
+	// Field 3 (state) is index 0 after ')', so field 22 is index 19.
+	fields := strings.Fields(stat[end+1:])
+	if len(fields) < 20 {
+		return "", fmt.Errorf("%w: stat has %d fields after the command name, want at least 20", ErrProcFormat, len(fields))
+	}
+	return fields[19], nil
+}
+
+// Window aggregates samples of one quantity (e.g. VmRSS in MiB) over a
+// measurement window.
+type Window struct {
+	N   int
+	Sum float64
+	Max float64
+}
+
+// Add records one sample.
+func (w *Window) Add(v float64) {
+	if w.N == 0 || v > w.Max {
+		w.Max = v
+	}
+	w.N++
+	w.Sum += v
+}
+
+// Mean is the average sample; 0 without samples.
+func (w Window) Mean() float64 {
+	if w.N == 0 {
+		return 0
+	}
+	return w.Sum / float64(w.N)
+}
+
+// BusyComponents returns, sorted by name, the components whose CPU seconds
+// over wall seconds exceed maxCores, formatted "name 0.42": the ones that
+// keep the bed from being idle. cpu maps a component to its CPU seconds in
+// the window.
+func BusyComponents(cpu map[string]float64, wallSeconds, maxCores float64) []string {
+	if wallSeconds <= 0 {
+		return nil
+	}
+	var out []string
+	for name, s := range cpu {
+		if cores := s / wallSeconds; cores > maxCores {
+			out = append(out, fmt.Sprintf("%s %.2f", name, cores))
+		}
+	}
+	sort.Strings(out)
+	return out
 }

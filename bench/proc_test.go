@@ -92,3 +92,50 @@ milvus_cdc_daemon_pipeline_rows_applied_total{op="insert",task_id="a"} 99
 	_, _, err = ParseTargetCalls("milvus_cdc_daemon_pipeline_apply_duration_seconds_sum{op=\"Upsert\"} x\n")
 	require.ErrorContains(t, err, "metric line")
 }
+
+func TestParseStartTime(t *testing.T) {
+	tests := []struct {
+		name    string
+		stat    string
+		want    string
+		wantErr string
+	}{
+		{"real line", statLine, "777", ""},
+		{"command with parentheses", "7 (a (b)) R 1 7 7 0 -1 0 0 0 0 0 250 50 0 0 20 0 1 0 4242 100 10", "4242", ""},
+		{"no parenthesis", "1 x S", "", "no ')'"},
+		{"truncated", "1 (x) S 0 1 1 0 -1 0 0 0 0 0 1 2", "", "want at least 20"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseStartTime(tc.stat)
+			if tc.wantErr != "" {
+				require.ErrorIs(t, err, ErrProcFormat)
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestWindow(t *testing.T) {
+	var w Window
+	require.Zero(t, w.Mean())
+	for _, v := range []float64{40, 60, 50} {
+		w.Add(v)
+	}
+	require.Equal(t, 3, w.N)
+	require.InDelta(t, 50, w.Mean(), 1e-9)
+	require.InDelta(t, 60, w.Max, 1e-9)
+	var neg Window
+	neg.Add(-2)
+	require.InDelta(t, -2, neg.Max, 1e-9, "the first sample is the max, whatever its sign")
+}
+
+func TestBusyComponents(t *testing.T) {
+	cpu := map[string]float64{"src": 0.9, "dst": 0.1, "pulsar": 0.3, "etcd": 0.02}
+	require.Equal(t, []string{"pulsar 0.15", "src 0.45"}, BusyComponents(cpu, 2, 0.10))
+	require.Empty(t, BusyComponents(cpu, 2, 1))
+	require.Empty(t, BusyComponents(cpu, 0, 0.1), "no window, no verdict")
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +23,7 @@ type Config struct {
 }
 
 // Name identifies the configuration in the table and the JSON, e.g.
-// "pulsar/api/dim768/batch5000/rows20000".
+// "pulsar/api/dim768/batch5000/rows100000".
 func (c Config) Name() string {
 	return fmt.Sprintf("%s/%s/dim%d/batch%d/rows%d", c.MQ, c.Mode, c.Dim, c.Batch, c.Rows)
 }
@@ -31,8 +32,8 @@ func (c Config) Name() string {
 func (c Config) RowBytes() int { return 8 + 4*c.Dim }
 
 // Result is one configuration's measurements. Field names are the JSON keys of
-// bench/results/latest.json; rates are rows (or MiB) per second, times in
-// seconds. An Error records a configuration that could not be measured.
+// bench/results/latest.json; rates are rows per second, times in seconds,
+// memory in MiB. An Error records a configuration that could not be measured.
 type Result struct {
 	Config string `json:"config"`
 	MQ     string `json:"mq"`
@@ -41,20 +42,54 @@ type Result struct {
 	Batch  int    `json:"batch"`
 	Rows   int    `json:"rows"`
 
+	// DrainRatio is BaselineSeconds / DrainSeconds: 1 means the daemon
+	// drained its backlog into the target as fast as a client inserting the
+	// same rows straight into the target.
+	DrainRatio float64 `json:"drain_ratio"`
+	// DrainSeconds runs from the resume request to the first strong
+	// count(*) on the target that sees every row; DrainStartupSeconds to the
+	// first answer that sees any row (task start-up: catalog, target
+	// connection, first pack).
+	DrainSeconds        float64 `json:"drain_s"`
+	DrainRowsPerS       float64 `json:"drain_rows_per_s"`
+	DrainStartupSeconds float64 `json:"drain_startup_s"`
+	// BaselineSeconds runs from the first direct insert into the target to
+	// the first strong count(*) that sees every row, with the source idle.
+	BaselineSeconds        float64 `json:"baseline_s"`
 	BaselineRowsPerS       float64 `json:"baseline_rows_per_s"`
-	BaselineMiBPerS        float64 `json:"baseline_mib_per_s"`
 	BaselineInsertRowsPerS float64 `json:"baseline_insert_rows_per_s"`
 	// BaselineFrom names the configuration whose baseline this one uses: a
 	// target in replicate mode refuses direct inserts, so replicate-mode
 	// configurations take the api-mode baseline of the same MQ, dim and batch
 	// measured earlier in the run.
 	BaselineFrom string `json:"baseline_from,omitempty"`
+	// SnapshotRatio is reserved for the initial-sync copy (rows/s of the
+	// snapshot phase / direct insert); null until the daemon has one.
+	SnapshotRatio *float64 `json:"snapshot_ratio"`
 
-	SourceInsertRowsPerS float64 `json:"source_insert_rows_per_s"`
-	ReplicationRowsPerS  float64 `json:"replication_rows_per_s"`
-	ReplicationMiBPerS   float64 `json:"replication_mib_per_s"`
-	Ratio                float64 `json:"ratio"`
-	CatchUpSeconds       float64 `json:"catch_up_seconds"`
+	// SourceRowsPerS is the rate at which the source acknowledged the rows
+	// written while the task was paused: what the source sustains alone.
+	SourceRowsPerS float64 `json:"source_rows_per_s"`
+	// IdleWaitSeconds is how long the bench waited for the bed to go idle
+	// before the timed step that followed (the drain); BedIdle says whether
+	// it did within the bound (false: the drain started anyway).
+	IdleWaitSeconds float64 `json:"idle_wait_s"`
+	BedIdle         bool    `json:"bed_idle"`
+	SpotChecked     int     `json:"spot_checked_rows"`
+
+	// CPUSPer10kRows is the daemon's CPU time (utime+stime) during the drain
+	// per 10,000 rows.
+	CPUSPer10kRows float64 `json:"cpu_s_per_10k_rows"`
+	DrainCPUS      float64 `json:"drain_cpu_s"`
+	// TargetCallSeconds and TargetCalls: time the daemon spent in calls to
+	// the target during the drain, and their number (its
+	// apply_duration_seconds histogram). TargetBusy divides the seconds by
+	// shards x drain time: near 1 means every channel was waiting on the
+	// target the whole drain, near 0 that the daemon's own work (or the
+	// source) was the bound.
+	TargetCallSeconds float64 `json:"target_call_s"`
+	TargetCalls       float64 `json:"target_calls"`
+	TargetBusy        float64 `json:"target_busy"`
 
 	LagLoadRowsPerS float64 `json:"lag_load_rows_per_s"`
 	// LagLoadAchievedRowsPerS is the load rows written divided by the lag
@@ -67,28 +102,24 @@ type Result struct {
 	LagP95S                 float64 `json:"lag_p95_s"`
 	LagP99S                 float64 `json:"lag_p99_s"`
 	LagMaxS                 float64 `json:"lag_max_s"`
+	LagFloorP50S            float64 `json:"lag_floor_p50_s"`
+	LagFloorP99S            float64 `json:"lag_floor_p99_s"`
 
-	LagFloorP50S float64 `json:"lag_floor_p50_s"`
-	LagFloorP99S float64 `json:"lag_floor_p99_s"`
+	// CDCPeakRSSMiB is the daemon's peak resident set over the whole
+	// configuration (the kernel's VmHWM; the daemon is started fresh for each
+	// configuration); DrainPeakRSSMiB and LagPeakRSSMiB the peaks of those
+	// phases alone (VmHWM reset at the start of each, see docs).
+	CDCPeakRSSMiB   float64 `json:"cdc_peak_rss_mib"`
+	DrainPeakRSSMiB float64 `json:"drain_peak_rss_mib"`
+	LagPeakRSSMiB   float64 `json:"lag_peak_rss_mib"`
 
-	SourceRatio float64 `json:"replication_vs_source_ratio"`
-
-	CDCCPUSeconds     float64 `json:"cdc_cpu_s"`
-	CDCCPUSPer10kRows float64 `json:"cdc_cpu_s_per_10k_rows"`
-	CDCPeakRSSMiB     float64 `json:"cdc_peak_rss_mib"`
-	// TargetCallSeconds and TargetCalls: time the daemon spent waiting in
-	// calls to the target, and their number, during the replication run
-	// (from its apply_duration_seconds histogram). TargetBusy divides the
-	// seconds by shards x run time: near 1 means every channel was waiting
-	// on the target all the time.
-	TargetCallSeconds float64 `json:"target_call_s"`
-	TargetCalls       float64 `json:"target_calls"`
-	TargetBusy        float64 `json:"target_busy"`
-	StartedAt         string  `json:"started_at"`
+	StartedAt string `json:"started_at"`
 	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute load when the
-	// configuration started: the machine is shared, this says how busy it was.
-	LoadAvg string `json:"load_avg"`
-	Error   string `json:"error,omitempty"`
+	// configuration started, LoadAvgEnd when it ended: the machine is
+	// shared, this says how busy it was.
+	LoadAvg    string `json:"load_avg"`
+	LoadAvgEnd string `json:"load_avg_end"`
+	Error      string `json:"error,omitempty"`
 }
 
 // NewResult starts the record of cfg.
@@ -97,22 +128,51 @@ func NewResult(cfg Config, started time.Time) Result {
 		Rows: cfg.Rows, StartedAt: started.UTC().Format(time.RFC3339)}
 }
 
-// SetReplication records the replication run and derives the ratio to the
-// baseline and the CPU cost per 10k rows. cpuSeconds covers the replication
-// run only (the lag run is reported by its percentiles).
-func (r *Result) SetReplication(rowsPerS, rowBytes, catchUp, cpuSeconds float64) {
-	r.ReplicationRowsPerS = rowsPerS
-	r.ReplicationMiBPerS = rowsPerS * rowBytes / (1 << 20)
-	if r.BaselineRowsPerS > 0 {
-		r.Ratio = rowsPerS / r.BaselineRowsPerS
-	}
-	if r.SourceInsertRowsPerS > 0 {
-		r.SourceRatio = rowsPerS / r.SourceInsertRowsPerS
-	}
-	r.CatchUpSeconds = catchUp
-	r.CDCCPUSeconds = cpuSeconds
+// SetBaseline records the direct insert into the target: d is first insert
+// to all rows visible, inserts first insert to the last acknowledgement.
+func (r *Result) SetBaseline(d, inserts time.Duration) {
+	r.BaselineSeconds = d.Seconds()
+	r.BaselineRowsPerS = Rate(float64(r.Rows), d)
+	r.BaselineInsertRowsPerS = Rate(float64(r.Rows), inserts)
+	r.deriveRatio()
+}
+
+// UseBaseline copies the baseline of another configuration (replicate mode
+// takes the api-mode one).
+func (r *Result) UseBaseline(from Result) {
+	r.BaselineFrom = from.Config
+	r.BaselineSeconds, r.BaselineRowsPerS, r.BaselineInsertRowsPerS = from.BaselineSeconds, from.BaselineRowsPerS, from.BaselineInsertRowsPerS
+	r.LagFloorP50S, r.LagFloorP99S = from.LagFloorP50S, from.LagFloorP99S
+	r.deriveRatio()
+}
+
+// SetDrain records the drain: its duration, start-up part and the daemon's
+// CPU seconds during it, and derives the rate, the ratio and CPU per 10k rows.
+func (r *Result) SetDrain(d, startup time.Duration, cpuSeconds float64) {
+	r.DrainSeconds = d.Seconds()
+	r.DrainStartupSeconds = startup.Seconds()
+	r.DrainRowsPerS = Rate(float64(r.Rows), d)
+	r.DrainCPUS = cpuSeconds
 	if r.Rows > 0 {
-		r.CDCCPUSPer10kRows = cpuSeconds / float64(r.Rows) * 10000
+		r.CPUSPer10kRows = cpuSeconds / float64(r.Rows) * 10000
+	}
+	r.deriveRatio()
+}
+
+// SetTargetCalls records the target-call time of the drain over channels
+// channels and derives the busy share.
+func (r *Result) SetTargetCalls(seconds, calls float64, channels int) {
+	r.TargetCallSeconds, r.TargetCalls = seconds, calls
+	r.TargetBusy = 0
+	if channels > 0 && r.DrainSeconds > 0 {
+		r.TargetBusy = seconds / (float64(channels) * r.DrainSeconds)
+	}
+}
+
+func (r *Result) deriveRatio() {
+	r.DrainRatio = 0
+	if r.BaselineSeconds > 0 && r.DrainSeconds > 0 {
+		r.DrainRatio = r.BaselineSeconds / r.DrainSeconds
 	}
 }
 
@@ -134,10 +194,16 @@ type Report struct {
 	Date    string `json:"date"`
 	Commit  string `json:"commit"`
 	Machine string `json:"machine"`
+	// Daemon says which daemon was measured: "working tree" or the git
+	// revision given with -daemon-rev, or the binary of -daemon-bin;
+	// DaemonEnv the extra environment it got (-daemon-env).
+	Daemon    string   `json:"daemon"`
+	DaemonEnv []string `json:"daemon_env,omitempty"`
 	// Included names an earlier report whose results were carried over
 	// (-with): "date, commit"; those results keep their own started_at.
-	Included string   `json:"included,omitempty"`
-	Results  []Result `json:"results"`
+	Included   string      `json:"included,omitempty"`
+	Results    []Result    `json:"results"`
+	CostCurves []CostCurve `json:"cost_curve"`
 }
 
 // ReadReport reads a report written by WriteJSON.
@@ -171,11 +237,23 @@ func Carry(prev, fresh []Result) []Result {
 
 // WriteJSON writes the report, indented, creating the directory if needed.
 // Non-finite numbers (a division by a zero duration) are written as 0, since
-// JSON has no NaN.
+// JSON has no NaN. An absent cost curve is written as an empty list, so the
+// key is always there.
 func WriteJSON(path string, rep Report) error {
+	rep.Results = append([]Result(nil), rep.Results...)
 	for i := range rep.Results {
-		sanitize(&rep.Results[i])
+		sanitizeFloats(&rep.Results[i])
 	}
+	curves := make([]CostCurve, len(rep.CostCurves))
+	for i, c := range rep.CostCurves {
+		c.Points = append([]CostPoint(nil), c.Points...)
+		for j := range c.Points {
+			sanitizeFloats(&c.Points[j])
+		}
+		sanitizeFloats(&c)
+		curves[i] = c
+	}
+	rep.CostCurves = curves
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode results: %w", err)
@@ -189,19 +267,27 @@ func WriteJSON(path string, rep Report) error {
 	return nil
 }
 
-func sanitize(r *Result) {
-	for _, f := range []*float64{&r.BaselineRowsPerS, &r.BaselineMiBPerS, &r.BaselineInsertRowsPerS,
-		&r.SourceInsertRowsPerS, &r.ReplicationRowsPerS, &r.ReplicationMiBPerS, &r.Ratio, &r.CatchUpSeconds,
-		&r.LagLoadRowsPerS, &r.LagLoadAchievedRowsPerS, &r.LagSeconds, &r.LagP50S, &r.LagP95S, &r.LagP99S, &r.LagMaxS, &r.LagFloorP50S, &r.LagFloorP99S, &r.SourceRatio,
-		&r.CDCCPUSeconds, &r.CDCCPUSPer10kRows, &r.CDCPeakRSSMiB, &r.TargetCallSeconds, &r.TargetCalls, &r.TargetBusy} {
-		if math.IsNaN(*f) || math.IsInf(*f, 0) {
-			*f = 0
+// sanitizeFloats sets every NaN or infinite float64 field (and *float64
+// target) of the struct p points to to 0.
+func sanitizeFloats(p any) {
+	v := reflect.ValueOf(p).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		f := v.Field(i)
+		switch {
+		case f.Kind() == reflect.Float64:
+			if math.IsNaN(f.Float()) || math.IsInf(f.Float(), 0) {
+				f.SetFloat(0)
+			}
+		case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Float64 && !f.IsNil():
+			if x := f.Elem().Float(); math.IsNaN(x) || math.IsInf(x, 0) {
+				f.Set(reflect.ValueOf(new(float64)))
+			}
 		}
 	}
 }
 
-var tableHeader = []string{"config", "baseline rows/s", "baseline MiB/s", "source rows/s", "replication rows/s", "ratio",
-	"catch-up s", "lag p50 s", "lag p95 s", "lag p99 s", "lag max s", "CPU s/10k rows", "peak RSS MiB"}
+var tableHeader = []string{"config", "drain ratio", "drain s", "baseline s", "drain rows/s", "startup s", "target busy",
+	"CPU s/10k rows", "source rows/s", "lag p50 s", "lag p99 s", "peak RSS MiB", "load avg"}
 
 func tableRow(r Result) []string {
 	if r.Error != "" {
@@ -214,12 +300,11 @@ func tableRow(r Result) []string {
 		return row
 	}
 	return []string{r.Config,
-		fmt.Sprintf("%.0f", r.BaselineRowsPerS), fmt.Sprintf("%.1f", r.BaselineMiBPerS),
-		fmt.Sprintf("%.0f", r.SourceInsertRowsPerS), fmt.Sprintf("%.0f", r.ReplicationRowsPerS), fmt.Sprintf("%.2f", r.Ratio),
-		fmt.Sprintf("%.2f", r.CatchUpSeconds),
-		fmt.Sprintf("%.3f", r.LagP50S), fmt.Sprintf("%.3f", r.LagP95S),
-		fmt.Sprintf("%.3f", r.LagP99S), fmt.Sprintf("%.3f", r.LagMaxS),
-		fmt.Sprintf("%.2f", r.CDCCPUSPer10kRows), fmt.Sprintf("%.0f", r.CDCPeakRSSMiB)}
+		fmt.Sprintf("%.2f", r.DrainRatio), fmt.Sprintf("%.2f", r.DrainSeconds), fmt.Sprintf("%.2f", r.BaselineSeconds),
+		fmt.Sprintf("%.0f", r.DrainRowsPerS), fmt.Sprintf("%.2f", r.DrainStartupSeconds), fmt.Sprintf("%.2f", r.TargetBusy),
+		fmt.Sprintf("%.3f", r.CPUSPer10kRows), fmt.Sprintf("%.0f", r.SourceRowsPerS),
+		fmt.Sprintf("%.3f", r.LagP50S), fmt.Sprintf("%.3f", r.LagP99S),
+		fmt.Sprintf("%.0f", r.CDCPeakRSSMiB), r.LoadAvg}
 }
 
 // WriteTable prints the results as an aligned text table.
@@ -234,16 +319,28 @@ func WriteTable(w io.Writer, results []Result) error {
 
 // WriteMarkdown prints the results as a Markdown table (docs/benchmarks.md).
 func WriteMarkdown(w io.Writer, results []Result) error {
+	rows := make([][]string, len(results))
+	for i, r := range results {
+		rows[i] = tableRow(r)
+	}
+	_, err := io.WriteString(w, markdownTable(tableHeader, rows))
+	return err
+}
+
+// markdownTable renders a header and rows, the first column left-aligned and
+// the others right-aligned.
+func markdownTable(header []string, rows [][]string) string {
 	line := func(cells []string) string { return "| " + strings.Join(cells, " | ") + " |\n" }
-	sep := make([]string, len(tableHeader))
+	sep := make([]string, len(header))
 	for i := range sep {
 		sep[i] = "---:"
 	}
 	sep[0] = "---"
-	out := line(tableHeader) + line(sep)
-	for _, r := range results {
-		out += line(tableRow(r))
+	var b strings.Builder
+	b.WriteString(line(header))
+	b.WriteString(line(sep))
+	for _, r := range rows {
+		b.WriteString(line(r))
 	}
-	_, err := io.WriteString(w, out)
-	return err
+	return b.String()
 }

@@ -14,36 +14,53 @@ import (
 )
 
 func TestResultDerivedFigures(t *testing.T) {
-	cfg := Config{MQ: "pulsar", Mode: "api", Dim: 768, Batch: 5000, Rows: 20000}
+	cfg := Config{MQ: "pulsar", Mode: "api", Dim: 768, Batch: 5000, Rows: 100000}
 	tests := []struct {
-		name       string
-		baseline   float64
-		repl       float64
-		cpu        float64
-		wantRatio  float64
-		wantCPU10k float64
-		wantMiB    float64
-		source     float64
-		wantSrc    float64
+		name         string
+		baseline     time.Duration
+		drain        time.Duration
+		cpu          float64
+		callSeconds  float64
+		channels     int
+		wantRatio    float64
+		wantRate     float64
+		wantCPU10k   float64
+		wantBusy     float64
+		wantBaseRate float64
 	}{
-		{"replication at 90% of the baseline", 10000, 9000, 4, 0.9, 2, 9000 * 3080 / float64(1<<20), 9500, 9000.0 / 9500},
-		{"no baseline gives no ratio", 0, 5000, 1, 0, 0.5, 5000 * 3080 / float64(1<<20), 0, 0},
+		{"drain slower than the baseline", 4 * time.Second, 5 * time.Second, 2, 8, 2, 0.8, 20000, 0.2, 0.8, 25000},
+		{"drain faster than the baseline", 5 * time.Second, 2500 * time.Millisecond, 1, 1, 2, 2, 40000, 0.1, 0.2, 20000},
+		{"no baseline gives no ratio", 0, 2 * time.Second, 1, 1, 2, 0, 50000, 0.1, 0.25, 0},
+		{"no channels gives no busy share", time.Second, time.Second, 0, 1, 0, 1, 100000, 0, 0, 100000},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewResult(cfg, time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC))
-			r.BaselineRowsPerS = tc.baseline
-			r.SourceInsertRowsPerS = tc.source
-			r.SetReplication(tc.repl, float64(cfg.RowBytes()), 1.5, tc.cpu)
-			require.InDelta(t, tc.wantRatio, r.Ratio, 1e-9)
-			require.InDelta(t, tc.wantCPU10k, r.CDCCPUSPer10kRows, 1e-9)
-			require.InDelta(t, tc.wantMiB, r.ReplicationMiBPerS, 1e-9)
-			require.InDelta(t, tc.wantSrc, r.SourceRatio, 1e-9)
-			require.Equal(t, 1.5, r.CatchUpSeconds)
-			require.Equal(t, "pulsar/api/dim768/batch5000/rows20000", r.Config)
+			r.SetBaseline(tc.baseline, tc.baseline/2)
+			r.SetDrain(tc.drain, 300*time.Millisecond, tc.cpu)
+			r.SetTargetCalls(tc.callSeconds, 40, tc.channels)
+			require.InDelta(t, tc.wantRatio, r.DrainRatio, 1e-9)
+			require.InDelta(t, tc.wantRate, r.DrainRowsPerS, 1e-6)
+			require.InDelta(t, tc.wantCPU10k, r.CPUSPer10kRows, 1e-9)
+			require.InDelta(t, tc.wantBusy, r.TargetBusy, 1e-9)
+			require.InDelta(t, tc.wantBaseRate, r.BaselineRowsPerS, 1e-6)
+			require.InDelta(t, 0.3, r.DrainStartupSeconds, 1e-9)
+			require.Equal(t, "pulsar/api/dim768/batch5000/rows100000", r.Config)
 			require.Equal(t, "2026-11-24T02:00:00Z", r.StartedAt)
 		})
 	}
+}
+
+func TestUseBaseline(t *testing.T) {
+	api := NewResult(Config{MQ: "kafka", Mode: "api", Dim: 128, Batch: 100, Rows: 1000}, time.Now())
+	api.SetBaseline(2*time.Second, time.Second)
+	api.LagFloorP50S, api.LagFloorP99S = 0.2, 0.4
+	r := NewResult(Config{MQ: "kafka", Mode: "replicate", Dim: 128, Batch: 100, Rows: 1000}, time.Now())
+	r.SetDrain(time.Second, 0, 0)
+	r.UseBaseline(api)
+	require.Equal(t, api.Config, r.BaselineFrom)
+	require.InDelta(t, 2.0, r.DrainRatio, 1e-9, "the ratio follows a baseline set after the drain")
+	require.Equal(t, []float64{2, 500, 1000, 0.2, 0.4}, []float64{r.BaselineSeconds, r.BaselineRowsPerS, r.BaselineInsertRowsPerS, r.LagFloorP50S, r.LagFloorP99S})
 }
 
 func TestSetLag(t *testing.T) {
@@ -56,51 +73,76 @@ func TestSetLag(t *testing.T) {
 }
 
 func TestWriteJSON(t *testing.T) {
-	ok := Result{Config: "pulsar/api/dim768/batch5000/rows20000", BaselineRowsPerS: 6000, ReplicationRowsPerS: 3000,
-		Ratio: 0.5, CatchUpSeconds: 1.25, LagP50S: 0.3, LagP99S: 1.1, CDCCPUSPer10kRows: 0.8, CDCPeakRSSMiB: 120}
-	nan := Result{Config: "kafka/api/dim128/batch100/rows10", Ratio: math.NaN(), CatchUpSeconds: math.Inf(1), Error: "bed down"}
+	ok := Result{Config: "pulsar/api/dim768/batch5000/rows100000", MQ: "pulsar", Mode: "api", Dim: 768, Batch: 5000,
+		DrainRatio: 0.85, DrainSeconds: 2, BaselineSeconds: 1.7, LagP50S: 0.3, LagP99S: 1.1, CPUSPer10kRows: 0.08,
+		CDCPeakRSSMiB: 120, LoadAvg: "1.00 2.00 3.00"}
+	nan := Result{Config: "kafka/api/dim128/batch100/rows10", DrainRatio: math.NaN(), DrainSeconds: math.Inf(1),
+		SnapshotRatio: ptr(math.NaN()), Error: "bed down"}
+	snap := Result{Config: "pulsar/api/dim128/batch100/rows10", SnapshotRatio: ptr(0.75)}
+	curve := CostCurve{MQ: "pulsar", Mode: "api", IdleMiBPerExtraTask: math.NaN(),
+		Points: []CostPoint{{Kind: CostTasks, Tasks: 1, Collections: 1, IdleRSSMiB: 40, IdleCPUCores: math.Inf(-1)}}}
 	tests := []struct {
 		name  string
 		rep   Report
-		check func(t *testing.T, objs []map[string]any)
+		check func(t *testing.T, got map[string]any)
 	}{
-		{"the issue's keys with their values", Report{Commit: "abc", Results: []Result{ok}}, func(t *testing.T, objs []map[string]any) {
-			require.Len(t, objs, 1)
-			want := map[string]any{"config": ok.Config, "baseline_rows_per_s": 6000.0, "replication_rows_per_s": 3000.0,
-				"ratio": 0.5, "catch_up_seconds": 1.25, "lag_p50_s": 0.3, "lag_p99_s": 1.1,
-				"cdc_cpu_s_per_10k_rows": 0.8, "cdc_peak_rss_mib": 120.0}
-			for k, v := range want {
-				require.Equal(t, v, objs[0][k], k)
-			}
-			require.NotContains(t, objs[0], "error", "no error key on success")
-		}},
-		{"non-finite numbers become 0 and the error is kept", Report{Results: []Result{nan}}, func(t *testing.T, objs []map[string]any) {
-			require.Equal(t, 0.0, objs[0]["ratio"])
-			require.Equal(t, 0.0, objs[0]["catch_up_seconds"])
-			require.Equal(t, "bed down", objs[0]["error"])
+		{"the required keys with their values, snapshot_ratio null, an empty cost curve", Report{Commit: "abc", Results: []Result{ok}},
+			func(t *testing.T, got map[string]any) {
+				objs := got["results"].([]any)
+				require.Len(t, objs, 1)
+				obj := objs[0].(map[string]any)
+				want := map[string]any{"config": ok.Config, "mq": "pulsar", "mode": "api", "dim": 768.0, "batch": 5000.0,
+					"drain_ratio": 0.85, "drain_s": 2.0, "baseline_s": 1.7, "lag_p50_s": 0.3, "lag_p99_s": 1.1,
+					"cpu_s_per_10k_rows": 0.08, "cdc_peak_rss_mib": 120.0, "load_avg": "1.00 2.00 3.00"}
+				for k, v := range want {
+					require.Equal(t, v, obj[k], k)
+				}
+				require.Contains(t, obj, "snapshot_ratio")
+				require.Nil(t, obj["snapshot_ratio"], "no snapshot phase yet")
+				require.NotContains(t, obj, "error", "no error key on success")
+				require.Equal(t, []any{}, got["cost_curve"], "the cost-curve key is always there")
+			}},
+		{"non-finite numbers become 0 and the error is kept", Report{Results: []Result{nan}, CostCurves: []CostCurve{curve}},
+			func(t *testing.T, got map[string]any) {
+				obj := got["results"].([]any)[0].(map[string]any)
+				require.Equal(t, 0.0, obj["drain_ratio"])
+				require.Equal(t, 0.0, obj["drain_s"])
+				require.Equal(t, 0.0, obj["snapshot_ratio"])
+				require.Equal(t, "bed down", obj["error"])
+				c := got["cost_curve"].([]any)[0].(map[string]any)
+				require.Equal(t, 0.0, c["idle_mib_per_extra_task"])
+				pt := c["points"].([]any)[0].(map[string]any)
+				require.Equal(t, 0.0, pt["idle_cpu_cores"])
+				require.Equal(t, 40.0, pt["idle_rss_mib"])
+			}},
+		{"a snapshot ratio, once measured, is a number", Report{Results: []Result{snap}}, func(t *testing.T, got map[string]any) {
+			require.Equal(t, 0.75, got["results"].([]any)[0].(map[string]any)["snapshot_ratio"])
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			before := append([]Result(nil), tc.rep.Results...)
 			path := filepath.Join(t.TempDir(), "results", "latest.json")
 			require.NoError(t, WriteJSON(path, tc.rep))
 			raw, err := os.ReadFile(path)
 			require.NoError(t, err)
-			var got struct {
-				Commit  string           `json:"commit"`
-				Results []map[string]any `json:"results"`
-			}
+			var got map[string]any
 			require.NoError(t, json.Unmarshal(raw, &got))
-			require.Equal(t, tc.rep.Commit, got.Commit)
-			tc.check(t, got.Results)
+			require.Equal(t, tc.rep.Commit, got["commit"])
+			tc.check(t, got)
+			for i := range before {
+				require.Equal(t, math.IsNaN(before[i].DrainRatio), math.IsNaN(tc.rep.Results[i].DrainRatio), "the caller's results are not changed")
+			}
 		})
 	}
 }
 
+func ptr(v float64) *float64 { return &v }
+
 func TestTables(t *testing.T) {
-	ok := Result{Config: "pulsar/api/dim768/batch5000/rows20000", BaselineRowsPerS: 6000, BaselineMiBPerS: 17.6,
-		SourceInsertRowsPerS: 4000, ReplicationRowsPerS: 3000, Ratio: 0.5, CatchUpSeconds: 1.25,
-		LagP50S: 0.3, LagP95S: 0.9, LagP99S: 1.1, LagMaxS: 1.2, CDCCPUSPer10kRows: 0.8, CDCPeakRSSMiB: 120}
+	ok := Result{Config: "pulsar/api/dim768/batch5000/rows100000", DrainRatio: 0.85, DrainSeconds: 2, BaselineSeconds: 1.7,
+		DrainRowsPerS: 50000, DrainStartupSeconds: 0.25, TargetBusy: 0.6, CPUSPer10kRows: 0.08, SourceRowsPerS: 9000,
+		LagP50S: 0.3, LagP99S: 1.1, CDCPeakRSSMiB: 120, LoadAvg: "1.00 2.00 3.00"}
 	bad := Result{Config: "kafka/api/dim128/batch100/rows10", Error: "bed down"}
 	tests := []struct {
 		name  string
@@ -109,9 +151,10 @@ func TestTables(t *testing.T) {
 		want  []string
 	}{
 		{"text", func(b *bytes.Buffer, r []Result) error { return WriteTable(b, r) }, 3,
-			[]string{"ratio", "6000", "17.6", "4000", "3000", "0.50", "1.25", "0.300", "1.100", "0.80", "120", "error: bed down"}},
+			[]string{"drain ratio", "0.85", "2.00", "1.70", "50000", "0.25", "0.60", "0.080", "9000", "0.300", "1.100", "120", "1.00 2.00 3.00", "error: bed down"}},
 		{"markdown", func(b *bytes.Buffer, r []Result) error { return WriteMarkdown(b, r) }, 4,
-			[]string{"| config | baseline rows/s |", "| --- | ---: |", "| pulsar/api/dim768/batch5000/rows20000 | 6000 | 17.6 | 4000 | 3000 | 0.50 | 1.25 | 0.300 | 0.900 | 1.100 | 1.200 | 0.80 | 120 |",
+			[]string{"| config | drain ratio |", "| --- | ---: |",
+				"| pulsar/api/dim768/batch5000/rows100000 | 0.85 | 2.00 | 1.70 | 50000 | 0.25 | 0.60 | 0.080 | 9000 | 0.300 | 1.100 | 120 | 1.00 2.00 3.00 |",
 				"| kafka/api/dim128/batch100/rows10 | - |", "error: bed down |"}},
 	}
 	for _, tc := range tests {
@@ -136,6 +179,7 @@ func TestReadReportAndCarry(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "c", rep.Commit)
 	require.Equal(t, []Result{a, b}, rep.Results)
+	require.Empty(t, rep.CostCurves)
 
 	a2 := a
 	a2.BaselineRowsPerS = 300

@@ -21,6 +21,9 @@ type bed struct {
 	// TargetMode is the bed's TARGET_MODE: api (a normal target) or
 	// replicate (common.ttMsgEnabled=false); beds that predate it are api.
 	TargetMode string
+	// State is the bed's state directory (TESTBED_STATE): its PID files tell
+	// the bench which processes to watch for idleness.
+	State string
 }
 
 // repoRoot is the first parent of the working directory holding go.mod.
@@ -50,7 +53,7 @@ func loadBed(path string) (*bed, error) {
 		return nil, fmt.Errorf("test bed env: %w", err)
 	}
 	b := &bed{MQ: env["MQ_TYPE"], SourceURI: env["SOURCE_MILVUS_ADDR"], TargetURI: env["TARGET_MILVUS_ADDR"], CDCConfig: env["CDC_CONFIG"],
-		TargetMode: env["TARGET_MODE"]}
+		TargetMode: env["TARGET_MODE"], State: env["TESTBED_STATE"]}
 	if b.TargetMode == "" {
 		b.TargetMode = "api"
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,16 +25,29 @@ type daemon struct {
 	addr    string
 	logPath string
 	exited  chan struct{}
+	proc    proc
 }
 
-// buildDaemon builds cmd/milvus-cdc into dir.
-func buildDaemon(root, dir string) (string, error) {
+// buildDaemon builds cmd/milvus-cdc of the working tree, or of git revision
+// rev (exported with git archive, so the working tree is untouched), into dir.
+func buildDaemon(root, rev, dir string) (string, error) {
+	src := root
+	if rev != "" {
+		src = filepath.Join(dir, "src-"+strings.NewReplacer("/", "_", ":", "_").Replace(rev))
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return "", err
+		}
+		archive := exec.Command("bash", "-c", `git -C "$1" archive --format=tar "$2" | tar -x -C "$3"`, "archive", root, rev, src)
+		if out, err := archive.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("%w: -daemon-rev %q: git archive: %v\n%s", bench.ErrBadFlag, rev, err, out)
+		}
+	}
 	bin := filepath.Join(dir, "milvus-cdc")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/milvus-cdc")
-	cmd.Dir = root
+	cmd.Dir = src
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/milvus-cdc: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/milvus-cdc in %s: %v\n%s", src, err, out)
 	}
 	return bin, nil
 }
@@ -52,6 +66,9 @@ func startDaemon(bin, config, dir string, extraEnv []string) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("free port: %w", err)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	d := &daemon{addr: addr, logPath: filepath.Join(dir, "daemon.log"), exited: make(chan struct{})}
 	logFile, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -69,6 +86,7 @@ func startDaemon(bin, config, dir string, extraEnv []string) (*daemon, error) {
 		logFile.Close()
 		return nil, fmt.Errorf("start daemon: %w", err)
 	}
+	d.proc = proc{pid: d.cmd.Process.Pid}
 	go func() { _ = d.cmd.Wait(); logFile.Close(); close(d.exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -103,72 +121,138 @@ func (d *daemon) stop() {
 	}
 }
 
-// cdc sends one request of the compatible API; an error unless code is 200.
-func (d *daemon) cdc(ctx context.Context, requestType string, data any) (map[string]any, error) {
-	body, err := json.Marshal(map[string]any{"request_type": requestType, "request_data": data})
-	if err != nil {
-		return nil, err
+// rest sends one request of the REST API and decodes the answer into out
+// (when not nil); an error unless the status is want.
+func (d *daemon) rest(ctx context.Context, method, path string, body any, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.addr+"/cdc", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+d.addr+path, rd)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%s request: %w", requestType, err)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var env struct {
-		Code    int            `json:"code"`
-		Message string         `json:"message"`
-		Data    map[string]any `json:"data"`
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s: %s (daemon log %s)", method, path, resp.Status, strings.TrimSpace(string(raw)), d.logPath)
 	}
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, fmt.Errorf("%s response %q: %w", requestType, raw, err)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return fmt.Errorf("%s %s: answer %q: %w", method, path, raw, err)
+		}
 	}
-	if env.Code != 200 {
-		return nil, fmt.Errorf("%s request: code %d: %s", requestType, env.Code, env.Message)
-	}
-	return env.Data, nil
+	return nil
 }
 
-// createTask creates a task replicating one collection of the default
-// database to target in the given writer mode and returns its id.
-func (d *daemon) createTask(ctx context.Context, target, collection, mode string) (string, error) {
+// createTask creates a task replicating the named collections of the
+// default database to target in the given writer mode and returns its id.
+func (d *daemon) createTask(ctx context.Context, target, mode string, collections ...string) (string, error) {
+	scope := make([]map[string]any, len(collections))
+	for i, c := range collections {
+		scope[i] = map[string]any{"database": "default", "collection": c}
+	}
 	req := map[string]any{
-		"milvus_connect_param": map[string]any{"uri": "http://" + target, "connect_timeout": 10},
-		"collection_infos":     []map[string]any{{"name": collection}},
+		"target":     map[string]any{"uri": "http://" + target, "connectTimeoutSeconds": 10},
+		"scope":      scope,
+		"writerMode": mode,
 	}
-	if mode != bench.ModeAPI {
-		req["writer_mode"] = mode
+	var out struct {
+		ID string `json:"id"`
 	}
-	out, err := d.cdc(ctx, "create", req)
-	if err != nil {
+	if err := d.rest(ctx, http.MethodPost, "/api/v1/tasks", req, http.StatusCreated, &out); err != nil {
 		return "", err
 	}
-	id, _ := out["task_id"].(string)
-	if id == "" {
-		return "", fmt.Errorf("create returned no task_id: %v", out)
+	if out.ID == "" {
+		return "", fmt.Errorf("create returned no id (daemon log %s)", d.logPath)
 	}
-	return id, nil
+	return out.ID, nil
 }
 
-func (d *daemon) cpuSeconds() (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	return bench.ParseCPUSeconds(string(b))
+func (d *daemon) pause(ctx context.Context, id string) error {
+	return d.rest(ctx, http.MethodPost, "/api/v1/tasks/"+id+"/pause", nil, http.StatusOK, nil)
 }
 
-func (d *daemon) peakRSSMiB() (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
+func (d *daemon) resume(ctx context.Context, id string) error {
+	return d.rest(ctx, http.MethodPost, "/api/v1/tasks/"+id+"/resume", nil, http.StatusOK, nil)
+}
+
+// deleteTask deletes the task, best effort (cleanup).
+func (d *daemon) deleteTask(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.rest(ctx, http.MethodDelete, "/api/v1/tasks/"+id, nil, http.StatusNoContent, nil); err != nil {
+		logf("delete task %s: %v", id, err)
 	}
-	kib, err := bench.ParseStatusKiB(string(b), "VmHWM")
-	return float64(kib) / 1024, err
+}
+
+// replicating says whether the task's pipeline reports that data flows.
+func (d *daemon) replicating(ctx context.Context, id string) (bool, string, error) {
+	var out struct {
+		Pipeline *struct {
+			Replicating bool   `json:"replicating"`
+			Detail      string `json:"detail"`
+		} `json:"pipeline"`
+	}
+	if err := d.rest(ctx, http.MethodGet, "/api/v1/tasks/"+id+"/status", nil, http.StatusOK, &out); err != nil {
+		return false, "", err
+	}
+	if out.Pipeline == nil {
+		return false, "no pipeline", nil
+	}
+	return out.Pipeline.Replicating, out.Pipeline.Detail, nil
+}
+
+// synced asks whether the target holds every write the source acknowledged
+// before the call (waiting up to wait on the daemon's side).
+func (d *daemon) synced(ctx context.Context, id string, wait time.Duration) (bool, error) {
+	var out struct {
+		Synced bool `json:"synced"`
+	}
+	path := fmt.Sprintf("/api/v1/tasks/%s/synced?waitSeconds=%d", id, int(wait.Seconds()))
+	if err := d.rest(ctx, http.MethodGet, path, nil, http.StatusOK, &out); err != nil {
+		return false, err
+	}
+	return out.Synced, nil
+}
+
+// waitReplicating polls the tasks' status until each one replicates.
+func (d *daemon) waitReplicating(ctx context.Context, ids []string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	pending := append([]string(nil), ids...)
+	var last string
+	for len(pending) > 0 {
+		ok, detail, err := d.replicating(ctx, pending[0])
+		switch {
+		case err != nil:
+			last = err.Error()
+		case ok:
+			pending = pending[1:]
+			continue
+		default:
+			last = detail
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("task %s not replicating within %s: %s (daemon log %s)", pending[0], timeout, last, d.logPath)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // targetCalls reads the daemon's totals of target calls from /metrics.

@@ -1,7 +1,10 @@
-// Command bench measures milvus-cdc against the physical limit of the test
-// bed (issue 7): for each configuration the direct-insert baseline into the
-// target Milvus, the replication rate, catch-up time and daemon cost, and the
-// end-to-end lag at half the baseline rate. See docs/benchmarks.md.
+// Command bench measures what milvus-cdc itself controls, against the
+// target's own limit measured in the same run: for each configuration the
+// drain of a backlog written while the task was paused (against the same rows
+// inserted straight into the target), the daemon's CPU and peak memory, and
+// the end-to-end lag at half the rate the source sustains alone; then the
+// cost curve (memory and CPU for more tasks and collections). See
+// docs/benchmarks.md.
 package main
 
 import (
@@ -17,8 +20,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/milvus-io/milvus-sdk-go/v2/client"
 
 	"github.com/milvus-cdc/milvus-cdc/bench"
 )
@@ -38,10 +39,25 @@ type options struct {
 	out       string
 	md        string
 	daemonBin string
+	daemonRev string
 	daemonEnv string
 	floorFor  time.Duration
 	profile   bool
 	with      string
+	skipDrain bool
+
+	idleCores   float64
+	idleWindow  time.Duration
+	idleTimeout time.Duration
+
+	costMQs     string
+	costTasks   string
+	costColls   string
+	costLoad    float64
+	costDim     int
+	costBatch   int
+	costIdle    time.Duration
+	costLoadFor time.Duration
 }
 
 func logf(format string, args ...any) {
@@ -50,31 +66,44 @@ func logf(format string, args ...any) {
 
 func main() {
 	var o options
-	flag.BoolVar(&o.quick, "quick", false, "the quick set: pulsar, api mode, dim 768, batch 5000, 20000 rows, 20 s of lag (explicit flags still win)")
-	flag.StringVar(&o.mqs, "mq", "pulsar,kafka", "source MQs, comma-separated (pulsar,kafka); the bed is brought up once per MQ")
+	flag.BoolVar(&o.quick, "quick", false, "the quick set: pulsar, api mode, dim 768, batch 5000, 20 s of lag, no cost curve (explicit flags still win)")
+	flag.StringVar(&o.mqs, "mq", "pulsar,kafka", "source MQs, comma-separated (pulsar,kafka); the bed is brought up once per MQ and writer mode")
 	flag.StringVar(&o.modes, "modes", "api,replicate", "writer modes, comma-separated (api,replicate); replicate runs on a bed whose target has common.ttMsgEnabled=false and takes its baseline from the api configuration of the same MQ, dim and batch")
 	flag.StringVar(&o.dims, "dims", "128,768", "float vector dimensions, comma-separated")
 	flag.StringVar(&o.batches, "batches", "100,5000", "rows per insert call, comma-separated")
-	flag.IntVar(&o.rows, "rows", 100000, "rows per baseline and replication run")
+	flag.IntVar(&o.rows, "rows", 100000, "rows of each baseline and drain")
 	flag.IntVar(&o.shards, "shards", 2, "shards of the benchmark collections")
 	flag.DurationVar(&o.lagFor, "lag-duration", 30*time.Second, "how long the source is written during the lag run")
-	flag.Float64Var(&o.lagFrac, "lag-fraction", 0.5, "load of the lag run as a fraction of the baseline rate")
+	flag.Float64Var(&o.lagFrac, "lag-fraction", 0.5, "load of the lag run as a fraction of the rate the source sustained alone (measured in the same configuration)")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "longest wait for one run's rows to become visible")
-	flag.StringVar(&o.bedMode, "bed", "up", "up: bring the bed up (testbed.sh up --mq X) and down around each MQ; running: use the bed already up (its MQ only)")
+	flag.StringVar(&o.bedMode, "bed", "up", "up: bring the bed up (testbed.sh up --mq X --target-mode M) and down around each group; running: use the bed already up (its MQ and mode only)")
 	flag.StringVar(&o.out, "out", "bench/results/latest.json", "results JSON")
-	flag.StringVar(&o.md, "md", "bench/results/latest.md", "results as a Markdown table (for docs/benchmarks.md)")
+	flag.StringVar(&o.md, "md", "bench/results/latest.md", "results as Markdown tables (for docs/benchmarks.md)")
 	flag.StringVar(&o.daemonBin, "daemon-bin", "", "daemon binary (default: build ./cmd/milvus-cdc)")
-	flag.StringVar(&o.daemonEnv, "daemon-env", "", "extra KEY=VALUE environment of the daemon, comma-separated (e.g. GODEBUG=gctrace=1)")
+	flag.StringVar(&o.daemonRev, "daemon-rev", "", "build the daemon from this git revision instead of the working tree (e.g. to measure before and after a change)")
+	flag.StringVar(&o.daemonEnv, "daemon-env", "", "extra KEY=VALUE environment of the daemon, comma-separated (e.g. GOMEMLIMIT=192MiB)")
 	flag.DurationVar(&o.floorFor, "lag-floor-duration", 5*time.Second, "how long the probe runs straight against the target, without load, to measure the floor of the lag measurement (0: skip)")
-	flag.BoolVar(&o.profile, "profile", false, "run the daemon with debug.pprof on and save CPU profiles (replication and lag runs) and heap profiles (after each) in the work directory")
+	flag.BoolVar(&o.profile, "profile", false, "run the daemon with debug.pprof on and save CPU profiles (drain and lag) and heap profiles (after each) in the work directory")
 	flag.StringVar(&o.with, "with", "", "results JSON of an earlier run: its results are carried into this run's output (those measured again are replaced) and its api-mode baselines serve replicate-mode configurations")
+	flag.BoolVar(&o.skipDrain, "skip-drain", false, "run only the cost curve")
+	flag.Float64Var(&o.idleCores, "idle-cpu", 0.10, "the bed is idle when each of its processes uses at most this many cores over -idle-window, twice in a row")
+	flag.DurationVar(&o.idleWindow, "idle-window", 2*time.Second, "window of the idle check")
+	flag.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "longest wait for the bed to go idle before a timed step (0: do not wait)")
+	flag.StringVar(&o.costMQs, "cost-curve", "pulsar,kafka", "MQs whose api-mode bed also measures the cost curve, comma-separated (empty: none)")
+	flag.StringVar(&o.costTasks, "cost-tasks", "1,4,16", "task counts of the cost curve (one collection each)")
+	flag.StringVar(&o.costColls, "cost-collections", "1,16,64", "collection counts of the cost curve (under one task)")
+	flag.Float64Var(&o.costLoad, "cost-load", 1000, "rows/s written during the cost curve's load window, over all its collections")
+	flag.IntVar(&o.costDim, "cost-dim", 128, "vector dimension of the cost curve's collections")
+	flag.IntVar(&o.costBatch, "cost-batch", 100, "rows per insert call of the cost curve's load")
+	flag.DurationVar(&o.costIdle, "cost-idle", 20*time.Second, "idle window of each cost-curve point")
+	flag.DurationVar(&o.costLoadFor, "cost-load-duration", 20*time.Second, "load window of each cost-curve point")
 	flag.Parse()
 	if o.quick {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		quick := map[string]func(){
 			"mq": func() { o.mqs = "pulsar" }, "modes": func() { o.modes = "api" }, "dims": func() { o.dims = "768" }, "batches": func() { o.batches = "5000" },
-			"rows": func() { o.rows = 20000 }, "lag-duration": func() { o.lagFor = 20 * time.Second },
+			"lag-duration": func() { o.lagFor = 20 * time.Second }, "cost-curve": func() { o.costMQs = "" },
 		}
 		for name, apply := range quick {
 			if !set[name] {
@@ -90,21 +119,70 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, o options) error {
+// plan is what one run measures, parsed from the flags.
+type plan struct {
+	cfgs       []bench.Config
+	costMQs    map[string]bool
+	costTasks  []int
+	costColls  []int
+	daemonEnv  []string
+	daemonName string
+}
+
+func parsePlan(o options) (plan, error) {
+	var p plan
 	dims, err := bench.ParsePositiveInts("dims", o.dims)
 	if err != nil {
-		return err
+		return p, err
 	}
 	batches, err := bench.ParsePositiveInts("batches", o.batches)
 	if err != nil {
-		return err
+		return p, err
 	}
-	cfgs, err := bench.Expand(bench.ParseList(o.mqs), bench.ParseList(o.modes), dims, batches, o.rows)
-	if err != nil {
-		return err
+	if p.cfgs, err = bench.Expand(bench.ParseList(o.mqs), bench.ParseList(o.modes), dims, batches, o.rows); err != nil {
+		return p, err
 	}
 	if o.bedMode != "up" && o.bedMode != "running" {
-		return fmt.Errorf("%w: -bed %q: want up or running", bench.ErrBadFlag, o.bedMode)
+		return p, fmt.Errorf("%w: -bed %q: want up or running", bench.ErrBadFlag, o.bedMode)
+	}
+	if p.costTasks, err = bench.ParsePositiveInts("cost-tasks", o.costTasks); err != nil {
+		return p, err
+	}
+	if p.costColls, err = bench.ParsePositiveInts("cost-collections", o.costColls); err != nil {
+		return p, err
+	}
+	if o.costLoad <= 0 || o.costDim <= 0 || o.costBatch <= 0 {
+		return p, fmt.Errorf("%w: -cost-load, -cost-dim and -cost-batch must be positive", bench.ErrBadFlag)
+	}
+	p.costMQs = map[string]bool{}
+	for _, mq := range bench.ParseList(o.costMQs) {
+		if mq != "pulsar" && mq != "kafka" {
+			return p, fmt.Errorf("%w: -cost-curve %q: want pulsar and/or kafka", bench.ErrBadFlag, mq)
+		}
+		p.costMQs[mq] = true
+	}
+	if o.skipDrain && len(p.costMQs) == 0 {
+		return p, fmt.Errorf("%w: -skip-drain without -cost-curve measures nothing", bench.ErrBadFlag)
+	}
+	if o.daemonBin != "" && o.daemonRev != "" {
+		return p, fmt.Errorf("%w: give -daemon-bin or -daemon-rev, not both", bench.ErrBadFlag)
+	}
+	p.daemonEnv = bench.ParseList(o.daemonEnv)
+	switch {
+	case o.daemonBin != "":
+		p.daemonName = "binary " + o.daemonBin
+	case o.daemonRev != "":
+		p.daemonName = "revision " + o.daemonRev
+	default:
+		p.daemonName = "working tree"
+	}
+	return p, nil
+}
+
+func run(ctx context.Context, o options) error {
+	p, err := parsePlan(o)
+	if err != nil {
+		return err
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -117,11 +195,15 @@ func run(ctx context.Context, o options) error {
 	logf("work directory (daemon logs): %s", work)
 	bin := o.daemonBin
 	if bin == "" {
-		if bin, err = buildDaemon(root, work); err != nil {
+		if bin, err = buildDaemon(root, o.daemonRev, work); err != nil {
 			return err
 		}
 	}
-	rep := bench.Report{Date: time.Now().UTC().Format(time.RFC3339), Commit: gitCommit(root), Machine: machine()}
+	if o.daemonRev != "" {
+		p.daemonName += " (" + gitCommitOf(root, o.daemonRev) + ")"
+	}
+	rep := bench.Report{Date: time.Now().UTC().Format(time.RFC3339), Commit: gitCommit(root), Machine: machine(),
+		Daemon: p.daemonName, DaemonEnv: p.daemonEnv}
 	var failed bool
 	baselines := map[string]bench.Result{} // api-mode results, for replicate mode
 	var carried []bench.Result
@@ -139,38 +221,34 @@ func run(ctx context.Context, o options) error {
 		rep.Included = prev.Date + ", commit " + prev.Commit
 		logf("carrying %d results of %s (%s)", len(carried), o.with, rep.Included)
 	}
-	for _, group := range groupByBed(cfgs) {
-		results := runGroup(ctx, o, root, bin, work, group, baselines)
-		for _, r := range results {
+	started := time.Now()
+	for _, group := range groupByBed(p.cfgs) {
+		g := runGroup(ctx, o, p, root, bin, work, group, baselines)
+		for _, r := range g.results {
 			failed = failed || r.Error != ""
 		}
-		rep.Results = append(rep.Results, results...)
+		rep.Results = append(rep.Results, g.results...)
+		if g.cost != nil {
+			for _, pt := range g.cost.Points {
+				failed = failed || pt.Error != ""
+			}
+			rep.CostCurves = append(rep.CostCurves, *g.cost)
+		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	rep.Results = bench.Carry(carried, rep.Results)
+	logf("measurements took %.1f min", time.Since(started).Minutes())
 	fmt.Println()
-	fmt.Printf("milvus-cdc benchmark, %s, commit %s, %s\n", rep.Date, rep.Commit, rep.Machine)
+	fmt.Printf("milvus-cdc benchmark, %s, commit %s, daemon %s, %s\n", rep.Date, rep.Commit, rep.Daemon, rep.Machine)
 	if err := bench.WriteTable(os.Stdout, rep.Results); err != nil {
 		return err
 	}
 	if err := bench.WriteJSON(underRoot(root, o.out), rep); err != nil {
 		return err
 	}
-	mdf, err := os.Create(underRoot(root, o.md))
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(mdf, "Run %s, commit %s, %s.\n\n", rep.Date, rep.Commit, rep.Machine)
-	if rep.Included != "" {
-		fmt.Fprintf(mdf, "Includes results of the run of %s (see started_at in the JSON).\n\n", rep.Included)
-	}
-	if err := bench.WriteMarkdown(mdf, rep.Results); err != nil {
-		mdf.Close()
-		return err
-	}
-	if err := mdf.Close(); err != nil {
+	if err := writeMarkdown(underRoot(root, o.md), rep); err != nil {
 		return err
 	}
 	logf("wrote %s and %s", o.out, o.md)
@@ -178,6 +256,29 @@ func run(ctx context.Context, o options) error {
 		return errors.New("at least one configuration failed (see the error column)")
 	}
 	return ctx.Err()
+}
+
+func writeMarkdown(path string, rep bench.Report) error {
+	mdf, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(mdf, "Run %s, commit %s, daemon %s, %s.\n\n", rep.Date, rep.Commit, rep.Daemon, rep.Machine)
+	if len(rep.DaemonEnv) > 0 {
+		fmt.Fprintf(mdf, "Daemon environment: `%s`.\n\n", strings.Join(rep.DaemonEnv, " "))
+	}
+	if rep.Included != "" {
+		fmt.Fprintf(mdf, "Includes results of the run of %s (see started_at in the JSON).\n\n", rep.Included)
+	}
+	err = bench.WriteMarkdown(mdf, rep.Results)
+	if err == nil && len(rep.CostCurves) > 0 {
+		fmt.Fprint(mdf, "\nCost curve:\n\n")
+		err = bench.WriteCostMarkdown(mdf, rep.CostCurves)
+	}
+	if cerr := mdf.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // underRoot resolves a relative output path against the repository root
@@ -203,18 +304,35 @@ func groupByBed(cfgs []bench.Config) [][]bench.Config {
 	return out
 }
 
-// runGroup runs every configuration of one MQ on one bed, which it brings up
-// and always takes down (with -bed up).
-func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []bench.Config, baselines map[string]bench.Result) []bench.Result {
-	fail := func(err error) []bench.Result {
-		out := make([]bench.Result, len(cfgs))
-		for i, c := range cfgs {
-			out[i] = bench.NewResult(c, time.Now())
-			out[i].Error = err.Error()
-		}
-		return out
-	}
+// groupResult is what one bed measured.
+type groupResult struct {
+	results []bench.Result
+	cost    *bench.CostCurve
+}
+
+// runGroup runs every configuration of one MQ and writer mode on one bed,
+// which it brings up and always takes down (with -bed up), then the cost
+// curve when this is the api-mode bed of an MQ of -cost-curve.
+func runGroup(ctx context.Context, o options, p plan, root, bin, work string, cfgs []bench.Config, baselines map[string]bench.Result) groupResult {
+	var g groupResult
 	mq, mode := cfgs[0].MQ, cfgs[0].Mode
+	withCost := p.costMQs[mq] && mode == bench.ModeAPI
+	fail := func(err error) groupResult {
+		if !o.skipDrain {
+			for _, c := range cfgs {
+				r := bench.NewResult(c, time.Now())
+				r.Error = err.Error()
+				g.results = append(g.results, r)
+			}
+		}
+		if withCost {
+			g.cost = &bench.CostCurve{MQ: mq, Mode: mode, Points: []bench.CostPoint{{Kind: bench.CostTasks, Error: err.Error()}}}
+		}
+		return g
+	}
+	if o.skipDrain && !withCost {
+		return g
+	}
 	if o.bedMode == "up" {
 		// A failed up cleans up after itself; a down then could stop a bed
 		// that someone else started with the same state directory.
@@ -230,199 +348,50 @@ func runGroup(ctx context.Context, o options, root, bin, work string, cfgs []ben
 	if b.MQ != mq || b.TargetMode != mode {
 		return fail(fmt.Errorf("the running bed is %s with a target in %s mode, not %s/%s", b.MQ, b.TargetMode, mq, mode))
 	}
-	var out []bench.Result
-	for _, c := range cfgs {
-		if ctx.Err() != nil {
-			break
-		}
-		r := runConfig(ctx, o, b, bin, work, c, baselines)
-		if r.Error != "" {
-			logf("%s: %s", c.Name(), r.Error)
-		} else if c.Mode == bench.ModeAPI {
-			baselines[baselineKey(c)] = r
-		}
-		out = append(out, r)
+	idle := idleCheck{maxCores: o.idleCores, window: o.idleWindow, timeout: o.idleTimeout}
+	if idle.procs, err = bedProcs(b.State); err != nil {
+		logf("idle check off: %v", err)
 	}
-	return out
+	if !o.skipDrain {
+		for _, c := range cfgs {
+			if ctx.Err() != nil {
+				break
+			}
+			r := runConfig(ctx, o, p, b, bin, work, c, baselines, idle)
+			if r.Error != "" {
+				logf("%s: %s", c.Name(), r.Error)
+			} else if c.Mode == bench.ModeAPI {
+				baselines[baselineKey(c)] = r
+			}
+			g.results = append(g.results, r)
+		}
+	}
+	if withCost && ctx.Err() == nil {
+		curve := runCostCurve(ctx, o, p, b, bin, work, idle)
+		g.cost = &curve
+	}
+	return g
 }
 
-// runConfig measures one configuration: baseline, replication and lag, back
-// to back, each on fresh collections, with a fresh daemon.
 // baselineKey identifies the data of a configuration regardless of mode.
 func baselineKey(c bench.Config) string {
 	return fmt.Sprintf("%s/dim%d/batch%d/rows%d", c.MQ, c.Dim, c.Batch, c.Rows)
 }
 
-func runConfig(ctx context.Context, o options, b *bed, bin, work string, cfg bench.Config, baselines map[string]bench.Result) (res bench.Result) {
-	res = bench.NewResult(cfg, time.Now())
-	fail := func(err error) bench.Result { res.Error = err.Error(); return res }
-	res.LoadAvg = loadAvg()
-	logf("=== %s (load average %s)", cfg.Name(), res.LoadAvg)
-	clients := map[string]client.Client{}
-	defer func() {
-		for _, c := range clients {
-			_ = c.Close()
-		}
-	}()
-	for _, k := range []string{"target", "targetWatch", "probeTarget", "source", "probe"} {
-		addr := b.TargetURI
-		if k == "source" || k == "probe" {
-			addr = b.SourceURI
-		}
-		c, err := connect(ctx, addr)
-		if err != nil {
-			return fail(err)
-		}
-		clients[k] = c
-	}
-	tgt, watch, src := clients["target"], clients["targetWatch"], clients["source"]
-	pool := vectorPool(cfg.Batch, cfg.Dim)
-	suffix := fmt.Sprintf("d%d_b%d_%d", cfg.Dim, cfg.Batch, time.Now().UnixNano()%1_000_000_000)
-	rowBytes := float64(cfg.RowBytes())
-
-	// 1. Baseline: the same data straight into the target. A target in
-	// replicate mode refuses direct inserts: use the api run's baseline.
-	if cfg.Mode == bench.ModeReplicate {
-		api, ok := baselines[baselineKey(cfg)]
-		if !ok {
-			return fail(fmt.Errorf("replicate mode needs the baseline of %s in the same run (a replicate-mode target refuses direct inserts); add -modes api,replicate", baselineKey(cfg)))
-		}
-		res.BaselineFrom = api.Config
-		res.BaselineRowsPerS, res.BaselineMiBPerS, res.BaselineInsertRowsPerS = api.BaselineRowsPerS, api.BaselineMiBPerS, api.BaselineInsertRowsPerS
-		res.LagFloorP50S, res.LagFloorP99S = api.LagFloorP50S, api.LagFloorP99S
-		logf("baseline of %s (measured earlier in this run): %.0f rows/s", api.Config, res.BaselineRowsPerS)
-	} else if err := measureBaseline(ctx, o, cfg, pool, clients, suffix, &res); err != nil {
-		return fail(err)
-	}
-
-	// 2. Replication: a fresh daemon and a task for one fresh collection.
-	dir := filepath.Join(work, strings.ReplaceAll(cfg.Name(), "/", "_"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fail(err)
-	}
-	env := bench.ParseList(o.daemonEnv)
-	if o.profile {
-		env = append(env, "MILVUS_CDC_DEBUG_PPROF=true")
-	}
-	d, err := startDaemon(bin, b.CDCConfig, dir, env)
-	if err != nil {
-		return fail(err)
-	}
-	defer d.stop()
-	coll := "bench_repl_" + suffix
-	defer dropCollection(tgt, coll)
-	defer dropCollection(src, coll)
-	taskID, err := d.createTask(ctx, b.TargetURI, coll, cfg.Mode)
-	if err != nil {
-		return fail(err)
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = d.cdc(dctx, "delete", map[string]any{"task_id": taskID, "ignore_not_found": true})
-	}()
-	if err := createLoadedCollection(ctx, src, coll, cfg.Dim, o.shards); err != nil {
-		return fail(err)
-	}
-	if err := waitLoaded(ctx, tgt, coll, 2*time.Minute); err != nil {
-		return fail(fmt.Errorf("replicated collection: %w (daemon log %s)", err, d.logPath))
-	}
-	cpu0, err := d.cpuSeconds()
-	if err != nil {
-		return fail(err)
-	}
-	callS0, calls0, err := d.targetCalls(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	var prof *profiler
-	if o.profile {
-		prof = startCPU(d.addr, dir)
-		defer prof.stop()
-		logf("profiles of this configuration: %s", dir)
-	}
-	repl, err := insertAndWatch(ctx, cfg, pool, src, coll, watch, coll, o.timeout)
-	prof.snapshot("heap", "heap-after-replication.pb.gz")
-	if err != nil {
-		return fail(fmt.Errorf("replication: %w (daemon log %s)", err, d.logPath))
-	}
-	cpu1, err := d.cpuSeconds()
-	if err != nil {
-		return fail(err)
-	}
-	callS1, calls1, err := d.targetCalls(ctx)
-	if err != nil {
-		return fail(err)
-	}
-	res.TargetCallSeconds, res.TargetCalls = callS1-callS0, calls1-calls0
-	if wall := repl.AllVisible.Sub(repl.Start).Seconds(); wall > 0 {
-		res.TargetBusy = res.TargetCallSeconds / (float64(o.shards) * wall)
-	}
-	res.SourceInsertRowsPerS = bench.Rate(float64(cfg.Rows), repl.LastInsert.Sub(repl.Start))
-	res.SetReplication(bench.Rate(float64(cfg.Rows), repl.AllVisible.Sub(repl.Start)), rowBytes,
-		repl.AllVisible.Sub(repl.LastInsert).Seconds(), cpu1-cpu0)
-	logf("replication: %.0f rows/s visible on the target (ratio %.2f), source accepted %.0f rows/s, catch-up %.2f s, CPU %.2f s, %.0f target calls taking %.2f s (busy %.2f)",
-		res.ReplicationRowsPerS, res.Ratio, res.SourceInsertRowsPerS, res.CatchUpSeconds, res.CDCCPUSeconds, res.TargetCalls, res.TargetCallSeconds, res.TargetBusy)
-
-	// 3. Lag at a fraction of the baseline rate.
-	res.LagLoadRowsPerS = o.lagFrac * res.BaselineRowsPerS
-	res.LagSeconds = o.lagFor.Seconds()
-	lags, lost, loadRows, err := lagRun(ctx, cfg, pool, src, clients["probe"], watch, coll, res.LagLoadRowsPerS, o.lagFor, time.Minute)
-	if err != nil {
-		return fail(fmt.Errorf("lag: %w (daemon log %s)", err, d.logPath))
-	}
-	prof.stop()
-	prof.snapshot("heap", "heap-after-lag.pb.gz")
-	prof.snapshot("allocs", "allocs.pb.gz")
-	res.LagLoadAchievedRowsPerS = bench.Rate(float64(loadRows), o.lagFor)
-	res.SetLag(bench.SummarizeLags(lags, lost))
-	logf("lag at %.0f rows/s (written: %.0f rows/s): %d markers, %d lost, p50 %.3f s, p95 %.3f s, p99 %.3f s, max %.3f s",
-		res.LagLoadRowsPerS, res.LagLoadAchievedRowsPerS, res.LagMarkers, res.LagLost, res.LagP50S, res.LagP95S, res.LagP99S, res.LagMaxS)
-	if res.CDCPeakRSSMiB, err = d.peakRSSMiB(); err != nil {
-		return fail(err)
-	}
-	logf("daemon peak RSS %.0f MiB", res.CDCPeakRSSMiB)
-	return res
-}
-
-// measureBaseline inserts the rows straight into the target (the physical
-// limit of replication) and runs the lag probe against it without load (the
-// floor of the lag measurement).
-func measureBaseline(ctx context.Context, o options, cfg bench.Config, pool [][]float32, clients map[string]client.Client, suffix string, res *bench.Result) error {
-	tgt, watch := clients["target"], clients["targetWatch"]
-	rowBytes := float64(cfg.RowBytes())
-	baseColl := "bench_base_" + suffix
-	if err := createLoadedCollection(ctx, tgt, baseColl, cfg.Dim, o.shards); err != nil {
-		return err
-	}
-	base, err := insertAndWatch(ctx, cfg, pool, tgt, baseColl, watch, baseColl, o.timeout)
-	if err != nil {
-		dropCollection(tgt, baseColl)
-		return fmt.Errorf("baseline: %w", err)
-	}
-	// The lag floor: markers written straight into the target and found by
-	// the same strong query; what the replication lag adds is above it.
-	if o.floorFor > 0 {
-		lags, lost, _, err := lagRun(ctx, cfg, pool, nil, clients["probeTarget"], watch, baseColl, 0, o.floorFor, 30*time.Second)
-		if err != nil {
-			dropCollection(tgt, baseColl)
-			return fmt.Errorf("lag floor: %w", err)
-		}
-		res.SetLagFloor(bench.SummarizeLags(lags, lost))
-		logf("lag floor (probe straight into the target, no load): p50 %.3f s, p99 %.3f s", res.LagFloorP50S, res.LagFloorP99S)
-	}
-	dropCollection(tgt, baseColl)
-	res.BaselineRowsPerS = bench.Rate(float64(cfg.Rows), base.AllVisible.Sub(base.Start))
-	res.BaselineMiBPerS = res.BaselineRowsPerS * rowBytes / (1 << 20)
-	res.BaselineInsertRowsPerS = bench.Rate(float64(cfg.Rows), base.LastInsert.Sub(base.Start))
-	logf("baseline: %.0f rows/s visible (%.1f MiB/s), inserts acknowledged at %.0f rows/s",
-		res.BaselineRowsPerS, res.BaselineMiBPerS, res.BaselineInsertRowsPerS)
-
-	return nil
-}
-
+// gitCommit is HEAD's short hash, with "-dirty" when tracked files outside
+// the results and docs differ from it (the daemon built is not HEAD's then).
 func gitCommit(root string) string {
-	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	c := gitCommitOf(root, "HEAD")
+	out, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results", ":!docs").Output()
+	if err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		c += "-dirty"
+	}
+	return c
+}
+
+// gitCommitOf is the short commit hash of rev, "unknown" when git cannot say.
+func gitCommitOf(root, rev string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", rev).Output()
 	if err != nil {
 		return "unknown"
 	}

@@ -36,11 +36,8 @@ func connect(ctx context.Context, addr string) (client.Client, error) {
 // createLoadedCollection creates id (int64 key, no autoID) + vec (float
 // vector), a FLAT index, and loads it, so that count(*) can be queried.
 func createLoadedCollection(ctx context.Context, c client.Client, name string, dim, shards int) error {
-	schema := entity.NewSchema().WithName(name).
-		WithField(entity.NewField().WithName(pkField).WithDataType(entity.FieldTypeInt64).WithIsPrimaryKey(true)).
-		WithField(entity.NewField().WithName(vecField).WithDataType(entity.FieldTypeFloatVector).WithDim(int64(dim)))
-	if err := c.CreateCollection(ctx, schema, int32(shards)); err != nil {
-		return fmt.Errorf("create collection %s: %w", name, err)
+	if err := createCollection(ctx, c, name, dim, shards); err != nil {
+		return err
 	}
 	idx, err := entity.NewIndexFlat(entity.L2)
 	if err != nil {
@@ -51,6 +48,18 @@ func createLoadedCollection(ctx context.Context, c client.Client, name string, d
 	}
 	if err := c.LoadCollection(ctx, name, false); err != nil {
 		return fmt.Errorf("load %s: %w", name, err)
+	}
+	return nil
+}
+
+// createCollection creates id (int64 key, no autoID) + vec (float vector),
+// without index or load (the cost curve only writes it).
+func createCollection(ctx context.Context, c client.Client, name string, dim, shards int) error {
+	schema := entity.NewSchema().WithName(name).
+		WithField(entity.NewField().WithName(pkField).WithDataType(entity.FieldTypeInt64).WithIsPrimaryKey(true)).
+		WithField(entity.NewField().WithName(vecField).WithDataType(entity.FieldTypeFloatVector).WithDim(int64(dim)))
+	if err := c.CreateCollection(ctx, schema, int32(shards)); err != nil {
+		return fmt.Errorf("create collection %s: %w", name, err)
 	}
 	return nil
 }
@@ -129,50 +138,157 @@ func insertBatch(ctx context.Context, c client.Client, coll string, firstID int6
 	return nil
 }
 
-// ingestRun is the timing of one full-speed insert stream and of its
-// visibility on the watched side.
-type ingestRun struct {
-	Start, LastInsert, AllVisible time.Time
-}
-
-// insertAndWatch inserts rows keys [0, cfg.Rows) into writer's coll as fast as
-// it accepts them, one batch after another, while polling count(*) (strong)
-// of watchColl on watcher until every row is visible.
-func insertAndWatch(ctx context.Context, cfg bench.Config, pool [][]float32, writer client.Client, coll string,
-	watcher client.Client, watchColl string, timeout time.Duration) (ingestRun, error) {
-	var run ingestRun
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	watchErr := make(chan error, 1)
-	visible := make(chan time.Time, 1)
-	go func() {
-		for {
-			n, err := countRows(ctx, watcher, watchColl)
-			if err == nil && n >= int64(cfg.Rows) {
-				visible <- time.Now()
-				return
-			}
-			if ctx.Err() != nil {
-				watchErr <- fmt.Errorf("rows visible on %s: %d of %d when the %s deadline passed (last error: %v)", watchColl, n, cfg.Rows, timeout, err)
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}()
-	run.Start = time.Now()
+// insertRows inserts keys [first, first+rows) into coll, batch after batch,
+// each call after the previous one returned; key k gets pool[(k-first)%batch].
+// It returns when the first call started and when the last one returned.
+func insertRows(ctx context.Context, cfg bench.Config, pool [][]float32, c client.Client, coll string, first int64) (start, last time.Time, err error) {
+	start = time.Now()
 	for off := 0; off < cfg.Rows; off += cfg.Batch {
 		n := min(cfg.Batch, cfg.Rows-off)
-		if err := insertBatch(ctx, writer, coll, int64(off), pool[:n], cfg.Dim); err != nil {
-			return run, err
+		if err := insertBatch(ctx, c, coll, first+int64(off), pool[:n], cfg.Dim); err != nil {
+			return start, time.Now(), err
 		}
 	}
-	run.LastInsert = time.Now()
-	select {
-	case run.AllVisible = <-visible:
-		return run, nil
-	case err := <-watchErr:
-		return run, err
+	return start, time.Now(), nil
+}
+
+// visibility is when strong count(*) answers on the watched collection
+// first saw any row and every row.
+type visibility struct {
+	First, All time.Time
+	Count      int64
+}
+
+// visibilityWatch polls count(*) with strong consistency: a new query every
+// pollEvery with up to maxInflight in flight, so an answer that sees every
+// row comes soon after they became queryable even though each strong query
+// waits for the target's next time tick.
+type visibilityWatch struct {
+	done chan struct{}
+	vis  visibility
+	err  error
+}
+
+const (
+	pollEvery   = 50 * time.Millisecond
+	maxInflight = 3
+)
+
+// watchVisible starts watching coll on c until want rows are visible or the
+// timeout passes; call it before the step that is timed.
+func watchVisible(ctx context.Context, c client.Client, coll string, want int64, timeout time.Duration) *visibilityWatch {
+	w := &visibilityWatch{done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		type answer struct {
+			n   int64
+			at  time.Time
+			err error
+		}
+		answers := make(chan answer, maxInflight)
+		tick := time.NewTicker(pollEvery)
+		defer tick.Stop()
+		inflight := 0
+		var last answer
+		for {
+			if inflight < maxInflight {
+				inflight++
+				go func() {
+					n, err := countRows(ctx, c, coll)
+					answers <- answer{n, time.Now(), err}
+				}()
+			}
+			select {
+			case <-ctx.Done():
+				w.err = fmt.Errorf("rows visible on %s: %d of %d when the %s deadline passed (last error: %v)", coll, last.n, want, timeout, last.err)
+				return
+			case a := <-answers:
+				inflight--
+				last = a
+				if a.err == nil && a.n > 0 && w.vis.First.IsZero() {
+					w.vis.First = a.at
+				}
+				if a.err == nil && a.n >= want {
+					w.vis.All, w.vis.Count = a.at, a.n
+					return
+				}
+			case <-tick.C:
+			}
+		}
+	}()
+	return w
+}
+
+// wait returns the visibility times once every row was seen.
+func (w *visibilityWatch) wait() (visibility, error) {
+	<-w.done
+	return w.vis, w.err
+}
+
+// spotCheck reads keys back from coll on c (strong) and compares their
+// vectors with the ones inserted (key k holds pool[(k-first)%len(pool)]).
+func spotCheck(ctx context.Context, c client.Client, coll string, cfg bench.Config, pool [][]float32, first int64, keys []int64) error {
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = strconv.FormatInt(k, 10)
 	}
+	rs, err := c.Query(ctx, coll, nil, pkField+" in ["+strings.Join(ids, ",")+"]", []string{pkField, vecField},
+		client.WithSearchQueryConsistencyLevel(entity.ClStrong))
+	if err != nil {
+		return fmt.Errorf("spot check query on %s: %w", coll, err)
+	}
+	idCol, ok := rs.GetColumn(pkField).(*entity.ColumnInt64)
+	if !ok {
+		return fmt.Errorf("spot check on %s: no int64 %s column in the answer", coll, pkField)
+	}
+	vecCol, ok := rs.GetColumn(vecField).(*entity.ColumnFloatVector)
+	if !ok {
+		return fmt.Errorf("spot check on %s: no float vector %s column in the answer", coll, vecField)
+	}
+	got := map[int64][]float32{}
+	for i, id := range idCol.Data() {
+		got[id] = vecCol.Data()[i]
+	}
+	for _, k := range keys {
+		v, ok := got[k]
+		if !ok {
+			return fmt.Errorf("spot check on %s: key %d missing", coll, k)
+		}
+		want := pool[int(k-first)%cfg.Batch]
+		if len(v) != len(want) {
+			return fmt.Errorf("spot check on %s: key %d has %d dimensions, want %d", coll, k, len(v), len(want))
+		}
+		for j := range v {
+			if v[j] != want[j] {
+				return fmt.Errorf("spot check on %s: key %d differs at dimension %d: %v, want %v", coll, k, j, v[j], want[j])
+			}
+		}
+	}
+	return nil
+}
+
+// spotKeys picks n keys spread over [first, first+rows): both ends and
+// evenly spaced ones between.
+func spotKeys(first int64, rows, n int) []int64 {
+	if rows <= 0 || n <= 0 {
+		return nil
+	}
+	n = min(n, rows)
+	out := make([]int64, 0, n)
+	seen := map[int64]bool{}
+	for i := 0; i < n; i++ {
+		k := first
+		if n > 1 {
+			k += int64(i) * int64(rows-1) / int64(n-1)
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // lagRun writes the source at rowsPerS for d while a probe writes one marker
