@@ -64,19 +64,42 @@ demo:
 demo-stop:
 	bash deployments/demo/demo.sh stop
 
-# Benchmark (bench/): per MQ and writer mode the bed comes up
-# (deployments/testbed/testbed.sh up --mq M --target-mode api|replicate, in the
-# caller's network namespace); per configuration the direct-insert baseline
-# (api mode; replicate mode reuses it), replication through a fresh daemon, lag
-# at half the baseline rate; the bed always comes down. Results:
-# bench/results/latest.json and latest.md; method in docs/benchmarks.md. Narrow
-# a run with BENCH_FLAGS, e.g. BENCH_FLAGS='-mq kafka -modes api -dims 768
-# -batches 5000'; BENCH_FLAGS=-profile saves pprof profiles of the daemon.
-.PHONY: bench bench-quick
+# Benchmark (bench/, docs/benchmarks.md). Per MQ and writer mode the bed comes
+# up (deployments/testbed/testbed.sh up --mq M --target-mode api|replicate, in
+# the caller's network namespace) and always comes down. Per configuration: the
+# direct-insert baseline into the target (api mode; replicate mode reuses it),
+# the drain of a backlog written while the task is paused, lag at half the
+# source's own rate, the daemon's CPU and peak RSS; on each MQ's api bed the
+# cost curve (tasks and collections, idle and under load), plotted to
+# bench/results/cost-curve.png. Results: bench/results/latest.json and
+# latest.md. Narrow a run with BENCH_FLAGS, e.g. BENCH_FLAGS='-mq kafka -modes
+# api -dims 768 -batches 5000 -cost-curve ""'; measure another daemon with
+# BENCH_FLAGS='-daemon-rev <commit>' or '-daemon-env GOMEMLIMIT=192MiB'.
+.PHONY: bench bench-quick bench-cost bench-plot
 BENCH_FLAGS ?=
+BENCH_JSON  ?= bench/results/latest.json
+BENCH_PNG   ?= bench/results/cost-curve.png
+# matplotlib for the plot, in a virtual environment outside the repository.
+BENCH_VENV  ?= $(HOME)/.cache/milvus-cdc-bench/venv
 
+# The plot is drawn even when a configuration failed; the exit code is the run's.
 bench:
-	CGO_ENABLED=0 $(GO) run ./bench/cmd/bench $(BENCH_FLAGS)
+	@CGO_ENABLED=0 $(GO) run ./bench/cmd/bench -out $(BENCH_JSON) $(BENCH_FLAGS); rc=$$?; \
+	$(MAKE) --no-print-directory bench-plot BENCH_JSON=$(BENCH_JSON) BENCH_PNG=$(BENCH_PNG) || true; exit $$rc
 
 bench-quick:
-	CGO_ENABLED=0 $(GO) run ./bench/cmd/bench -quick $(BENCH_FLAGS)
+	CGO_ENABLED=0 $(GO) run ./bench/cmd/bench -quick -out $(BENCH_JSON) $(BENCH_FLAGS)
+
+# Only the cost curve (Pulsar unless BENCH_FLAGS says otherwise), then the plot.
+bench-cost:
+	@CGO_ENABLED=0 $(GO) run ./bench/cmd/bench -skip-drain -mq pulsar -modes api -cost-curve pulsar -out $(BENCH_JSON) $(BENCH_FLAGS); rc=$$?; \
+	$(MAKE) --no-print-directory bench-plot BENCH_JSON=$(BENCH_JSON) BENCH_PNG=$(BENCH_PNG) || true; exit $$rc
+
+# Redraws the cost-curve PNG from the JSON (no bed needed).
+bench-plot: $(BENCH_VENV)/.matplotlib
+	$(BENCH_VENV)/bin/python bench/plot_cost.py $(BENCH_JSON) $(BENCH_PNG)
+
+$(BENCH_VENV)/.matplotlib:
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet 'matplotlib>=3.8'
+	touch $@

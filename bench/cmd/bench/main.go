@@ -270,7 +270,9 @@ func writeMarkdown(path string, rep bench.Report) error {
 	if rep.Included != "" {
 		fmt.Fprintf(mdf, "Includes results of the run of %s (see started_at in the JSON).\n\n", rep.Included)
 	}
-	err = bench.WriteMarkdown(mdf, rep.Results)
+	if len(rep.Results) > 0 {
+		err = bench.WriteMarkdown(mdf, rep.Results)
+	}
 	if err == nil && len(rep.CostCurves) > 0 {
 		fmt.Fprint(mdf, "\nCost curve:\n\n")
 		err = bench.WriteCostMarkdown(mdf, rep.CostCurves)
