@@ -344,3 +344,35 @@ func markdownTable(header []string, rows [][]string) string {
 	}
 	return b.String()
 }
+
+var detailHeader = []string{"config", "baseline rows/s", "baseline inserts rows/s", "idle wait s", "bed idle", "drain CPU s",
+	"target calls", "target call s", "drain peak RSS MiB", "lag load → written rows/s", "lag p95 s", "lag max s", "lost",
+	"lag floor p50/p99 s", "lag peak RSS MiB", "load avg end"}
+
+func detailRow(r Result) []string {
+	if r.Error != "" {
+		row := make([]string, len(detailHeader))
+		row[0] = r.Config
+		for i := 1; i < len(row); i++ {
+			row[i] = "-"
+		}
+		return row
+	}
+	return []string{r.Config, fmt.Sprintf("%.0f", r.BaselineRowsPerS), fmt.Sprintf("%.0f", r.BaselineInsertRowsPerS),
+		fmt.Sprintf("%.1f", r.IdleWaitSeconds), fmt.Sprint(r.BedIdle), fmt.Sprintf("%.2f", r.DrainCPUS),
+		fmt.Sprintf("%.0f", r.TargetCalls), fmt.Sprintf("%.2f", r.TargetCallSeconds), fmt.Sprintf("%.0f", r.DrainPeakRSSMiB),
+		fmt.Sprintf("%.0f → %.0f", r.LagLoadRowsPerS, r.LagLoadAchievedRowsPerS), fmt.Sprintf("%.3f", r.LagP95S),
+		fmt.Sprintf("%.3f", r.LagMaxS), fmt.Sprint(r.LagLost),
+		fmt.Sprintf("%.3f / %.3f", r.LagFloorP50S, r.LagFloorP99S), fmt.Sprintf("%.0f", r.LagPeakRSSMiB), r.LoadAvgEnd}
+}
+
+// WriteDetailMarkdown prints the figures behind the main table, one row per
+// configuration (failed ones as dashes; their error is in the main table).
+func WriteDetailMarkdown(w io.Writer, results []Result) error {
+	rows := make([][]string, len(results))
+	for i, r := range results {
+		rows[i] = detailRow(r)
+	}
+	_, err := io.WriteString(w, markdownTable(detailHeader, rows))
+	return err
+}

@@ -142,7 +142,10 @@ func ptr(v float64) *float64 { return &v }
 func TestTables(t *testing.T) {
 	ok := Result{Config: "pulsar/api/dim768/batch5000/rows100000", DrainRatio: 0.85, DrainSeconds: 2, BaselineSeconds: 1.7,
 		DrainRowsPerS: 50000, DrainStartupSeconds: 0.25, TargetBusy: 0.6, CPUSPer10kRows: 0.08, SourceRowsPerS: 9000,
-		LagP50S: 0.3, LagP99S: 1.1, CDCPeakRSSMiB: 120, LoadAvg: "1.00 2.00 3.00"}
+		LagP50S: 0.3, LagP99S: 1.1, CDCPeakRSSMiB: 120, LoadAvg: "1.00 2.00 3.00",
+		BaselineRowsPerS: 58824, IdleWaitSeconds: 12.5, BedIdle: true, DrainCPUS: 0.8, TargetCalls: 40, TargetCallSeconds: 7.25,
+		DrainPeakRSSMiB: 250, LagLoadRowsPerS: 4500, LagLoadAchievedRowsPerS: 4400, LagP95S: 0.9, LagMaxS: 1.3, LagLost: 2,
+		LagFloorP50S: 0.2, LagFloorP99S: 0.4, LagPeakRSSMiB: 260, LoadAvgEnd: "4.00 5.00 6.00"}
 	bad := Result{Config: "kafka/api/dim128/batch100/rows10", Error: "bed down"}
 	tests := []struct {
 		name  string
@@ -152,6 +155,9 @@ func TestTables(t *testing.T) {
 	}{
 		{"text", func(b *bytes.Buffer, r []Result) error { return WriteTable(b, r) }, 3,
 			[]string{"drain ratio", "0.85", "2.00", "1.70", "50000", "0.25", "0.60", "0.080", "9000", "0.300", "1.100", "120", "1.00 2.00 3.00", "error: bed down"}},
+		{"details", func(b *bytes.Buffer, r []Result) error { return WriteDetailMarkdown(b, r) }, 4,
+			[]string{"| config | baseline rows/s |", "| pulsar/api/dim768/batch5000/rows100000 | 58824 | 0 | 12.5 | true | 0.80 | 40 | 7.25 | 250 | 4500 → 4400 |",
+				"| 0.900 | 1.300 | 2 | 0.200 / 0.400 | 260 | 4.00 5.00 6.00 |", "| kafka/api/dim128/batch100/rows10 | - | - |"}},
 		{"markdown", func(b *bytes.Buffer, r []Result) error { return WriteMarkdown(b, r) }, 4,
 			[]string{"| config | drain ratio |", "| --- | ---: |",
 				"| pulsar/api/dim768/batch5000/rows100000 | 0.85 | 2.00 | 1.70 | 50000 | 0.25 | 0.60 | 0.080 | 9000 | 0.300 | 1.100 | 120 | 1.00 2.00 3.00 |",

@@ -272,6 +272,10 @@ func writeMarkdown(path string, rep bench.Report) error {
 	}
 	if len(rep.Results) > 0 {
 		err = bench.WriteMarkdown(mdf, rep.Results)
+		if err == nil {
+			fmt.Fprint(mdf, "\nDetails:\n\n")
+			err = bench.WriteDetailMarkdown(mdf, rep.Results)
+		}
 	}
 	if err == nil && len(rep.CostCurves) > 0 {
 		fmt.Fprint(mdf, "\nCost curve:\n\n")
