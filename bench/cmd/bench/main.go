@@ -45,6 +45,7 @@ type options struct {
 	profile   bool
 	with      string
 	skipDrain bool
+	render    string
 
 	idleCores   float64
 	idleWindow  time.Duration
@@ -86,6 +87,7 @@ func main() {
 	flag.BoolVar(&o.profile, "profile", false, "run the daemon with debug.pprof on and save CPU profiles (drain and lag) and heap profiles (after each) in the work directory")
 	flag.StringVar(&o.with, "with", "", "results JSON of an earlier run: its results are carried into this run's output (those measured again are replaced) and its api-mode baselines serve replicate-mode configurations")
 	flag.BoolVar(&o.skipDrain, "skip-drain", false, "run only the cost curve")
+	flag.StringVar(&o.render, "render", "", "measure nothing: read this results JSON and write its Markdown tables to -md")
 	flag.Float64Var(&o.idleCores, "idle-cpu", 0.10, "the bed is idle when each of its processes uses at most this many cores over -idle-window, twice in a row")
 	flag.DurationVar(&o.idleWindow, "idle-window", 2*time.Second, "window of the idle check")
 	flag.DurationVar(&o.idleTimeout, "idle-timeout", 2*time.Minute, "longest wait for the bed to go idle before a timed step (0: do not wait)")
@@ -180,11 +182,18 @@ func parsePlan(o options) (plan, error) {
 }
 
 func run(ctx context.Context, o options) error {
-	p, err := parsePlan(o)
+	root, err := repoRoot()
 	if err != nil {
 		return err
 	}
-	root, err := repoRoot()
+	if o.render != "" {
+		rep, err := bench.ReadReport(underRoot(root, o.render))
+		if err != nil {
+			return err
+		}
+		return writeMarkdown(underRoot(root, o.md), rep)
+	}
+	p, err := parsePlan(o)
 	if err != nil {
 		return err
 	}
