@@ -24,7 +24,8 @@ const (
 // runCostCurve measures the daemon's memory and CPU with 1, 4, 16 tasks (one
 // collection each) and 1, 16, 64 collections under one task (the -cost-tasks
 // and -cost-collections lists), idle and under a fixed small load.
-func runCostCurve(ctx context.Context, o options, p plan, b *bed, bin, work string, idle idleCheck) bench.CostCurve {
+// saved gets the curve after each point.
+func runCostCurve(ctx context.Context, o options, p plan, b *bed, bin, work string, idle idleCheck, saved func(bench.CostCurve)) bench.CostCurve {
 	curve := bench.CostCurve{MQ: b.MQ, Mode: b.TargetMode, Dim: o.costDim, Batch: o.costBatch, LoadRowsPerS: o.costLoad,
 		IdleSeconds: o.costIdle.Seconds(), LoadSeconds: o.costLoadFor.Seconds()}
 	type point struct {
@@ -47,6 +48,8 @@ func runCostCurve(ctx context.Context, o options, p plan, b *bed, bin, work stri
 			logf("cost curve %s %d tasks / %d collections: %s", pt.kind, pt.tasks, pt.colls, cp.Error)
 		}
 		curve.Points = append(curve.Points, cp)
+		curve.Derive()
+		saved(curve)
 	}
 	curve.Derive()
 	logf("cost curve %s: idle %.2f MiB per extra task, %.2f MiB per extra collection", curve.MQ, curve.IdleMiBPerExtraTask, curve.IdleMiBPerExtraCollection)

@@ -129,6 +129,9 @@ type plan struct {
 	costColls  []int
 	daemonEnv  []string
 	daemonName string
+	// save writes what the run measured so far (the report as it stands plus
+	// the group in progress), so an interrupted or crashed run keeps it.
+	save func(groupResult)
 }
 
 func parsePlan(o options) (plan, error) {
@@ -229,6 +232,17 @@ func run(ctx context.Context, o options) error {
 		carried = prev.Results
 		rep.Included = prev.Date + ", commit " + prev.Commit
 		logf("carrying %d results of %s (%s)", len(carried), o.with, rep.Included)
+	}
+	out := underRoot(root, o.out)
+	p.save = func(g groupResult) {
+		snap := rep
+		snap.Results = bench.Carry(carried, append(append([]bench.Result(nil), rep.Results...), g.results...))
+		if g.cost != nil {
+			snap.CostCurves = append(append([]bench.CostCurve(nil), rep.CostCurves...), *g.cost)
+		}
+		if err := bench.WriteJSON(out, snap); err != nil {
+			logf("saving the results so far: %v", err)
+		}
 	}
 	started := time.Now()
 	for _, group := range groupByBed(p.cfgs) {
@@ -379,10 +393,11 @@ func runGroup(ctx context.Context, o options, p plan, root, bin, work string, cf
 				baselines[baselineKey(c)] = r
 			}
 			g.results = append(g.results, r)
+			p.save(g)
 		}
 	}
 	if withCost && ctx.Err() == nil {
-		curve := runCostCurve(ctx, o, p, b, bin, work, idle)
+		curve := runCostCurve(ctx, o, p, b, bin, work, idle, func(c bench.CostCurve) { g.cost = &c; p.save(g) })
 		g.cost = &curve
 	}
 	return g
