@@ -58,6 +58,9 @@ type Result struct {
 	BaselineSeconds        float64 `json:"baseline_s"`
 	BaselineRowsPerS       float64 `json:"baseline_rows_per_s"`
 	BaselineInsertRowsPerS float64 `json:"baseline_insert_rows_per_s"`
+	// BaselineWriters is how many clients inserted the baseline at once
+	// (-baseline-writers; 1 = one client, calls back to back).
+	BaselineWriters int `json:"baseline_writers"`
 	// BaselineFrom names the configuration whose baseline this one uses: a
 	// target in replicate mode refuses direct inserts, so replicate-mode
 	// configurations take the api-mode baseline of the same MQ, dim and batch
@@ -142,6 +145,7 @@ func (r *Result) SetBaseline(d, inserts time.Duration) {
 func (r *Result) UseBaseline(from Result) {
 	r.BaselineFrom = from.Config
 	r.BaselineSeconds, r.BaselineRowsPerS, r.BaselineInsertRowsPerS = from.BaselineSeconds, from.BaselineRowsPerS, from.BaselineInsertRowsPerS
+	r.BaselineWriters = from.BaselineWriters
 	r.LagFloorP50S, r.LagFloorP99S = from.LagFloorP50S, from.LagFloorP99S
 	r.deriveRatio()
 }

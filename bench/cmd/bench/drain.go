@@ -186,7 +186,8 @@ func measureBaseline(ctx context.Context, o options, cfg bench.Config, pool [][]
 	defer dropCollection(tgt, baseColl)
 	idle.waitIdle(ctx, "the baseline")
 	w := watchVisible(ctx, watch, baseColl, int64(cfg.Rows), o.timeout)
-	start, last, err := insertRows(ctx, cfg, pool, tgt, baseColl, 0)
+	res.BaselineWriters = max(1, o.baseWriters)
+	start, last, err := insertRowsConcurrently(ctx, cfg, pool, tgt, baseColl, 0, res.BaselineWriters)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
@@ -198,8 +199,8 @@ func measureBaseline(ctx context.Context, o options, cfg bench.Config, pool [][]
 	if err := spotCheck(ctx, watch, baseColl, cfg, pool, 0, spotKeys(0, cfg.Rows, spotCheckRows)); err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
-	logf("baseline: %.2f s to all %d rows visible (%.0f rows/s), inserts acknowledged at %.0f rows/s",
-		res.BaselineSeconds, cfg.Rows, res.BaselineRowsPerS, res.BaselineInsertRowsPerS)
+	logf("baseline (%d writer(s)): %.2f s to all %d rows visible (%.0f rows/s), inserts acknowledged at %.0f rows/s",
+		res.BaselineWriters, res.BaselineSeconds, cfg.Rows, res.BaselineRowsPerS, res.BaselineInsertRowsPerS)
 	// The lag floor: markers written straight into the target and found by
 	// the same strong query; what the replication lag adds is above it.
 	if o.floorFor > 0 {

@@ -25,27 +25,28 @@ import (
 )
 
 type options struct {
-	quick     bool
-	mqs       string
-	modes     string
-	dims      string
-	batches   string
-	rows      int
-	shards    int
-	lagFor    time.Duration
-	lagFrac   float64
-	timeout   time.Duration
-	bedMode   string
-	out       string
-	md        string
-	daemonBin string
-	daemonRev string
-	daemonEnv string
-	floorFor  time.Duration
-	profile   bool
-	with      string
-	skipDrain bool
-	render    string
+	quick       bool
+	mqs         string
+	modes       string
+	dims        string
+	batches     string
+	rows        int
+	shards      int
+	lagFor      time.Duration
+	lagFrac     float64
+	timeout     time.Duration
+	bedMode     string
+	out         string
+	md          string
+	daemonBin   string
+	daemonRev   string
+	daemonEnv   string
+	floorFor    time.Duration
+	profile     bool
+	with        string
+	skipDrain   bool
+	render      string
+	baseWriters int
 
 	idleCores   float64
 	idleWindow  time.Duration
@@ -87,6 +88,7 @@ func main() {
 	flag.BoolVar(&o.profile, "profile", false, "run the daemon with debug.pprof on and save CPU profiles (drain and lag) and heap profiles (after each) in the work directory")
 	flag.StringVar(&o.with, "with", "", "results JSON of an earlier run: its results are carried into this run's output (those measured again are replaced) and its api-mode baselines serve replicate-mode configurations")
 	flag.BoolVar(&o.skipDrain, "skip-drain", false, "run only the cost curve")
+	flag.IntVar(&o.baseWriters, "baseline-writers", 1, "clients inserting the baseline at once, each its own share of the keys (1: one client, calls back to back, like the source's writer)")
 	flag.StringVar(&o.render, "render", "", "measure nothing: read this results JSON and write its Markdown tables to -md")
 	flag.Float64Var(&o.idleCores, "idle-cpu", 0.10, "the bed is idle when each of its processes uses at most this many cores over -idle-window, twice in a row")
 	flag.DurationVar(&o.idleWindow, "idle-window", 2*time.Second, "window of the idle check")

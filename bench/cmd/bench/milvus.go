@@ -152,6 +152,56 @@ func insertRows(ctx context.Context, cfg bench.Config, pool [][]float32, c clien
 	return start, time.Now(), nil
 }
 
+// insertRowsConcurrently is insertRows with writers clients at once, each
+// inserting its own contiguous share of the keys (shares start at multiples
+// of the batch, so every key holds the same vector as with one writer).
+func insertRowsConcurrently(ctx context.Context, cfg bench.Config, pool [][]float32, c client.Client, coll string, first int64, writers int) (start, last time.Time, err error) {
+	if writers <= 1 {
+		return insertRows(ctx, cfg, pool, c, coll, first)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	start = time.Now()
+	for _, sh := range keyShares(cfg.Rows, cfg.Batch, writers) {
+		from := sh[0]
+		share := cfg
+		share.Rows = sh[1] - sh[0]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := insertRows(ctx, share, pool, c, coll, first+int64(from)); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return start, time.Now(), errors.Join(errs...)
+}
+
+// keyShares splits [0, rows) into at most writers contiguous [from, to)
+// ranges of whole batches (the last may be short).
+func keyShares(rows, batch, writers int) [][2]int {
+	if rows <= 0 || batch <= 0 || writers <= 0 {
+		return nil
+	}
+	batches := (rows + batch - 1) / batch
+	per := (batches + writers - 1) / writers
+	var out [][2]int
+	for w := 0; w < writers; w++ {
+		from, to := w*per*batch, min(rows, (w+1)*per*batch)
+		if from >= to {
+			break
+		}
+		out = append(out, [2]int{from, to})
+	}
+	return out
+}
+
 // visibility is when strong count(*) answers on the watched collection
 // first saw any row and every row.
 type visibility struct {

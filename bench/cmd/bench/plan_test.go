@@ -72,3 +72,23 @@ func TestParsePlan(t *testing.T) {
 		})
 	}
 }
+
+func TestKeyShares(t *testing.T) {
+	tests := []struct {
+		name                 string
+		rows, batch, writers int
+		want                 [][2]int
+	}{
+		{"even", 100000, 5000, 2, [][2]int{{0, 50000}, {50000, 100000}}},
+		{"whole batches, the last share short", 100000, 5000, 3, [][2]int{{0, 35000}, {35000, 70000}, {70000, 100000}}},
+		{"a partial last batch", 250, 100, 2, [][2]int{{0, 200}, {200, 250}}},
+		{"more writers than batches", 200, 100, 4, [][2]int{{0, 100}, {100, 200}}},
+		{"one writer", 10, 3, 1, [][2]int{{0, 10}}},
+		{"nothing", 0, 3, 2, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, keyShares(tc.rows, tc.batch, tc.writers))
+		})
+	}
+}
