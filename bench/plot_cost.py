@@ -20,12 +20,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 KINDS = (("tasks", "tasks (one collection each)"), ("collections", "collections under one task"))
 SERIES = (
     ("idle_rss_mib", "RSS MiB", "idle", "o-"),
-    ("load_rss_mib", "RSS MiB", "under load (mean)", "s-"),
-    ("load_peak_rss_mib", "RSS MiB", "under load (peak)", "^--"),
+    ("load_rss_mib", "RSS MiB", "under load (mean)", "s--"),
+    ("load_peak_rss_mib", "RSS MiB", "under load (peak)", "^:"),
 )
 CPU_SERIES = (
     ("idle_cpu_cores", "idle", "o-"),
-    ("load_cpu_cores", "under load", "s-"),
+    ("load_cpu_cores", "under load", "s--"),
 )
 
 
@@ -44,16 +44,17 @@ def plot(report, out):
     fig, axes = plt.subplots(2, 2, figsize=(11, 8), squeeze=False)
     for col, (kind, label) in enumerate(KINDS):
         ax_rss, ax_cpu = axes[0][col], axes[1][col]
-        for curve in curves:
+        for i, curve in enumerate(curves):
+            color = f"C{i}"  # one colour per MQ, one line style per series
             pts, count = points_of(curve, kind)
             if not pts:
                 continue
             xs = [p[count] for p in pts]
             name = f"{curve['mq']}/{curve['mode']}"
             for key, _, series, style in SERIES:
-                ax_rss.plot(xs, [p[key] for p in pts], style, label=f"{name} {series}")
+                ax_rss.plot(xs, [p[key] for p in pts], style, color=color, label=f"{name} {series}")
             for key, series, style in CPU_SERIES:
-                ax_cpu.plot(xs, [100 * p[key] for p in pts], style, label=f"{name} {series}")
+                ax_cpu.plot(xs, [100 * p[key] for p in pts], style, color=color, label=f"{name} {series}")
         counts = sorted({p[points_of(c, kind)[1]] for c in curves for p in points_of(c, kind)[0]})
         for ax, ylabel in ((ax_rss, "daemon RSS (MiB)"), (ax_cpu, "daemon CPU (% of one core)")):
             ax.set_xscale("log", base=2)
