@@ -130,13 +130,7 @@ var costHeader = []string{"MQ", "tasks", "collections", "start-up s", "idle RSS 
 
 func costRow(c CostCurve, p CostPoint) []string {
 	if p.Error != "" {
-		row := make([]string, len(costHeader))
-		row[0], row[1], row[2] = c.MQ, fmt.Sprint(p.Tasks), fmt.Sprint(p.Collections)
-		for i := 3; i < len(row); i++ {
-			row[i] = "-"
-		}
-		row[len(row)-1] = "error: " + p.Error
-		return row
+		return dashRow(len(costHeader), []string{c.MQ, fmt.Sprint(p.Tasks), fmt.Sprint(p.Collections)}, "error: "+p.Error)
 	}
 	return []string{c.MQ, fmt.Sprint(p.Tasks), fmt.Sprint(p.Collections), fmt.Sprintf("%.1f", p.StartupSeconds),
 		fmt.Sprintf("%.1f", p.IdleRSSMiB), fmt.Sprintf("%.1f", 100*p.IdleCPUCores),

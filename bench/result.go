@@ -295,13 +295,7 @@ var tableHeader = []string{"config", "drain ratio", "drain s", "baseline s", "dr
 
 func tableRow(r Result) []string {
 	if r.Error != "" {
-		row := make([]string, len(tableHeader))
-		row[0] = r.Config
-		for i := 1; i < len(row); i++ {
-			row[i] = "-"
-		}
-		row[len(row)-1] = "error: " + r.Error
-		return row
+		return dashRow(len(tableHeader), []string{r.Config}, "error: "+r.Error)
 	}
 	return []string{r.Config,
 		fmt.Sprintf("%.2f", r.DrainRatio), fmt.Sprintf("%.2f", r.DrainSeconds), fmt.Sprintf("%.2f", r.BaselineSeconds),
@@ -331,6 +325,18 @@ func WriteMarkdown(w io.Writer, results []Result) error {
 	return err
 }
 
+// dashRow is the row of something that was not measured: the first cells,
+// dashes, and last as the final cell.
+func dashRow(n int, first []string, last string) []string {
+	row := make([]string, n)
+	for i := range row {
+		row[i] = "-"
+	}
+	copy(row, first)
+	row[n-1] = last
+	return row
+}
+
 // markdownTable renders a header and rows, the first column left-aligned and
 // the others right-aligned.
 func markdownTable(header []string, rows [][]string) string {
@@ -355,12 +361,7 @@ var detailHeader = []string{"config", "baseline rows/s", "baseline inserts rows/
 
 func detailRow(r Result) []string {
 	if r.Error != "" {
-		row := make([]string, len(detailHeader))
-		row[0] = r.Config
-		for i := 1; i < len(row); i++ {
-			row[i] = "-"
-		}
-		return row
+		return dashRow(len(detailHeader), []string{r.Config}, "-")
 	}
 	return []string{r.Config, fmt.Sprintf("%.0f", r.BaselineRowsPerS), fmt.Sprintf("%.0f", r.BaselineInsertRowsPerS),
 		fmt.Sprintf("%.1f", r.IdleWaitSeconds), fmt.Sprint(r.BedIdle), fmt.Sprintf("%.2f", r.DrainCPUS),
