@@ -40,8 +40,9 @@ type TaskSpec struct {
 	EnableUserRole bool `json:"enableUserRole,omitempty"`
 	// DisableAutoStart keeps the task paused when the daemon restarts.
 	DisableAutoStart bool `json:"disableAutoStart,omitempty"`
-	// WriterMode is how the target is written: WriterModeAPI ("" means it)
-	// or WriterModeReplicate (docs/writer-modes.md).
+	// WriterMode is how the target is written: WriterModeAPI ("" means it),
+	// WriterModeReplicate (docs/writer-modes.md) or WriterModeKafka, which a
+	// Kafka target (Target.Kafka) implies (docs/kafka-sink.md).
 	WriterMode string `json:"writerMode,omitempty"`
 	// InitialSync copies the rows the in-scope collections hold when the
 	// task is created before following the changes after that point.
@@ -57,9 +58,13 @@ const (
 	// common.ttMsgEnabled=false and receives the source's messages through
 	// ReplicateMessage.
 	WriterModeReplicate = "replicate"
+	// WriterModeKafka publishes every change as a JSON change event to a
+	// Kafka topic (Target.Kafka); there is no target Milvus.
+	WriterModeKafka = "kafka"
 )
 
-// Target is the target Milvus and how to reach it.
+// Target is the target Milvus and how to reach it, or, when Kafka is set,
+// the Kafka topics change events are published to (URI is empty then).
 type Target struct {
 	// URI is http(s)://host:port or host:port; https enables TLS.
 	URI string `json:"uri"`
@@ -81,6 +86,51 @@ type Target struct {
 	ChannelNum int `json:"channelNum,omitempty"`
 	// IgnorePartition skips partition create/drop on the target.
 	IgnorePartition bool `json:"ignorePartition,omitempty"`
+	// Kafka is a Kafka target (writer mode "kafka"); nil for a Milvus.
+	Kafka *KafkaTarget `json:"kafka,omitempty"`
+}
+
+// KafkaTarget is where writer mode "kafka" publishes change events: the
+// brokers, the topics, and the producer's security and encoding settings.
+type KafkaTarget struct {
+	Brokers []string `json:"brokers"`
+	// Topic receives the change events of every collection; TopicTemplate
+	// (e.g. "cdc.{database}.{collection}") names one topic per collection
+	// instead. Exactly one of them is set.
+	Topic         string `json:"topic,omitempty"`
+	TopicTemplate string `json:"topicTemplate,omitempty"`
+	// SchemaTopic receives the DDL events; empty means Topic + ".schema",
+	// or "milvus-cdc.schema" with a TopicTemplate.
+	SchemaTopic string    `json:"schemaTopic,omitempty"`
+	SASL        KafkaSASL `json:"sasl"`
+	TLS         KafkaTLS  `json:"tls"`
+	// Compression is none, gzip, snappy, lz4 or zstd; empty means none.
+	Compression string `json:"compression,omitempty"`
+	// Format is "json" (vectors as JSON arrays, the default) or
+	// "json-base64" (vectors as base64 of their little-endian bytes).
+	Format string `json:"format,omitempty"`
+	// MaxMessageBytes bounds one event as the producer sends it; zero means
+	// the producer's default (1,000,012 bytes, the broker's default too).
+	MaxMessageBytes int32 `json:"maxMessageBytes,omitempty"`
+}
+
+// KafkaSASL authenticates the producer; an empty Mechanism disables SASL.
+type KafkaSASL struct {
+	// Mechanism is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism string `json:"mechanism,omitempty"`
+	Username  string `json:"username,omitempty"`
+	// Password is a secret: never log or return it.
+	Password string `json:"password,omitempty"`
+}
+
+// KafkaTLS is the producer's TLS setup: PEM file paths on the daemon's host.
+// Enabled with no CA file trusts the host's certificate authorities.
+type KafkaTLS struct {
+	Enabled    bool   `json:"enabled,omitempty"`
+	CAFile     string `json:"caFile,omitempty"`
+	CertFile   string `json:"certFile,omitempty"`
+	KeyFile    string `json:"keyFile,omitempty"`
+	ServerName string `json:"serverName,omitempty"`
 }
 
 // DefaultConnectTimeout applies when Target.ConnectTimeout is zero.
@@ -362,8 +412,12 @@ type StartPositioner interface {
 // plane marks such a task Failed rather than Paused; resume retries it.
 var ErrPermanent = errors.New("permanent failure")
 
-// Redacted is the URI without any user:password part, for errors and logs.
+// Redacted is the URI without any user:password part, for errors and logs;
+// for a Kafka target, "kafka://" and the brokers.
 func (t Target) Redacted() string {
+	if t.Kafka != nil {
+		return "kafka://" + strings.Join(t.Kafka.Brokers, ",")
+	}
 	at := strings.LastIndex(t.URI, "@")
 	if at < 0 {
 		return t.URI
