@@ -54,14 +54,12 @@ const (
 // broker's default message.max.bytes too.
 const DefaultMaxMessageBytes = 1_000_012
 
-// Delivery defaults: how long the producer keeps an unacknowledged event
-// before it reports the failure (and the pipeline retries the batch), and
-// how long one attempt waits for acknowledgements the producer cannot fail
-// yet (a request was sent and its answer is awaited).
-const (
-	DefaultDeliveryTimeout = 15 * time.Second
-	ackWaitMargin          = 15 * time.Second
-)
+// DefaultDeliveryTimeout is how long the producer keeps an unacknowledged
+// event before it reports the failure (and the pipeline retries the
+// batch). An attempt waits twice as long for acknowledgements the producer
+// cannot fail yet (it sent them and awaits the answer) before it reports
+// them as late; the next attempt waits for them again.
+const DefaultDeliveryTimeout = 15 * time.Second
 
 // legalTopic is the character set Kafka allows in a topic name.
 var legalTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
@@ -209,12 +207,11 @@ func (n topicNamer) topic(database, collection string) string {
 func clientOptions(k *corelib.KafkaTarget, deliveryTimeout time.Duration) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(k.Brokers...),
-		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent writes (franz-go's default) need it
+		// Idempotent (franz-go's default), which needs acks from all in-sync
+		// replicas: per-partition order holds across the producer's retries.
+		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(compressions[strings.ToLower(k.Compression)]),
 		kgo.RecordDeliveryTimeout(deliveryTimeout),
-		// Per-partition order holds across retries: an idempotent producer
-		// never writes a later event of a partition before an earlier one.
-		kgo.MaxProduceRequestsInflightPerBroker(5),
 		kgo.DialTimeout(10 * time.Second),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		// Bounds the events buffered in the client; Produce waits for room.

@@ -95,7 +95,7 @@ func (f *Factory) Open(ctx context.Context, t corelib.Target, env sink.Env) (sin
 		env: env, cl: cl, cluster: f.Cluster, format: format,
 		topics:      topicNamer{fixed: k.Topic, template: k.TopicTemplate, cluster: f.Cluster},
 		schemaTopic: schemaTopic(k), maxBytes: k.MaxMessageBytes,
-		ackWait:    f.deliveryTimeout() + ackWaitMargin,
+		ackWait:    2 * f.deliveryTimeout(),
 		topicsMade: map[string]bool{}, warned: map[string]bool{},
 	}
 	if err := w.ensureTopic(ctx, w.schemaTopic, 1); err != nil {
