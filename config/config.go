@@ -103,6 +103,18 @@ type Source struct {
 	MQ                   MQ         `mapstructure:"mq"`
 	ReplicateChannel     string     `mapstructure:"replicateChannel"`
 	DefaultPartitionName string     `mapstructure:"defaultPartitionName"`
+	// ClusterName names the source Milvus in the change events of writer
+	// mode "kafka" (source.cluster); empty means source.etcd.rootPath.
+	ClusterName string `mapstructure:"clusterName"`
+}
+
+// Cluster is the source's name in change events: ClusterName, or the etcd
+// root path that names a Milvus cluster's metadata.
+func (s Source) Cluster() string {
+	if s.ClusterName != "" {
+		return s.ClusterName
+	}
+	return s.Etcd.RootPath
 }
 
 // MQ is the source Milvus's message queue.

@@ -70,7 +70,6 @@ func TestCompatCreateValidation(t *testing.T) {
 		{"7 kafka without topic", `"kafka_connect_param":{"address":"k:9092"},` + scope, 400, "the kafka topic is empty"},
 		{"8 cache period", target + `,"buffer_config":{"period":-1},` + scope, 400, "the cache period is less zero"},
 		{"8 cache size", target + `,"buffer_config":{"size":-1},` + scope, 400, "the cache size is less zero"},
-		{"kafka unsupported", `"kafka_connect_param":{"address":"k:9092","topic":"t"},` + scope, 400, "the kafka target (kafka_connect_param) is not supported by this daemon yet; use milvus_connect_param"},
 		{"9 no collection info", target, 400, "the collection info is empty"},
 		{"10 two collection infos", target + `,"collection_infos":[{"name":"a"},{"name":"b"}]`, 400, "the collection info should be only one"},
 		{"10 two dbs", target + `,"db_collections":{"a":[{"name":"*"}],"b":[{"name":"*"}]}`, 400, "the collection info should be only one"},

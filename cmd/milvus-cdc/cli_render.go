@@ -53,9 +53,22 @@ func renderTaskTable(w io.Writer, tasks []rest.Task) error {
 			lag = formatLag(p.LagSeconds)
 			rows = strconv.FormatInt(rowsApplied(p), 10)
 		}
-		row(tw, t.ID, t.State, pipelineState, lag, rows, t.Target.URI, formatScope(t.Scope), clip(reasonOf(t.Reason, t.Pipeline), maxReasonInList))
+		row(tw, t.ID, t.State, pipelineState, lag, rows, targetText(t.Target), formatScope(t.Scope), clip(reasonOf(t.Reason, t.Pipeline), maxReasonInList))
 	}
 	return tw.Flush()
+}
+
+// targetText is the target in one word: the Milvus URI, or kafka://
+// brokers/topic (or the topic template) for a Kafka target.
+func targetText(t rest.TargetView) string {
+	if k := t.Kafka; k != nil {
+		topic := k.Topic
+		if topic == "" {
+			topic = k.TopicTemplate
+		}
+		return "kafka://" + strings.Join(k.Brokers, ",") + "/" + topic
+	}
+	return t.URI
 }
 
 // renderTask is the get view: every field of one task.
@@ -64,7 +77,7 @@ func renderTask(w io.Writer, t rest.Task) error {
 	row(tw, "ID:", t.ID)
 	row(tw, "State:", t.State)
 	row(tw, "Reason:", reasonOf(t.Reason, t.Pipeline))
-	row(tw, "Target:", fmt.Sprintf("%s (token set: %s)", t.Target.URI, yesNo(t.Target.TokenSet)))
+	row(tw, "Target:", fmt.Sprintf("%s (token set: %s)", targetText(t.Target), yesNo(t.Target.TokenSet)))
 	row(tw, "Writer mode:", t.WriterMode)
 	row(tw, "Scope:", formatScope(t.Scope))
 	if len(t.Exclude) > 0 {

@@ -13,6 +13,7 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/config"
 	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
@@ -53,6 +54,7 @@ func newPipelineFactory(cfg config.Source, metrics *pipeline.Metrics, lg *zap.Lo
 	clock := func(ctx context.Context) (time.Time, error) { return source.SourceClock(ctx, etcdCli, metaCfg) }
 	writers := sink.Registry{}
 	milvus.Register(writers)
+	kafka.Register(writers, cfg.Cluster())
 	return &pipeline.Factory{Source: src, Writers: writers, Logger: lg, Metrics: metrics, Clock: clock}, closeAll, nil
 }
 

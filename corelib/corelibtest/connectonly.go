@@ -8,6 +8,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/milvusconn"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
 )
 
 // NotReplicatingDetail is the status a ConnectOnly pipeline reports, so that
@@ -15,7 +16,7 @@ import (
 const NotReplicatingDetail = "connect-only test pipeline: the target was reachable when the task started, but no data is replicated"
 
 // ConnectOnlyFactory is a PipelineFactory for control-plane tests: it checks
-// that the target Milvus is reachable (at create, resume and restart) and
+// that the target (a Milvus, or a Kafka target's brokers) is reachable (at create, resume and restart) and
 // replicates nothing, saying so in Status.
 type ConnectOnlyFactory struct {
 	// DialOptions are appended to every target connection (tests dial an
@@ -25,7 +26,16 @@ type ConnectOnlyFactory struct {
 
 // Verify connects to the target and disconnects.
 func (f ConnectOnlyFactory) Verify(ctx context.Context, spec corelib.TaskSpec) error {
-	return milvusconn.CheckTarget(ctx, spec.Target, f.DialOptions...)
+	return checkTarget(ctx, spec.Target, f.DialOptions)
+}
+
+// checkTarget connects to a target Milvus, or asks a Kafka target's brokers
+// for their metadata.
+func checkTarget(ctx context.Context, t corelib.Target, dial []grpc.DialOption) error {
+	if t.Kafka != nil {
+		return (&kafka.Factory{}).Verify(ctx, t, nil)
+	}
+	return milvusconn.CheckTarget(ctx, t, dial...)
 }
 
 // New returns a pipeline that only checks the target when started.
@@ -43,7 +53,7 @@ type connectOnlyPipeline struct {
 }
 
 func (p *connectOnlyPipeline) Start(ctx context.Context) error {
-	err := milvusconn.CheckTarget(ctx, p.target, p.dial...)
+	err := checkTarget(ctx, p.target, p.dial)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.started = err == nil

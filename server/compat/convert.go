@@ -54,9 +54,6 @@ func toCreateInput(req *CreateRequest, maxNameLength int) (task.CreateInput, err
 	if req.BufferConfig.Size < 0 {
 		return task.CreateInput{}, bad("the cache size is less zero")
 	}
-	if hasKafka {
-		return task.CreateInput{}, task.Errorf(task.CodeUnsupported, "the kafka target (kafka_connect_param) is not supported by this daemon yet; use milvus_connect_param")
-	}
 
 	switch {
 	case len(req.CollectionInfos) == 0 && len(req.DBCollections) == 0:
@@ -86,22 +83,13 @@ func toCreateInput(req *CreateRequest, maxNameLength int) (task.CreateInput, err
 		info = infos[0]
 	}
 
+	target := milvusTarget(m)
+	if hasKafka {
+		target = corelib.Target{Kafka: kafkaTarget(k)}
+	}
 	spec := corelib.TaskSpec{
-		ID: req.TaskID,
-		Target: corelib.Target{
-			URI:            targetURI(m),
-			Token:          targetToken(m),
-			ConnectTimeout: time.Duration(m.ConnectTimeout) * time.Second,
-			TLS: corelib.TargetTLS{
-				ServerName:    m.DialConfig.ServerName,
-				ServerPEMPath: m.DialConfig.ServerPemPath,
-				CAPEMPath:     m.DialConfig.CaPemPath,
-				ClientPEMPath: m.DialConfig.ClientPemPath,
-				ClientKeyPath: m.DialConfig.ClientKeyPath,
-			},
-			ChannelNum:      m.ChannelNum,
-			IgnorePartition: m.IgnorePartition,
-		},
+		ID:     req.TaskID,
+		Target: target,
 		Scope: []corelib.CollectionScope{{
 			Database:         db,
 			Collection:       info.Name,
@@ -119,6 +107,24 @@ func toCreateInput(req *CreateRequest, maxNameLength int) (task.CreateInput, err
 		})
 	}
 	return task.CreateInput{Spec: spec, ReplicateChannelPosition: req.RPCChannelInfo.Position}, nil
+}
+
+// milvusTarget is the Milvus target of milvus_connect_param.
+func milvusTarget(m MilvusConnectParam) corelib.Target {
+	return corelib.Target{
+		URI:            targetURI(m),
+		Token:          targetToken(m),
+		ConnectTimeout: time.Duration(m.ConnectTimeout) * time.Second,
+		TLS: corelib.TargetTLS{
+			ServerName:    m.DialConfig.ServerName,
+			ServerPEMPath: m.DialConfig.ServerPemPath,
+			CAPEMPath:     m.DialConfig.CaPemPath,
+			ClientPEMPath: m.DialConfig.ClientPemPath,
+			ClientKeyPath: m.DialConfig.ClientKeyPath,
+		},
+		ChannelNum:      m.ChannelNum,
+		IgnorePartition: m.IgnorePartition,
+	}
 }
 
 // targetURI prefers uri; the deprecated host/port/enable_tls form becomes
@@ -157,11 +163,14 @@ func compatState(s meta.State) string {
 // the token, username and password keys stay absent.
 func fromView(v task.View) Task {
 	t := Task{
-		TaskID:            v.Spec.ID,
-		KafkaConnectParam: KafkaConnectParam{},
-		State:             compatState(v.State),
-		Reason:            v.Reason,
-		MilvusConnectParam: MilvusConnectParam{
+		TaskID: v.Spec.ID,
+		State:  compatState(v.State),
+		Reason: v.Reason,
+	}
+	if k := v.Spec.Target.Kafka; k != nil {
+		t.KafkaConnectParam = kafkaConnectParam(k)
+	} else {
+		t.MilvusConnectParam = MilvusConnectParam{
 			URI:             v.Spec.Target.URI,
 			ConnectTimeout:  int(v.Spec.Target.ConnectTimeout / time.Second),
 			ChannelNum:      v.Spec.Target.ChannelNum,
@@ -174,7 +183,7 @@ func fromView(v task.View) Task {
 				ClientPemPath: v.Spec.Target.TLS.ClientPEMPath,
 				ClientKeyPath: v.Spec.Target.TLS.ClientKeyPath,
 			},
-		},
+		}
 	}
 	t.PipelineStatus = v.Pipeline
 	if t.Reason == "" && v.Pipeline != nil && !v.Pipeline.Replicating && v.State == "Running" {

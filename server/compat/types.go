@@ -52,8 +52,8 @@ type DialConfig struct {
 	ClientKeyPath string `json:"client_key_path,omitempty"`
 }
 
-// KafkaConnectParam is milvus-cdc's Kafka target; accepted on the wire, not
-// supported by this daemon yet.
+// KafkaConnectParam is milvus-cdc's Kafka target: a task in writer mode
+// "kafka" (docs/kafka-sink.md). address lists the brokers, comma-separated.
 type KafkaConnectParam struct {
 	Address    string    `json:"address"`
 	Topic      string    `json:"topic"`
@@ -61,7 +61,9 @@ type KafkaConnectParam struct {
 	SASL       KafkaSASL `json:"sasl"`
 }
 
-// KafkaSASL holds Kafka SASL settings; the password is a secret.
+// KafkaSASL holds Kafka SASL settings, used when enable_sasl is set:
+// mechanisms PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; security_protocol
+// SASL_PLAINTEXT or SASL_SSL (TLS). The password is a secret.
 type KafkaSASL struct {
 	Username         string `json:"username,omitempty"`
 	Password         string `json:"password,omitempty"`
@@ -112,7 +114,8 @@ type CreateRequest struct {
 	BufferConfig       BufferConfig                `json:"buffer_config"`
 	NameMapping        []NameMapping               `json:"name_mapping"`
 	DisableAutoStart   bool                        `json:"disable_auto_start"`
-	// WriterMode is "api" (default) or "replicate"; not a milvus-cdc field.
+	// WriterMode is "api" (default) or "replicate", or "kafka", which a
+	// Kafka target implies; not a milvus-cdc field.
 	WriterMode string `json:"writer_mode"`
 }
 

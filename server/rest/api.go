@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
@@ -229,6 +230,9 @@ func toCreateInput(req CreateTaskRequest) task.CreateInput {
 		DisableAutoStart: req.DisableAutoStart,
 		WriterMode:       req.WriterMode,
 	}
+	if k := req.Target.Kafka; k != nil {
+		spec.Target.Kafka = kafkaTargetOf(k)
+	}
 	if t := req.Target.TLS; t != nil {
 		spec.Target.TLS = corelib.TargetTLS{ServerName: t.ServerName, ServerPEMPath: t.ServerPemPath, CAPEMPath: t.CaPemPath, ClientPEMPath: t.ClientPemPath, ClientKeyPath: t.ClientKeyPath}
 	}
@@ -268,6 +272,9 @@ func fromView(v task.View) Task {
 		WriterMode:       writerModeOf(v.Spec),
 		CreatedAt:        v.CreatedAt,
 		UpdatedAt:        v.UpdatedAt,
+	}
+	if k := v.Spec.Target.Kafka; k != nil {
+		t.Target.Kafka = kafkaViewOf(k, kafka.SchemaTopic(k))
 	}
 	if tls := v.Spec.Target.TLS; tls != (corelib.TargetTLS{}) {
 		t.Target.TLS = &TLS{ServerName: tls.ServerName, ServerPemPath: tls.ServerPEMPath, CaPemPath: tls.CAPEMPath, ClientPemPath: tls.ClientPEMPath, ClientKeyPath: tls.ClientKeyPath}

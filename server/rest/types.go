@@ -20,14 +20,16 @@ type CreateTaskRequest struct {
 	ReplicateChannel *ReplicateChannel `json:"replicateChannel,omitempty"`
 	EnableUserRole   bool              `json:"enableUserRole,omitempty"`
 	DisableAutoStart bool              `json:"disableAutoStart,omitempty"`
-	// WriterMode is "api" (default) or "replicate" (docs/writer-modes.md).
+	// WriterMode is "api" (default) or "replicate" (docs/writer-modes.md);
+	// a Kafka target implies "kafka".
 	WriterMode string `json:"writerMode,omitempty"`
 }
 
-// TargetRequest is the target Milvus of a new task.
+// TargetRequest is the target of a new task: a Milvus (uri), or Kafka.
 type TargetRequest struct {
-	URI   string `json:"uri"`
-	Token string `json:"token,omitempty"`
+	URI   string       `json:"uri"`
+	Kafka *KafkaTarget `json:"kafka,omitempty"`
+	Token string       `json:"token,omitempty"`
 	// TokenFile / TokenEnv give the token by reference on the daemon's host
 	// (a file under taskSecrets.dir, a variable starting with
 	// taskSecrets.envPrefix); at most one of Token, TokenFile, TokenEnv.
@@ -87,10 +89,12 @@ type Task struct {
 	UpdatedAt        time.Time       `json:"updatedAt"`
 }
 
-// TargetView is the target without its token; TokenSet says whether one is stored.
+// TargetView is the target without its token (or Kafka SASL password);
+// TokenSet says whether one is stored.
 type TargetView struct {
-	URI      string `json:"uri"`
-	TokenSet bool   `json:"tokenSet"`
+	URI      string           `json:"uri"`
+	Kafka    *KafkaTargetView `json:"kafka,omitempty"`
+	TokenSet bool             `json:"tokenSet"`
 	// TokenFile / TokenEnv are the token's reference, when given so.
 	TokenFile             string `json:"tokenFile,omitempty"`
 	TokenEnv              string `json:"tokenEnv,omitempty"`

@@ -61,8 +61,8 @@ type CreateInput struct {
 
 // View is a task as the APIs show it. It never carries secrets.
 type View struct {
-	Spec      corelib.TaskSpec // Target.Token is always empty
-	TokenSet  bool
+	Spec      corelib.TaskSpec // Target.Token and Target.Kafka.SASL.Password are always empty
+	TokenSet  bool             // a token (or a Kafka SASL password) is stored
 	State     meta.State
 	Reason    string
 	CreatedAt time.Time
@@ -122,6 +122,9 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	if in.Spec.ReplicateChannel == "" {
 		in.Spec.ReplicateChannel = c.limits.ReplicateChannel
 	}
+	if in.Spec.Target.Kafka != nil && in.Spec.WriterMode == "" {
+		in.Spec.WriterMode = corelib.WriterModeKafka // a Kafka target implies it
+	}
 	if err := c.validateSpec(in); err != nil {
 		return View{}, err
 	}
@@ -132,6 +135,9 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	if err := c.factory.Verify(ctx, resolved); err != nil {
 		if errors.Is(err, corelib.ErrTargetMode) {
 			return View{}, &Error{Code: CodeTargetMode, Field: "writerMode", Message: err.Error(), Err: err}
+		}
+		if in.Spec.Target.Kafka != nil {
+			return View{}, wrap(CodeTargetUnreachable, err, "fail to connect the kafka: %v", err)
 		}
 		return View{}, wrap(CodeTargetUnreachable, err, "fail to connect the milvus: %v", err)
 	}
@@ -153,7 +159,7 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	}
 	var sameTarget []corelib.TaskSpec
 	for _, t := range all {
-		if targetKey(t.Spec.Target.URI) == targetKey(in.Spec.Target.URI) {
+		if targetKey(t.Spec.Target) == targetKey(in.Spec.Target) {
 			sameTarget = append(sameTarget, t.Spec)
 		}
 	}
@@ -545,7 +551,14 @@ func (c *Controller) view(t meta.Task) View {
 	spec := t.Spec
 	tokenSet := spec.Target.Token != "" || spec.Target.TokenFile != "" || spec.Target.TokenEnv != ""
 	spec.Target.Token = ""
-	spec.Target.URI = spec.Target.Redacted() // a user:password in the URI is a secret too
+	if k := spec.Target.Kafka; k != nil {
+		kc := *k // the stored spec keeps its password
+		tokenSet = kc.SASL.Password != ""
+		kc.SASL.Password = ""
+		spec.Target.Kafka = &kc
+	} else {
+		spec.Target.URI = spec.Target.Redacted() // a user:password in the URI is a secret too
+	}
 	v := View{Spec: spec, TokenSet: tokenSet, State: t.State, Reason: t.Reason, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	if rp, ok := c.pipeline(t.Spec.ID); ok {
 		st := rp.p.Status()

@@ -2,6 +2,7 @@ package task
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
 )
 
 // validTaskID keeps ids safe as one etcd key segment.
@@ -28,8 +30,8 @@ func (c *Controller) validateSpec(in CreateInput) error {
 	if s.ID != "" && !validTaskID.MatchString(s.ID) {
 		return FieldErrorf(CodeValidation, "id", "the task_id %q is invalid: use 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or digit", s.ID)
 	}
-	if strings.TrimSpace(s.Target.URI) == "" {
-		return FieldErrorf(CodeValidation, "target.uri", "the downstream address is empty")
+	if err := validateTarget(s); err != nil {
+		return err
 	}
 	if s.Target.ConnectTimeout < 0 {
 		return FieldErrorf(CodeValidation, "target.connectTimeoutSeconds", "the milvus connect timeout is less zero")
@@ -44,9 +46,9 @@ func (c *Controller) validateSpec(in CreateInput) error {
 		return FieldErrorf(CodeValidation, "scope", "the collection info is empty")
 	}
 	switch s.WriterMode {
-	case "", corelib.WriterModeAPI, corelib.WriterModeReplicate:
+	case "", corelib.WriterModeAPI, corelib.WriterModeReplicate, corelib.WriterModeKafka:
 	default:
-		return FieldErrorf(CodeValidation, "writerMode", "the writer mode %q is unknown: use %q (the default) or %q", s.WriterMode, corelib.WriterModeAPI, corelib.WriterModeReplicate)
+		return FieldErrorf(CodeValidation, "writerMode", "the writer mode %q is unknown: use %q (the default) or %q, or give a Kafka target (writer mode %q)", s.WriterMode, corelib.WriterModeAPI, corelib.WriterModeReplicate, corelib.WriterModeKafka)
 	}
 	for i, sc := range s.Scope {
 		field := fmt.Sprintf("scope[%d]", i)
@@ -94,6 +96,35 @@ func (c *Controller) validateSpec(in CreateInput) error {
 	return nil
 }
 
+// validateTarget checks the target: a Milvus URI, or a Kafka target (not
+// both), in the writer mode that fits it.
+func validateTarget(s corelib.TaskSpec) error {
+	k := s.Target.Kafka
+	if k == nil {
+		if strings.TrimSpace(s.Target.URI) == "" {
+			return FieldErrorf(CodeValidation, "target.uri", "the downstream address is empty")
+		}
+		if s.WriterMode == corelib.WriterModeKafka {
+			return FieldErrorf(CodeValidation, "writerMode", "writer mode %q publishes to Kafka: give a Kafka target (target.kafka or kafka_connect_param) instead of a Milvus URI", corelib.WriterModeKafka)
+		}
+		return nil
+	}
+	if s.Target.URI != "" {
+		return FieldErrorf(CodeValidation, "target", "don't support milvus and kafka at the same time now")
+	}
+	if err := kafka.Validate(k); err != nil {
+		var fe *kafka.FieldError
+		if errors.As(err, &fe) {
+			return FieldErrorf(CodeValidation, fe.Field, "%s", fe.Message)
+		}
+		return FieldErrorf(CodeValidation, "target.kafka", "%v", err)
+	}
+	if s.WriterMode != corelib.WriterModeKafka {
+		return FieldErrorf(CodeValidation, "writerMode", "a Kafka target is written in writer mode %q, not %q: leave writerMode empty", corelib.WriterModeKafka, s.WriterMode)
+	}
+	return nil
+}
+
 // fullName is milvus-cdc's "db.collection" form used for overlap checks.
 func fullName(s corelib.CollectionScope) string { return s.Database + "." + s.Collection }
 
@@ -105,9 +136,18 @@ func matchName(pattern, name string) bool {
 	return (pd == corelib.Wildcard || pd == nd) && (pc == corelib.Wildcard || pc == nc)
 }
 
-// targetKey identifies a target for overlap checks: the URI without scheme.
-func targetKey(uri string) string {
-	u := strings.ToLower(strings.TrimSpace(uri))
+// targetKey identifies a target for overlap checks: the URI without
+// scheme, or for Kafka the brokers (milvus-cdc compares the address).
+func targetKey(t corelib.Target) string {
+	if t.Kafka != nil {
+		brokers := make([]string, len(t.Kafka.Brokers))
+		for i, b := range t.Kafka.Brokers {
+			brokers[i] = strings.ToLower(strings.TrimSpace(b))
+		}
+		sort.Strings(brokers)
+		return "kafka:" + strings.Join(brokers, ",")
+	}
+	u := strings.ToLower(strings.TrimSpace(t.URI))
 	u = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
 	return strings.TrimRight(u, "/")
 }

@@ -19,7 +19,7 @@ func TestCreateWriterMode(t *testing.T) {
 	in := spec("http://t:1", "default", "c")
 	in.Spec.WriterMode = "exact"
 	_, err := h.ctl.Create(ctx, in)
-	requireCode(t, err, task.CodeValidation, `the writer mode "exact" is unknown: use "api" (the default) or "replicate"`)
+	requireCode(t, err, task.CodeValidation, `the writer mode "exact" is unknown: use "api" (the default) or "replicate", or give a Kafka target (writer mode "kafka")`)
 	require.Equal(t, "writerMode", task.AsError(err).Field)
 
 	h.factory.verifyErr = fmt.Errorf("%w (target http://t:1)", milvus.ErrTargetNotReplicaMode)

@@ -164,8 +164,8 @@ func checkTemplate(tmpl string) error {
 	return checkTopic(rest)
 }
 
-// schemaTopic is the topic of the DDL events.
-func schemaTopic(k *corelib.KafkaTarget) string {
+// SchemaTopic is the topic of the DDL events of a Kafka target.
+func SchemaTopic(k *corelib.KafkaTarget) string {
 	switch {
 	case k.SchemaTopic != "":
 		return k.SchemaTopic

@@ -107,7 +107,7 @@ func (f *fakeTarget) Open(t *testing.T, env sink.Env) sink.Writer {
 func (f *fakeTarget) state(t *testing.T, coll *sink.Collection) *changelog.Collection {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	topics := []string{schemaTopic(&f.k), topicNamer{fixed: f.k.Topic, template: f.k.TopicTemplate, cluster: "by-dev"}.topic(coll.TargetDatabase, coll.TargetName)}
+	topics := []string{SchemaTopic(&f.k), topicNamer{fixed: f.k.Topic, template: f.k.TopicTemplate, cluster: "by-dev"}.topic(coll.TargetDatabase, coll.TargetName)}
 	st := readState(t, ctx, f.k.Brokers, topics)
 	if c := st.Collection(coll.ID); c != nil {
 		return c

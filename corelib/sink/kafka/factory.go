@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -74,10 +75,21 @@ func (f *Factory) Verify(ctx context.Context, t corelib.Target, _ func(context.C
 	defer cancel()
 	req := kmsg.NewPtrMetadataRequest() // no topics: the brokers only
 	if _, err := req.RequestWith(ctx, cl); err != nil {
-		return fmt.Errorf("%w: kafka %s: %v", corelib.ErrTargetUnreachable, t.Redacted(), err)
+		return &unreachableError{msg: fmt.Sprintf("kafka brokers %s unreachable: %v", strings.Join(t.Kafka.Brokers, ","), err), cause: err}
 	}
 	return nil
 }
+
+// unreachableError is a Kafka target that does not answer; it is a
+// corelib.ErrTargetUnreachable.
+type unreachableError struct {
+	msg   string
+	cause error
+}
+
+func (e *unreachableError) Error() string        { return e.msg }
+func (e *unreachableError) Unwrap() error        { return e.cause }
+func (e *unreachableError) Is(target error) bool { return target == corelib.ErrTargetUnreachable }
 
 // Open connects a writer and makes its schema topic (one partition, so
 // DDL keeps one order) and its fixed data topic exist.
@@ -94,7 +106,7 @@ func (f *Factory) Open(ctx context.Context, t corelib.Target, env sink.Env) (sin
 	w := &Writer{
 		env: env, cl: cl, cluster: f.Cluster, format: format,
 		topics:      topicNamer{fixed: k.Topic, template: k.TopicTemplate, cluster: f.Cluster},
-		schemaTopic: schemaTopic(k), maxBytes: k.MaxMessageBytes,
+		schemaTopic: SchemaTopic(k), maxBytes: k.MaxMessageBytes,
 		ackWait:    2 * f.deliveryTimeout(),
 		topicsMade: map[string]bool{}, warned: map[string]bool{},
 	}
