@@ -134,6 +134,9 @@ func (d *delivery) attempt(ctx context.Context, w *Writer) error {
 		d.state[i] = inFlight
 		d.inFlight++
 		idx := i
+		// The producer's delivery timeout counts from the record's
+		// timestamp: a record produced again starts afresh.
+		d.recs[i].Timestamp = time.Now()
 		w.cl.Produce(ctx, d.recs[i], func(_ *kgo.Record, err error) { d.results <- result{idx, err} })
 	}
 	timer := time.NewTimer(w.ackWait)
