@@ -133,3 +133,21 @@ func endOffsets(ctx context.Context, cl *kgo.Client, topics []string) (map[topic
 	}
 	return ends, nil
 }
+
+// Rebuild applies every event of topics (as ReadAll reads them) to a new
+// State.
+func Rebuild(ctx context.Context, opts []kgo.Opt, topics []string) (*State, error) {
+	st := &State{}
+	err := ReadAll(ctx, opts, topics, func(r *kgo.Record) error {
+		ev, err := Decode(r.Value)
+		if err != nil {
+			return fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		key, err := DecodeKey(r.Key)
+		if err != nil {
+			return fmt.Errorf("%s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
+		}
+		return st.Apply(ev, key)
+	})
+	return st, err
+}
