@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 
@@ -93,14 +94,17 @@ func encodeInsert(t *testing.T, format Format, fields ...*schemapb.FieldData) []
 	return out
 }
 
-func TestEncodeEveryFieldType(t *testing.T) {
+type fieldCase struct {
+	name   string
+	format Format
+	field  *schemapb.FieldData
+	want   [2]string // the JSON of row 0 and row 1
+}
+
+// fieldCases holds two rows of every field type the writer encodes.
+func fieldCases() []fieldCase {
 	nan := float32(math.NaN())
-	tests := []struct {
-		name   string
-		format Format
-		field  *schemapb.FieldData
-		want   [2]string // the JSON of row 0 and row 1
-	}{
+	return []fieldCase{
 		{"bool", FormatJSON, scalars("f", schemapb.DataType_Bool, &schemapb.ScalarField{Data: &schemapb.ScalarField_BoolData{BoolData: &schemapb.BoolArray{Data: []bool{true, false}}}}), [2]string{`true`, `false`}},
 		{"int8", FormatJSON, scalars("f", schemapb.DataType_Int8, &schemapb.ScalarField{Data: &schemapb.ScalarField_IntData{IntData: &schemapb.IntArray{Data: []int32{-128, 127}}}}), [2]string{`-128`, `127`}},
 		{"int16", FormatJSON, scalars("f", schemapb.DataType_Int16, &schemapb.ScalarField{Data: &schemapb.ScalarField_IntData{IntData: &schemapb.IntArray{Data: []int32{-32768, 32767}}}}), [2]string{`-32768`, `32767`}},
@@ -132,7 +136,23 @@ func TestEncodeEveryFieldType(t *testing.T) {
 		{"nullable, values of every row", FormatJSON, &schemapb.FieldData{FieldName: "f", Type: schemapb.DataType_Int32, ValidData: []bool{false, true}, Field: &schemapb.FieldData_Scalars{Scalars: &schemapb.ScalarField{Data: &schemapb.ScalarField_IntData{IntData: &schemapb.IntArray{Data: []int32{0, 42}}}}}}, [2]string{`null`, `42`}},
 		{"nullable, values of the valid rows", FormatJSON, &schemapb.FieldData{FieldName: "f", Type: schemapb.DataType_VarChar, ValidData: []bool{false, true}, Field: &schemapb.FieldData_Scalars{Scalars: &schemapb.ScalarField{Data: &schemapb.ScalarField_StringData{StringData: &schemapb.StringArray{Data: []string{"only"}}}}}}, [2]string{`null`, `"only"`}},
 	}
-	for _, tt := range tests {
+}
+
+// everyFieldType is one column of each case, each under its own name.
+func everyFieldType() []*schemapb.FieldData {
+	var out []*schemapb.FieldData
+	for i, c := range fieldCases() {
+		f := proto.Clone(c.field).(*schemapb.FieldData)
+		if !f.GetIsDynamic() {
+			f.FieldName = fmt.Sprintf("%s_%d", f.GetFieldName(), i)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func TestEncodeEveryFieldType(t *testing.T) {
+	for _, tt := range fieldCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			rows := encodeInsert(t, tt.format, tt.field)
 			for i, want := range tt.want {
