@@ -23,17 +23,36 @@ import (
 // command line, environment and working directory, and updates the PID file
 // so `testbed.sh down` still stops it.
 type bedProcess struct {
-	name, pidFile, logFile, healthURL string
-	args, env                         []string
-	dir                               string
+	name, pidFile, logFile string
+	// ready returns nil once the process serves again.
+	ready     func() error
+	args, env []string
+	dir       string
 }
 
 func targetProcess(t *testing.T, bed *Bed) *bedProcess {
 	t.Helper()
+	healthURL := bed.Env["TARGET_MILVUS_HEALTH_URL"]
+	require.NotEmpty(t, healthURL, "TARGET_MILVUS_HEALTH_URL missing from %s", bed.EnvFile)
+	return attachBedProcess(t, bed, "target milvus", "dst", filepath.Join("dst", "logs", "stdout.log"), func() error {
+		resp, err := http.Get(healthURL)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// attachBedProcess reads the running process of a bed component (its
+// directory under the bed's state) so it can be stopped and started again.
+func attachBedProcess(t *testing.T, bed *Bed, name, component, logFile string, ready func() error) *bedProcess {
+	t.Helper()
 	state := filepath.Dir(bed.EnvFile)
-	p := &bedProcess{name: "target milvus", pidFile: filepath.Join(state, "dst", "pid"),
-		logFile: filepath.Join(state, "dst", "logs", "stdout.log"), healthURL: bed.Env["TARGET_MILVUS_HEALTH_URL"]}
-	require.NotEmpty(t, p.healthURL, "TARGET_MILVUS_HEALTH_URL missing from %s", bed.EnvFile)
+	p := &bedProcess{name: name, pidFile: filepath.Join(state, component, "pid"), logFile: filepath.Join(state, logFile), ready: ready}
 	pid := p.pid(t)
 	read := func(name string) []string {
 		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, name))
@@ -76,7 +95,7 @@ func (p *bedProcess) stop(t *testing.T) {
 	t.Logf("%s (pid %d) stopped", p.name, pid)
 }
 
-// start runs the process again and waits until its health URL answers.
+// start runs the process again and waits until it is ready.
 func (p *bedProcess) start(t *testing.T) {
 	t.Helper()
 	log, err := os.OpenFile(p.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -94,12 +113,10 @@ func (p *bedProcess) start(t *testing.T) {
 	start := strings.Fields(rest)[19]
 	require.NoError(t, os.WriteFile(p.pidFile, []byte(fmt.Sprintf("%d %s\n", cmd.Process.Pid, start)), 0o644))
 	Eventually(t, context.Background(), 2*time.Minute, 500*time.Millisecond, p.name+" healthy", func(ctx context.Context) (bool, string, error) {
-		resp, err := http.Get(p.healthURL)
-		if err != nil {
+		if err := p.ready(); err != nil {
 			return false, err.Error(), nil
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, resp.Status, nil
+		return true, "", nil
 	})
 	t.Logf("%s restarted (pid %d)", p.name, cmd.Process.Pid)
 }

@@ -5,15 +5,19 @@ package e2e
 import (
 	"context"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"github.com/milvus-io/milvus-sdk-go/v2/entity"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka/kafkatest"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink/sinktest"
 )
@@ -32,6 +36,38 @@ func TestWriterConformsOnTheBedTarget(t *testing.T) {
 		bt.factory, bt.consistency = &milvus.APIFactory{}, entity.ClStrong
 	}
 	sinktest.Run(t, "conf", bt)
+}
+
+// TestKafkaWriterConformsOnTheBedKafka runs the writer conformance suite
+// with writer mode "kafka" against the bed's Kafka broker, read back by a
+// consumer that rebuilds each collection from the topics.
+func TestKafkaWriterConformsOnTheBedKafka(t *testing.T) {
+	bed := requireKafkaBed(t)
+	for _, k := range []corelib.KafkaTarget{
+		{Topic: UniqueName("e2e.conf")},
+		{TopicTemplate: UniqueName("e2e.conf") + ".{database}.{collection}", Compression: "lz4", Format: "json-base64"},
+	} {
+		k.Brokers = bed.KafkaBrokers
+		factory := &kafka.Factory{Cluster: "cdc-src"}
+		target := corelib.Target{Kafka: &k}
+		sinktest.Run(t, "conf", &kafkatest.Target{
+			Client: []kgo.Opt{kgo.SeedBrokers(bed.KafkaBrokers...)},
+			Topics: func(coll *sink.Collection) []string {
+				data := k.Topic
+				if data == "" {
+					data = strings.NewReplacer("{database}", coll.TargetDatabase, "{collection}", coll.TargetName).Replace(k.TopicTemplate)
+				}
+				return []string{kafka.SchemaTopic(&k), data}
+			},
+			OpenWriter: func(t *testing.T, env sink.Env) sink.Writer {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				w, err := factory.Open(ctx, target, env)
+				require.NoError(t, err)
+				return w
+			},
+		})
+	}
 }
 
 // bedTarget reads back the bed's target with the SDK.
