@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -434,20 +435,30 @@ func TestKafkaSinkKillMidStream(t *testing.T) {
 	DropCollectionOnCleanup(t, src, schema.CollectionName)
 	require.NoError(t, EnsureLoaded(ctx, src, schema.CollectionName))
 
-	const batches, batch = 30, 200
+	// A stream of small batches, then one large insert: the daemon is
+	// killed as soon as the large one's events start to arrive, while it
+	// is still publishing them and before its checkpoint.
+	const batches, batch, large = 10, 200, 4000
 	var written int
-	wait := streamInBackground(t, ctx, src, schema, batches, batch, 100*time.Millisecond, &written)
-	Eventually(t, ctx, catchUp, 200*time.Millisecond, "events of the first batches", func(ctx context.Context) (bool, string, error) {
-		n := len(sinkTopics(t, ctx, bed, topic))
-		return n >= 6*batch, fmt.Sprintf("%d events", n), nil
+	require.NoError(t, streamInBackground(t, ctx, src, schema, batches, batch, 100*time.Millisecond, &written)())
+	arrived := countRecords(t, ctx, bed, topic)
+	Eventually(t, ctx, catchUp, 100*time.Millisecond, "events of the first batches", func(context.Context) (bool, string, error) {
+		n := arrived()
+		return n >= batches*batch, fmt.Sprintf("%d events", n), nil
 	})
+	inserted := make(chan error, 1)
+	go func() { inserted <- insertInto(ctx, src, schema, "", batches*batch, large, large) }()
+	for arrived() < batches*batch+50 {
+		time.Sleep(2 * time.Millisecond)
+	}
 	before := d.checkpoints(t, id)
 	d.Kill(t)
-	t.Logf("killed with checkpoints %v", before)
-	time.Sleep(2 * time.Second)
+	t.Logf("killed with %d events on the topic and checkpoints %v", arrived(), before)
+	require.NoError(t, <-inserted)
 	d.Start(t)
-	require.NoError(t, wait())
-	require.Equal(t, batches*batch, written)
+	// And more after the restart.
+	require.NoError(t, insertInto(ctx, src, schema, "", batches*batch+large, 2*batch, batch))
+	total := batches*batch + large + 2*batch
 	Eventually(t, ctx, catchUp, 2*time.Second, "the events rebuild the collection", sameAsSource(t, bed, src, schema, topic))
 
 	events := sinkTopics(t, ctx, bed, topic)
@@ -472,7 +483,26 @@ func TestKafkaSinkKillMidStream(t *testing.T) {
 	}
 	st := rebuild(t, events)
 	require.Equal(t, dups, st.Duplicates)
-	t.Logf("%d events for %d rows: %d sent again after the restart, all after the last checkpoint", len(events), batches*batch, dups)
+	t.Logf("%d events for %d rows: %d sent again after the restart, all after the last checkpoint", len(events), total, dups)
+}
+
+// countRecords counts, in the background until the test ends, the records
+// arriving on a topic; the returned function reads the count.
+func countRecords(t *testing.T, ctx context.Context, bed *Bed, topic string) func() int64 {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bed.KafkaBrokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(50*time.Millisecond))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(ctx)
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			n.Add(int64(cl.PollFetches(ctx).NumRecords()))
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done; cl.Close() })
+	return n.Load
 }
 
 // kafkaProcess is the bed's Kafka broker.
