@@ -519,10 +519,11 @@ func kafkaProcess(t *testing.T, bed *Bed) *bedProcess {
 	})
 }
 
-// TestKafkaSinkBrokerRestart: the broker stopped while rows stream in (the
-// bed's source shares it, so its writes wait too) and started again: the
-// task's status shows it retrying meanwhile, and afterwards the rebuilt
-// collection equals the source, nothing lost.
+// TestKafkaSinkBrokerRestart: the broker stopped while the daemon publishes
+// a large insert (the bed's source shares the broker, so its writes wait
+// too) and started again: the task's status shows the writer retrying
+// meanwhile, and afterwards the rebuilt collection equals the source,
+// nothing lost.
 func TestKafkaSinkBrokerRestart(t *testing.T) {
 	bed := requireKafkaBed(t)
 	ctx := context.Background()
@@ -536,14 +537,19 @@ func TestKafkaSinkBrokerRestart(t *testing.T) {
 	DropCollectionOnCleanup(t, src, schema.CollectionName)
 	require.NoError(t, EnsureLoaded(ctx, src, schema.CollectionName))
 
-	const batches, batch = 24, 200
+	const batches, batch, large = 8, 200, 4000
 	var written int
-	wait := streamInBackground(t, ctx, src, schema, batches, batch, 200*time.Millisecond, &written)
-	Eventually(t, ctx, catchUp, 200*time.Millisecond, "events of the first batches", func(ctx context.Context) (bool, string, error) {
-		n := len(sinkTopics(t, ctx, bed, topic))
-		return n >= 4*batch, fmt.Sprintf("%d events", n), nil
+	require.NoError(t, streamInBackground(t, ctx, src, schema, batches, batch, 100*time.Millisecond, &written)())
+	arrived := countRecords(t, ctx, bed, topic)
+	Eventually(t, ctx, catchUp, 100*time.Millisecond, "events of the first batches", func(context.Context) (bool, string, error) {
+		n := arrived()
+		return n >= batches*batch, fmt.Sprintf("%d events", n), nil
 	})
-
+	inserted := make(chan error, 1)
+	go func() { inserted <- insertRetrying(ctx, src, schema, batches*batch, large) }()
+	for arrived() < batches*batch+50 {
+		time.Sleep(2 * time.Millisecond)
+	}
 	broker.stop(t)
 	restarted := false
 	t.Cleanup(func() {
@@ -551,12 +557,14 @@ func TestKafkaSinkBrokerRestart(t *testing.T) {
 			broker.start(t) // leave the bed whole for the next tests
 		}
 	})
+	t.Logf("broker stopped with %d of %d events on the topic", arrived(), batches*batch+large)
 	seen := map[string]int{}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	applyFailed := false
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && !applyFailed; {
 		st := d.outageStatus(t, id)
 		if st.Pipeline.State == "retrying" && st.Pipeline.Error != nil {
 			seen[st.Pipeline.Error.Stage+": "+clip(st.Pipeline.Error.Message)]++
+			applyFailed = st.Pipeline.Error.Stage == "apply"
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -568,14 +576,27 @@ func TestKafkaSinkBrokerRestart(t *testing.T) {
 	}
 	sort.Strings(errs)
 	t.Logf("while the broker was down the status said retrying with: %v", errs)
-	require.NotEmpty(t, seen, "the status showed retrying while the broker was down")
+	require.True(t, applyFailed, "the status showed the writer retrying while the broker was down")
 
-	require.NoError(t, wait())
-	require.Equal(t, batches*batch, written)
+	require.NoError(t, <-inserted)
+	require.NoError(t, insertRetrying(ctx, src, schema, batches*batch+large, 2*batch))
 	Eventually(t, ctx, catchUp, 2*time.Second, "the events rebuild the collection", sameAsSource(t, bed, src, schema, topic))
 	Eventually(t, ctx, time.Minute, 500*time.Millisecond, "running again", func(context.Context) (bool, string, error) {
 		st := d.outageStatus(t, id)
 		return st.Pipeline.State == "running", st.Pipeline.State, nil
 	})
 	requireOrderPerKey(t, sinkTopics(t, ctx, bed, topic))
+}
+
+// insertRetrying inserts rows [from, from+count) in one request, again
+// while the source refuses it (its broker may be down), for three minutes.
+func insertRetrying(ctx context.Context, src client.Client, schema *entity.Schema, from, count int) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		err := insertInto(ctx, src, schema, "", from, count, count)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
 }

@@ -59,7 +59,7 @@ const DefaultMaxMessageBytes = 1_000_012
 // batch). An attempt waits twice as long for acknowledgements the producer
 // cannot fail yet (it sent them and awaits the answer) before it reports
 // them as late; the next attempt waits for them again.
-const DefaultDeliveryTimeout = 15 * time.Second
+const DefaultDeliveryTimeout = 10 * time.Second
 
 // legalTopic is the character set Kafka allows in a topic name.
 var legalTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
