@@ -187,7 +187,7 @@ func (e *batchEncoder) insert(coll *sink.Collection, m *source.Message, req inte
 		if i < len(tss) {
 			ts = tss[i]
 		}
-		v := make([]byte, 0, max(e.hint, len(prefix)+64))
+		v := make([]byte, 0, max(e.hint+e.hint/8, len(prefix)+64)) // rows of a message are about one size
 		v = append(v, prefix...)
 		v = e.rowTail(v, ts)
 		v = append(v, `,"before":null,"after":{`...)

@@ -31,7 +31,7 @@ func testCollection(pk *schemapb.FieldSchema) *sink.Collection {
 		Info: &source.Collection{ID: 7, Name: "c", Schema: &schemapb.CollectionSchema{Fields: []*schemapb.FieldSchema{pk}}}}
 }
 
-func msg(t *testing.T, body proto.Message) *source.Message {
+func msg(t testing.TB, body proto.Message) *source.Message {
 	raw, err := proto.Marshal(body)
 	require.NoError(t, err)
 	m, err := source.DecodeMessage(raw)

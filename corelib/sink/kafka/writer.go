@@ -59,7 +59,11 @@ func (w *Writer) Write(ctx context.Context, b *sink.Batch) error {
 	if err != nil {
 		return fmt.Errorf("encode the position of %s: %w", b.Channel, err)
 	}
-	enc := &batchEncoder{w: w, channel: b.Channel, position: pos, nowMs: time.Now().UnixMilli()}
+	rows := int64(0)
+	for _, c := range b.Changes {
+		rows += c.Rows()
+	}
+	enc := &batchEncoder{w: w, channel: b.Channel, position: pos, nowMs: time.Now().UnixMilli(), recs: make([]*kgo.Record, 0, rows)}
 	for _, c := range b.Changes {
 		if err := enc.change(c); err != nil {
 			return err
