@@ -15,7 +15,7 @@ const (
 	CodeRequestTooLarge   Code = "request_too_large"   // body over maxRequestBytes
 	CodeValidation        Code = "validation_failed"   // a field has a bad value
 	CodeInvalidPosition   Code = "invalid_position"    // a start position is not base64 msgpb.MsgPosition
-	CodeUnsupported       Code = "unsupported"         // valid for milvus-cdc, not supported here (Kafka target)
+	CodeUnsupported       Code = "unsupported"         // something this daemon's pipelines cannot do (e.g. answer synced)
 	CodeNotFound          Code = "task_not_found"      // unknown task id
 	CodeTaskExists        Code = "task_exists"         // create with an id that is taken
 	CodeStateConflict     Code = "task_state_conflict" // pause of a paused task, resume of a running one
