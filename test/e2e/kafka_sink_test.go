@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -388,34 +387,57 @@ func (d *Daemon) checkpoints(t *testing.T, id string) map[string]uint64 {
 	return out
 }
 
-// streamInBackground inserts batches of rows, one batch every pause,
-// retrying a batch the source refuses (its broker may be down) for up to
-// three minutes; the returned function waits for the end.
-func streamInBackground(t *testing.T, ctx context.Context, src client.Client, schema *entity.Schema, batches, batch int, pause time.Duration, written *int) func() error {
-	var mu sync.Mutex
-	done := make(chan error, 1)
-	go func() {
-		for i := 0; i < batches; i++ {
-			deadline := time.Now().Add(3 * time.Minute)
-			for {
-				err := insertInto(ctx, src, schema, "", i*batch, batch, batch)
-				if err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					done <- err
-					return
-				}
-				time.Sleep(time.Second)
-			}
-			mu.Lock()
-			*written += batch
-			mu.Unlock()
-			time.Sleep(pause)
-		}
-		done <- nil
-	}()
-	return func() error { return <-done }
+// kafkaStream is a collection on the source published by a Kafka task,
+// caught while the daemon publishes a large insert.
+type kafkaStream struct {
+	d      *Daemon
+	src    client.Client
+	topic  string
+	schema *entity.Schema
+	id     string
+	// arrived counts the records on the topic so far.
+	arrived func() int64
+	// inserted gets the large insert's outcome; rows is the number of rows
+	// written in all.
+	inserted chan error
+	rows     int
+}
+
+// publishingLargeInsert creates the collection and its task, inserts small
+// batches and waits for their events, then starts one insert of 4000 rows
+// and returns as soon as its first events arrive: the daemon is then
+// publishing a batch it has not checkpointed.
+func publishingLargeInsert(t *testing.T, bed *Bed, name string) *kafkaStream {
+	ctx := context.Background()
+	k := &kafkaStream{d: StartDaemon(t, bed), src: bed.ConnectSource(t, ctx), topic: UniqueName("e2e.kafka." + name),
+		schema: AllTypesSchema(UniqueName("e2e_kafka_" + name)), inserted: make(chan error, 1)}
+	k.id = k.d.createKafkaTask(t, k.topic, k.schema.CollectionName)
+	require.NoError(t, CreateCollection(ctx, k.src, k.schema, 2))
+	DropCollectionOnCleanup(t, k.src, k.schema.CollectionName)
+	require.NoError(t, EnsureLoaded(ctx, k.src, k.schema.CollectionName))
+
+	const batches, batch, large = 10, 200, 4000
+	for i := 0; i < batches; i++ {
+		require.NoError(t, insertInto(ctx, k.src, k.schema, "", i*batch, batch, batch))
+		time.Sleep(100 * time.Millisecond)
+	}
+	k.arrived = countRecords(t, ctx, bed, k.topic)
+	Eventually(t, ctx, catchUp, 100*time.Millisecond, "events of the first batches", func(context.Context) (bool, string, error) {
+		n := k.arrived()
+		return n >= batches*batch, fmt.Sprintf("%d events", n), nil
+	})
+	go func() { k.inserted <- insertRetrying(ctx, k.src, k.schema, batches*batch, large) }()
+	for k.arrived() < batches*batch+50 {
+		time.Sleep(2 * time.Millisecond)
+	}
+	k.rows = batches*batch + large
+	return k
+}
+
+// more inserts rows after the large insert.
+func (k *kafkaStream) more(t *testing.T, count int) {
+	require.NoError(t, insertRetrying(context.Background(), k.src, k.schema, k.rows, count))
+	k.rows += count
 }
 
 // TestKafkaSinkKillMidStream: the daemon killed with SIGKILL while rows
@@ -426,39 +448,14 @@ func streamInBackground(t *testing.T, ctx context.Context, src client.Client, sc
 func TestKafkaSinkKillMidStream(t *testing.T) {
 	bed := requireKafkaBed(t)
 	ctx := context.Background()
-	d := StartDaemon(t, bed)
-	src := bed.ConnectSource(t, ctx)
-	topic := UniqueName("e2e.kafka.kill")
-	schema := AllTypesSchema(UniqueName("e2e_kafka_kill"))
-	id := d.createKafkaTask(t, topic, schema.CollectionName)
-	require.NoError(t, CreateCollection(ctx, src, schema, 2))
-	DropCollectionOnCleanup(t, src, schema.CollectionName)
-	require.NoError(t, EnsureLoaded(ctx, src, schema.CollectionName))
-
-	// A stream of small batches, then one large insert: the daemon is
-	// killed as soon as the large one's events start to arrive, while it
-	// is still publishing them and before its checkpoint.
-	const batches, batch, large = 10, 200, 4000
-	var written int
-	require.NoError(t, streamInBackground(t, ctx, src, schema, batches, batch, 100*time.Millisecond, &written)())
-	arrived := countRecords(t, ctx, bed, topic)
-	Eventually(t, ctx, catchUp, 100*time.Millisecond, "events of the first batches", func(context.Context) (bool, string, error) {
-		n := arrived()
-		return n >= batches*batch, fmt.Sprintf("%d events", n), nil
-	})
-	inserted := make(chan error, 1)
-	go func() { inserted <- insertInto(ctx, src, schema, "", batches*batch, large, large) }()
-	for arrived() < batches*batch+50 {
-		time.Sleep(2 * time.Millisecond)
-	}
-	before := d.checkpoints(t, id)
+	k := publishingLargeInsert(t, bed, "kill")
+	d, src, topic, schema := k.d, k.src, k.topic, k.schema
+	before := d.checkpoints(t, k.id)
 	d.Kill(t)
-	t.Logf("killed with %d events on the topic and checkpoints %v", arrived(), before)
-	require.NoError(t, <-inserted)
+	t.Logf("killed with %d events on the topic and checkpoints %v", k.arrived(), before)
+	require.NoError(t, <-k.inserted)
 	d.Start(t)
-	// And more after the restart.
-	require.NoError(t, insertInto(ctx, src, schema, "", batches*batch+large, 2*batch, batch))
-	total := batches*batch + large + 2*batch
+	k.more(t, 400) // and more after the restart
 	Eventually(t, ctx, catchUp, 2*time.Second, "the events rebuild the collection", sameAsSource(t, bed, src, schema, topic))
 
 	events := sinkTopics(t, ctx, bed, topic)
@@ -483,7 +480,7 @@ func TestKafkaSinkKillMidStream(t *testing.T) {
 	}
 	st := rebuild(t, events)
 	require.Equal(t, dups, st.Duplicates)
-	t.Logf("%d events for %d rows: %d sent again after the restart, all after the last checkpoint", len(events), total, dups)
+	t.Logf("%d events for %d rows: %d sent again after the restart, all after the last checkpoint", len(events), k.rows, dups)
 }
 
 // countRecords counts, in the background until the test ends, the records
@@ -528,28 +525,8 @@ func TestKafkaSinkBrokerRestart(t *testing.T) {
 	bed := requireKafkaBed(t)
 	ctx := context.Background()
 	broker := kafkaProcess(t, bed)
-	d := StartDaemon(t, bed)
-	src := bed.ConnectSource(t, ctx)
-	topic := UniqueName("e2e.kafka.restart")
-	schema := AllTypesSchema(UniqueName("e2e_kafka_restart"))
-	id := d.createKafkaTask(t, topic, schema.CollectionName)
-	require.NoError(t, CreateCollection(ctx, src, schema, 2))
-	DropCollectionOnCleanup(t, src, schema.CollectionName)
-	require.NoError(t, EnsureLoaded(ctx, src, schema.CollectionName))
-
-	const batches, batch, large = 8, 200, 4000
-	var written int
-	require.NoError(t, streamInBackground(t, ctx, src, schema, batches, batch, 100*time.Millisecond, &written)())
-	arrived := countRecords(t, ctx, bed, topic)
-	Eventually(t, ctx, catchUp, 100*time.Millisecond, "events of the first batches", func(context.Context) (bool, string, error) {
-		n := arrived()
-		return n >= batches*batch, fmt.Sprintf("%d events", n), nil
-	})
-	inserted := make(chan error, 1)
-	go func() { inserted <- insertRetrying(ctx, src, schema, batches*batch, large) }()
-	for arrived() < batches*batch+50 {
-		time.Sleep(2 * time.Millisecond)
-	}
+	k := publishingLargeInsert(t, bed, "restart")
+	d, src, topic, schema, id := k.d, k.src, k.topic, k.schema, k.id
 	broker.stop(t)
 	restarted := false
 	t.Cleanup(func() {
@@ -557,7 +534,7 @@ func TestKafkaSinkBrokerRestart(t *testing.T) {
 			broker.start(t) // leave the bed whole for the next tests
 		}
 	})
-	t.Logf("broker stopped with %d of %d events on the topic", arrived(), batches*batch+large)
+	t.Logf("broker stopped with %d of %d events on the topic", k.arrived(), k.rows)
 	seen := map[string]int{}
 	applyFailed := false
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && !applyFailed; {
@@ -578,8 +555,8 @@ func TestKafkaSinkBrokerRestart(t *testing.T) {
 	t.Logf("while the broker was down the status said retrying with: %v", errs)
 	require.True(t, applyFailed, "the status showed the writer retrying while the broker was down")
 
-	require.NoError(t, <-inserted)
-	require.NoError(t, insertRetrying(ctx, src, schema, batches*batch+large, 2*batch))
+	require.NoError(t, <-k.inserted)
+	k.more(t, 400)
 	Eventually(t, ctx, catchUp, 2*time.Second, "the events rebuild the collection", sameAsSource(t, bed, src, schema, topic))
 	Eventually(t, ctx, time.Minute, 500*time.Millisecond, "running again", func(context.Context) (bool, string, error) {
 		st := d.outageStatus(t, id)
