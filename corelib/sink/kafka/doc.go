@@ -1,8 +1,8 @@
 // Package kafka is writer mode "kafka": it publishes every change the
 // pipeline hands it as a JSON change event to Kafka, for stream processors
 // (Flink, Kafka Connect, ksqlDB, search indexers) to consume. The envelope is
-// modelled on Debezium's: before/after, op c/u/d (r reserved for snapshot
-// reads), a source block with the cluster, database, collection, partition,
+// modelled on Debezium's: before/after, op c/u/d (and r for rows an initial
+// sync read), a source block with the cluster, database, collection, partition,
 // channel, the batch position and the hybrid timestamp; package changelog
 // holds its types and docs/kafka-sink.md and docs/kafka-sink.schema.json
 // describe it for consumers.

@@ -59,7 +59,11 @@ func encodePosition(pos source.Position) (string, error) {
 func (e *batchEncoder) change(c sink.Change) error {
 	switch c := c.(type) {
 	case *sink.Insert:
-		return e.insert(c.Coll, c.Msg, c.Request(), changelog.OpCreate)
+		op := changelog.OpCreate
+		if c.Read {
+			op = changelog.OpRead // a row the initial snapshot copied
+		}
+		return e.insert(c.Coll, c.Msg, c.Request(), op)
 	case *sink.Upsert:
 		return e.insert(c.Insert.Coll, c.Insert.Msg, c.Insert.Request(), changelog.OpUpdate)
 	case *sink.Delete:

@@ -96,6 +96,7 @@ func rowEvents(t *testing.T, format Format, fields []*schemapb.FieldData) [][]by
 	enc := &batchEncoder{w: testWriter(format), channel: "by-dev-rootcoord-dml_0", position: "CgJjaA==", nowMs: 1}
 	for _, c := range []sink.Change{
 		&sink.Insert{Coll: coll, Msg: msg(t, ins(10<<18))},
+		&sink.Insert{Coll: coll, Msg: msg(t, ins(10<<18)), Read: true},
 		&sink.Upsert{Delete: &sink.Delete{Coll: coll, Msg: msg(t, del(11<<18, &schemapb.IDs{IdField: &schemapb.IDs_IntId{IntId: &schemapb.LongArray{Data: []int64{1}}}}))},
 			Insert: &sink.Insert{Coll: coll, Msg: msg(t, ins(11<<18))}},
 		&sink.Delete{Coll: coll, Msg: msg(t, del(12<<18, &schemapb.IDs{IdField: &schemapb.IDs_IntId{IntId: &schemapb.LongArray{Data: []int64{2}}}}))},
@@ -107,6 +108,7 @@ func rowEvents(t *testing.T, format Format, fields []*schemapb.FieldData) [][]by
 	for _, r := range enc.recs {
 		out = append(out, r.Value)
 	}
-	require.Len(t, out, 6)
+	require.Len(t, out, 8)
+	require.Contains(t, string(out[2]), `"op":"r"`, "rows the initial snapshot read are op r")
 	return out
 }

@@ -56,6 +56,7 @@ func (v version) after(o version) bool { return v.ts > o.ts || (v.ts == o.ts && 
 
 type row struct {
 	version
+	sourceTs  uint64 // source.ts, which partition drops compare
 	partition string
 	values    map[string]json.RawMessage // nil: deleted
 }
@@ -108,7 +109,7 @@ func (v *View) Apply(k, value []byte) error {
 	case "drop_partition":
 		c.partDrp[ev.Partition] = max(c.partDrp[ev.Partition], src.Ts)
 		for pk, r := range c.rows {
-			if r.partition == ev.Partition && r.ts < src.Ts {
+			if r.partition == ev.Partition && r.sourceTs < src.Ts {
 				delete(c.rows, pk)
 			}
 		}
@@ -123,6 +124,12 @@ func (v *View) Apply(k, value []byte) error {
 	}
 	pk := string(kk.PK)
 	ver := version{src.Ts, src.Seq}
+	if ev.Op == "r" {
+		// A row an initial snapshot read ranks below every change of its
+		// key: the changes after a snapshot are streamed from a position
+		// before it.
+		ver = version{}
+	}
 	// A change at or below the last one applied to its key was applied
 	// already (the daemon sent it again after a restart) or is older.
 	if r := c.rows[pk]; r != nil && !ver.after(r.version) {
@@ -137,7 +144,7 @@ func (v *View) Apply(k, value []byte) error {
 			return nil
 		}
 	}
-	r := &row{version: ver, partition: part}
+	r := &row{version: ver, sourceTs: src.Ts, partition: part}
 	if ev.Op != "d" {
 		r.values = ev.After
 	}

@@ -28,7 +28,7 @@ const (
 	OpCreate = "c" // insert: after holds the row
 	OpUpdate = "u" // upsert: after holds the new row, before is null
 	OpDelete = "d" // delete: before holds the primary key only
-	OpRead   = "r" // snapshot read, reserved for an initial copy
+	OpRead   = "r" // a row an initial sync read: after holds it
 )
 
 // DDL event types (Event.Type), published on the schema topic.

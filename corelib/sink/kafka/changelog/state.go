@@ -13,7 +13,10 @@ import (
 //     or below the last one applied for its key is a duplicate (equal, a
 //     change sent again after a restart) or stale (lower) and is dropped,
 //     so the order in which topics and partitions are read does not matter;
-//   - c, u and r replace the row, d removes it;
+//   - c, u and r replace the row, d removes it; an r (a row an initial
+//     snapshot read) ranks below every c, u and d of its key, as (0, 0):
+//     the changes streamed after a snapshot start from a position before
+//     it, so a change and the snapshot can each hold the other;
 //   - a drop_partition at ts D removes the partition's rows changed before
 //     D, and makes row events of that partition before D stale;
 //   - collections are told apart by source.collection_id (a collection
@@ -56,8 +59,11 @@ type Row struct {
 	Values    map[string][]byte
 	Partition string
 	Deleted   bool
-	Ts        uint64
-	Seq       int
+	// Ts and Seq order the row's changes ((0, 0) for a snapshot read);
+	// SourceTs is the change's source.ts, which partition drops compare.
+	Ts       uint64
+	Seq      int
+	SourceTs uint64
 	// Received counts how often this change (same ts and seq) arrived: more
 	// than 1 means it was sent again.
 	Received int
@@ -131,7 +137,7 @@ func (s *State) Apply(ev *Event, key Key) error {
 		c := s.coll(src, key)
 		c.partition(ev.Partition).set(false, src.Ts)
 		for pk, r := range c.rows {
-			if r.Partition == ev.Partition && r.Ts < src.Ts {
+			if r.Partition == ev.Partition && r.SourceTs < src.Ts {
 				delete(c.rows, pk)
 			}
 		}
@@ -173,18 +179,22 @@ func (s *State) applyRow(ev *Event, key Key) error {
 		}
 	}
 	pk := string(key.PK)
+	ts, seq := src.Ts, src.Seq
+	if ev.Op == OpRead {
+		ts, seq = 0, 0
+	}
 	if r := c.rows[pk]; r != nil {
 		switch {
-		case src.Ts < r.Ts || (src.Ts == r.Ts && src.Seq < r.Seq):
+		case ts < r.Ts || (ts == r.Ts && seq < r.Seq):
 			s.Stale++
 			return nil
-		case src.Ts == r.Ts && src.Seq == r.Seq:
+		case ts == r.Ts && seq == r.Seq:
 			s.Duplicates++
 			r.Received++
 			return nil
 		}
 	}
-	r := &Row{PK: pk, Ts: src.Ts, Seq: src.Seq, Received: 1}
+	r := &Row{PK: pk, Ts: ts, Seq: seq, SourceTs: src.Ts, Received: 1}
 	if src.Partition != nil {
 		r.Partition = *src.Partition
 	}

@@ -45,6 +45,9 @@ func TestStateRules(t *testing.T) {
 		{"a dropped partition takes its rows", []step{s(rowEvent(OpCreate, 1, "p1", 10, 0, "a")), s(ddlEvent(TypeDropPartition, 1, 20, "p1"))}, "", 0, 0, 0},
 		{"a row of a dropped partition read after the drop is stale", []step{s(ddlEvent(TypeDropPartition, 1, 20, "p1")), s(rowEvent(OpCreate, 1, "p1", 10, 0, "a"))}, "", 0, 0, 1},
 		{"a partition created again takes new rows", []step{s(ddlEvent(TypeDropPartition, 1, 20, "p1")), s(rowEvent(OpCreate, 1, "p1", 30, 0, "new"))}, "new", 1, 0, 0},
+		{"a snapshot read ranks below an older change streamed after it", []step{s(rowEvent(OpRead, 1, "_default", 50, 3, "snap")), s(rowEvent(OpUpdate, 1, "_default", 10, 0, "live"))}, "live", 1, 0, 0},
+		{"a snapshot read after a change is stale", []step{s(rowEvent(OpCreate, 1, "_default", 10, 0, "live")), s(rowEvent(OpRead, 1, "_default", 50, 0, "snap"))}, "live", 1, 0, 1},
+		{"a snapshot read sent again is a duplicate", []step{s(rowEvent(OpRead, 1, "_default", 50, 0, "snap")), s(rowEvent(OpRead, 1, "_default", 60, 2, "snap"))}, "snap", 2, 1, 0},
 		{"a drop of another partition keeps the row", []step{s(rowEvent(OpCreate, 1, "_default", 10, 0, "a")), s(ddlEvent(TypeDropPartition, 1, 20, "p1"))}, "a", 1, 0, 0},
 	}
 	for _, tt := range tests {
