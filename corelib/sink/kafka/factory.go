@@ -73,7 +73,8 @@ func (f *Factory) Verify(ctx context.Context, t corelib.Target, _ func(context.C
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req := kmsg.NewPtrMetadataRequest() // no topics: the brokers only
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{} // none: the brokers only
 	if _, err := req.RequestWith(ctx, cl); err != nil {
 		return &unreachableError{msg: fmt.Sprintf("kafka brokers %s unreachable: %v", strings.Join(t.Kafka.Brokers, ","), err), cause: err}
 	}
