@@ -516,18 +516,18 @@ func kafkaProcess(t *testing.T, bed *Bed) *bedProcess {
 	})
 }
 
-// TestKafkaSinkBrokerRestart: the broker stopped while the daemon publishes
-// a large insert (the bed's source shares the broker, so its writes wait
-// too) and started again: the task's status shows the writer retrying
-// meanwhile, and afterwards the rebuilt collection equals the source,
-// nothing lost.
+// TestKafkaSinkBrokerRestart: the broker killed (SIGKILL, so it is gone at
+// once) while the daemon publishes a large insert, and started again; the
+// bed's source shares the broker, so its writes wait too. The task's status
+// shows the writer retrying meanwhile, and afterwards the rebuilt collection
+// equals the source, nothing lost.
 func TestKafkaSinkBrokerRestart(t *testing.T) {
 	bed := requireKafkaBed(t)
 	ctx := context.Background()
 	broker := kafkaProcess(t, bed)
 	k := publishingLargeInsert(t, bed, "restart")
 	d, src, topic, schema, id := k.d, k.src, k.topic, k.schema, k.id
-	broker.stop(t)
+	broker.kill(t)
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {

@@ -95,6 +95,17 @@ func (p *bedProcess) stop(t *testing.T) {
 	t.Logf("%s (pid %d) stopped", p.name, pid)
 }
 
+// kill ends the process with SIGKILL at once, as a crash does.
+func (p *bedProcess) kill(t *testing.T) {
+	t.Helper()
+	pid := p.pid(t)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	for alive(pid) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("%s (pid %d) killed", p.name, pid)
+}
+
 // start runs the process again and waits until it is ready.
 func (p *bedProcess) start(t *testing.T) {
 	t.Helper()
