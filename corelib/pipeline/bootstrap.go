@@ -53,14 +53,8 @@ func (p *Pipeline) bootstrap(ctx context.Context) (*boot, error) {
 	}
 
 	meta := newMetaView(b.snap)
-	r := &run{
-		log: p.log, health: h, w: b.w, info: b.w.Info(), meta: meta,
-		colls:       newCollections(scopeOf(p.spec), mappingOf(p.spec), meta),
-		progress:    newProgress(),
-		defaultPart: p.src.DefaultPartition(),
-		userRoles:   p.spec.EnableUserRole,
-	}
-	r.drops = newBarrier(r.progress)
+	r := newRun(p.log, h, b.w, meta, newCollections(scopeOf(p.spec), mappingOf(p.spec), meta), p.src.DefaultPartition())
+	r.userRoles = p.spec.EnableUserRole
 	b.r = r
 	p.mu.Lock()
 	p.r = r

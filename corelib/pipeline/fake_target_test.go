@@ -139,11 +139,7 @@ type testReplicator struct {
 func newTestReplicator(rules map[string][]string, mapping NameMapping) (*testReplicator, *recorder) {
 	rec := newRecorder()
 	meta := newMetaView(testSnapshot())
-	r := &testReplicator{run: &run{
-		log: zap.NewNop(), meta: meta,
-		colls: newCollections(NewScope(rules), mapping, meta), progress: newProgress(), defaultPart: "_default",
-	}, rec: rec}
-	r.drops = newBarrier(r.progress)
+	r := &testReplicator{run: newRun(zap.NewNop(), nil, nil, meta, newCollections(NewScope(rules), mapping, meta), "_default"), rec: rec}
 	r.useHealth(newHealth())
 	return r, rec
 }

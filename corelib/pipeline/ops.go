@@ -31,7 +31,7 @@ func (r *run) applyOperation(ctx context.Context, msg proto.Message, ts uint64) 
 			return nil
 		}
 		// Milvus drops only empty databases: wait for the collection drops before it.
-		if err := r.progress.waitAll(ctx, r.progress.channels(), ts); err != nil {
+		if err := r.waitChannels(ctx, "DropDatabase of "+m.GetDbName(), r.progress.channels(), ts); err != nil {
 			return err
 		}
 		return r.apply(ctx, nil, &sink.DropDatabase{At: at, Database: r.colls.mapping.TargetDatabase(m.GetDbName())})
@@ -96,7 +96,7 @@ func (r *run) onCollection(ctx context.Context, db, coll string, ts uint64, op s
 	st := r.colls.resolve(c.ID, db, coll)
 	octx, cancel := st.untilDropped(ctx)
 	defer cancel()
-	err := r.progress.waitAll(octx, st.shardChannels(), ts)
+	err := r.waitChannels(octx, op+" on "+db+"."+coll, st.shardChannels(), ts)
 	if err == nil && !st.isDropped() {
 		err = r.ensureCollection(octx, st, nil, ts)
 	}

@@ -153,7 +153,7 @@ func (pw *packWriter) dropCollection(ctx context.Context, m *source.Message, bod
 		return err
 	}
 	key := "collection-" + strconv.FormatInt(st.id, 10)
-	return r.drops.arrive(ctx, key, pw.pack.Channel, pw.barrierChannels(st), body.GetBase().GetTimestamp(), func() error {
+	return r.drops.arrive(ctx, key, "DropCollection of "+st.coll().String(), pw.pack.Channel, pw.barrierChannels(st), body.GetBase().GetTimestamp(), func() error {
 		err := r.apply(ctx, st, &sink.DropCollection{At: sink.At{Ts: m.BeginTs}, Coll: st.coll()})
 		if err == nil {
 			st.markDropped()
@@ -174,7 +174,7 @@ func (pw *packWriter) dropPartition(ctx context.Context, m *source.Message, body
 		return err
 	}
 	key := "partition-" + strconv.FormatInt(st.id, 10) + "-" + strconv.FormatInt(body.GetPartitionID(), 10)
-	return r.drops.arrive(ctx, key, pw.pack.Channel, pw.barrierChannels(st), body.GetBase().GetTimestamp(), func() error {
+	return r.drops.arrive(ctx, key, "DropPartition of "+st.coll().String()+"."+name, pw.pack.Channel, pw.barrierChannels(st), body.GetBase().GetTimestamp(), func() error {
 		err := r.apply(ctx, st, &sink.DropPartition{At: sink.At{Ts: m.BeginTs}, Coll: st.coll(), Partition: name})
 		if err == nil {
 			st.forgetPartition(name)

@@ -88,6 +88,7 @@ func (p *progress) waitingSince() map[string]time.Time {
 type channelPosition struct {
 	channel         string
 	applied, latest uint64
+	retired         bool // no live collection uses it and it has read everything (run.retired)
 }
 
 // positions returns every tracked channel's positions.
@@ -132,31 +133,6 @@ func (p *progress) channels() []string {
 	return out
 }
 
-// waitAll blocks until every named channel is tracked and has reached ts, or
-// ctx ends. An empty list waits for nothing.
-func (p *progress) waitAll(ctx context.Context, channels []string, ts uint64) error {
-	for {
-		p.mu.Lock()
-		done := true
-		for _, c := range channels {
-			if at, ok := p.applied[c]; !ok || at < ts {
-				done = false
-				break
-			}
-		}
-		changed := p.changed
-		p.mu.Unlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
 // barrier makes a drop wait for every shard of the collection. Milvus writes
 // a DropCollection (or DropPartition) message, with one timestamp, into each
 // physical channel the collection uses; the target may drop only after all of
@@ -172,8 +148,14 @@ func (p *progress) waitAll(ctx context.Context, channels []string, ts uint64) er
 // the drop would wait for that channel forever.
 type barrier struct {
 	progress *progress
-	mu       sync.Mutex
-	pending  map[string]*dropWait // by drop key
+	// retired and waits come from the run (nil in tests of the barrier
+	// alone: nothing is retired, nothing is registered).
+	retired func(channel string, now time.Time) bool
+	waits   *waits
+	giveUp  func(what string, missing []string, stuck time.Duration)
+
+	mu      sync.Mutex
+	pending map[string]*dropWait // by drop key
 }
 
 type dropWait struct {
@@ -181,6 +163,7 @@ type dropWait struct {
 	claimed bool // a caller runs apply; the others wait for done
 	done    chan struct{}
 	err     error
+	waitID  int // in waits, while the set is incomplete
 }
 
 func newBarrier(p *progress) *barrier {
@@ -188,28 +171,46 @@ func newBarrier(p *progress) *barrier {
 }
 
 // arrive registers channel's drop message (timestamp ts; 0 if unknown) for
-// key. The caller who finds the set complete (every one of channels arrived
-// or, for ts > 0, applied past ts) runs apply; every caller returns apply's
-// result once it ran, or ctx's error.
-func (b *barrier) arrive(ctx context.Context, key, channel string, channels []string, ts uint64, apply func() error) error {
+// key (what names it for the status). The caller who finds the set complete
+// (every one of channels arrived, retired, or, for ts > 0, applied past ts)
+// runs apply; every caller returns apply's result once it ran, or ctx's
+// error. A set that stays incomplete without progress for waitGiveUpAfter is
+// applied anyway (the give-up is counted).
+func (b *barrier) arrive(ctx context.Context, key, what, channel string, channels []string, ts uint64, apply func() error) error {
 	b.mu.Lock()
 	w, ok := b.pending[key]
 	if !ok {
 		w = &dropWait{arrived: map[string]bool{}, done: make(chan struct{})}
+		if b.waits != nil {
+			w.waitID = b.waits.add(what, ts, time.Now())
+		}
 		b.pending[key] = w
 	}
 	w.arrived[channel] = true
 	b.mu.Unlock()
 
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	for {
 		// Take the change signal before looking, so an advance between the
 		// look and the wait still wakes us.
 		changed := b.progress.changes()
+		now := time.Now()
 		b.mu.Lock()
-		run := !w.claimed && b.completeLocked(w, channels, ts)
+		missing, applied := b.missingLocked(w, channels, ts, now)
+		run := !w.claimed && len(missing) == 0
+		if !run && !w.claimed && b.waits != nil {
+			if stuck := b.waits.update(w.waitID, missing, applied, now); stuck >= waitGiveUpAfter {
+				b.giveUp(what, missing, stuck)
+				run = true
+			}
+		}
 		if run {
 			w.claimed = true
 			delete(b.pending, key)
+			if b.waits != nil {
+				b.waits.remove(w.waitID)
+			}
 		}
 		b.mu.Unlock()
 		if run {
@@ -221,23 +222,29 @@ func (b *barrier) arrive(ctx context.Context, key, channel string, channels []st
 		case <-w.done:
 			return w.err
 		case <-changed:
+		case <-tick.C:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
 }
 
-func (b *barrier) completeLocked(w *dropWait, channels []string, ts uint64) bool {
+// missingLocked lists the channels whose drop message the set still needs.
+func (b *barrier) missingLocked(w *dropWait, channels []string, ts uint64, now time.Time) ([]string, map[string]uint64) {
+	var missing []string
+	applied := map[string]uint64{}
 	for _, c := range channels {
-		if w.arrived[c] {
-			continue
+		at, ok := b.progress.at(c)
+		applied[c] = at
+		switch {
+		case w.arrived[c]:
+		case ts > 0 && ok && at >= ts:
+		case ok && b.retired != nil && b.retired(c, now):
+		default:
+			missing = append(missing, c)
 		}
-		if at, ok := b.progress.at(c); ts > 0 && ok && at >= ts {
-			continue
-		}
-		return false
 	}
-	return true
+	return missing, applied
 }
 
 // replicateProgress follows the replicate channel, which has no time ticks:

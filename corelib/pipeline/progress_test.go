@@ -8,22 +8,24 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 )
 
 func TestProgressWaitAll(t *testing.T) {
-	p := newProgress()
+	r := newRun(zap.NewNop(), newHealth(), nil, newMetaView(testSnapshot()), nil, "_default")
+	p := r.progress
 	p.track("a", 10)
 	p.track("b", 0)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(t, p.waitAll(ctx, nil, 100), "nothing to wait for")
-	require.NoError(t, p.waitAll(ctx, []string{"a"}, 10))
+	require.NoError(t, r.waitChannels(ctx, "op", nil, 100), "nothing to wait for")
+	require.NoError(t, r.waitChannels(ctx, "op", []string{"a"}, 10))
 
 	done := make(chan error, 1)
-	go func() { done <- p.waitAll(ctx, []string{"a", "b"}, 20) }()
+	go func() { done <- r.waitChannels(ctx, "op", []string{"a", "b"}, 20) }()
 	p.advance("a", 25)
 	select {
 	case <-done:
@@ -35,7 +37,7 @@ func TestProgressWaitAll(t *testing.T) {
 
 	short, cancelShort := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancelShort()
-	require.ErrorIs(t, p.waitAll(short, []string{"untracked"}, 1), context.DeadlineExceeded)
+	require.ErrorIs(t, r.waitChannels(short, "op", []string{"untracked"}, 1), context.DeadlineExceeded)
 }
 
 func TestBarrierAppliesOnceAfterEveryChannel(t *testing.T) {
@@ -50,13 +52,13 @@ func TestBarrierAppliesOnceAfterEveryChannel(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- b.arrive(context.Background(), "drop-1", c, channels, 100, apply)
+			errs <- b.arrive(context.Background(), "drop-1", "drop", c, channels, 100, apply)
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
 	require.EqualValues(t, 0, applied.Load(), "no drop before the last shard arrived")
 
-	require.NoError(t, b.arrive(context.Background(), "drop-1", "dml_2", channels, 100, apply))
+	require.NoError(t, b.arrive(context.Background(), "drop-1", "drop", "dml_2", channels, 100, apply))
 	wg.Wait()
 	close(errs)
 	for err := range errs {
@@ -69,7 +71,7 @@ func TestBarrierWaiterGivesUpWithContext(t *testing.T) {
 	b := newBarrier(newProgress())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := b.arrive(ctx, "k", "a", []string{"a", "b"}, 100, func() error { return nil })
+	err := b.arrive(ctx, "k", "drop", "a", []string{"a", "b"}, 100, func() error { return nil })
 	require.ErrorIs(t, err, context.Canceled)
 }
 
@@ -99,7 +101,7 @@ func TestBarrierCountsAChannelPastTheDropAsArrived(t *testing.T) {
 			defer cancel()
 			done := make(chan error, 1)
 			go func() {
-				done <- b.arrive(ctx, "drop", "dml_0", []string{"dml_0", "dml_1"}, tt.dropTs, func() error { applied.Add(1); return nil })
+				done <- b.arrive(ctx, "drop", "drop", "dml_0", []string{"dml_0", "dml_1"}, tt.dropTs, func() error { applied.Add(1); return nil })
 			}()
 			time.Sleep(20 * time.Millisecond)
 			p.advance("dml_1", tt.otherAt) // wakes the waiter

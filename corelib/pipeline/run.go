@@ -29,11 +29,23 @@ type run struct {
 	colls       *collections
 	progress    *progress
 	drops       *barrier
+	waits       *waits
 	defaultPart string
 	userRoles   bool // the task replicates users, roles and privileges
 	// snapshotEnd is when the task's initial snapshot finished (0: none):
 	// changes up to it may already be on the target.
 	snapshotEnd uint64
+}
+
+// newRun assembles the shared state of a run.
+func newRun(log *zap.Logger, h *health, w sink.Writer, meta *metaView, colls *collections, defaultPart string) *run {
+	r := &run{log: log, health: h, w: w, meta: meta, colls: colls, progress: newProgress(), waits: newWaits(), defaultPart: defaultPart}
+	if w != nil {
+		r.info = w.Info()
+	}
+	r.drops = newBarrier(r.progress)
+	r.drops.retired, r.drops.waits, r.drops.giveUp = r.retired, r.waits, r.giveUpWait
+	return r
 }
 
 // writerEnv lends the writer the pipeline's retry policy and health.
@@ -153,15 +165,29 @@ func (r *run) needsCreate(st *collState, partition string) bool {
 	return !st.partition(partition).isDone()
 }
 
+// positions are the channels' positions, retired ones marked.
+func (r *run) positions(now time.Time) []channelPosition {
+	pos := r.progress.positions()
+	for i := range pos {
+		pos[i].retired = r.meta != nil && r.retired(pos[i].channel, now)
+	}
+	return pos
+}
+
 // watermark is the lowest applied end timestamp over the source channels
-// the pipeline reads, 0 while one of them has applied nothing yet.
+// the pipeline reads, 0 while one of them has applied nothing yet. Retired
+// channels do not count: frozen at their last tick, they would hold the
+// watermark (and a replica's ticks) back for ever.
 func (r *run) watermark() uint64 {
 	var low uint64
-	for i, pos := range r.progress.positions() {
+	for _, pos := range r.positions(time.Now()) {
+		if pos.retired {
+			continue
+		}
 		if pos.applied == 0 {
 			return 0
 		}
-		if i == 0 || pos.applied < low {
+		if low == 0 || pos.applied < low {
 			low = pos.applied
 		}
 	}

@@ -19,6 +19,9 @@ const (
 	stateStopped  = "stopped"
 	// stateFailed: stopped on an error retrying cannot fix; resume retries.
 	stateFailed = "failed"
+	// stateStalled: an operation has waited for source channels without
+	// progress for waitStallAfter (Status.Waiting says which).
+	stateStalled = "stalled"
 )
 
 // Channel kinds in the status.
@@ -59,7 +62,7 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 		rp  replicatePosition
 	)
 	if r != nil {
-		pos = r.progress.positions()
+		pos = r.positions(now)
 		rp = r.progress.replicatePosition(now)
 	} else {
 		pos = checkpointPositions(saved, p.src.ReplicateChannel())
@@ -73,8 +76,11 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 	if r == nil {
 		return st
 	}
+	if stalled := r.waits.stalled(now); len(stalled) > 0 && running && st.State == stateRunning {
+		st.State, st.Detail, st.Waiting = stateStalled, stallDetail(stalled), stalled
+	}
 	// Replicating means rows can flow right now: not while some work is
-	// being retried or a channel has gone silent.
+	// being retried, a channel has gone silent or an operation is stalled.
 	st.Replicating = running && stage == "replicating" && st.State == stateRunning
 	st.Collections = r.colls.statuses()
 	return st
@@ -160,9 +166,10 @@ func channelStatuses(pos []channelPosition, rp replicatePosition, saved map[stri
 			CheckpointTs: saved[cp.channel].Timestamp, CheckpointTime: wallTime(saved[cp.channel].Timestamp),
 			AppliedTs: cp.applied, AppliedTime: wallTime(cp.applied),
 			LatestTs: cp.latest, LatestTime: wallTime(cp.latest),
-			CaughtUp: cp.latest != 0 && cp.applied >= cp.latest,
+			CaughtUp: cp.retired || (cp.latest != 0 && cp.applied >= cp.latest),
 		}
-		if cp.applied != 0 {
+		// A retired channel is frozen at its last tick: its age is no lag.
+		if cp.applied != 0 && !cp.retired {
 			lag := max(now.Sub(source.PhysicalTime(cp.applied)).Seconds(), 0)
 			cs.LagSeconds = &lag
 		}
@@ -253,7 +260,7 @@ func (p *Pipeline) Synced(ctx context.Context) (corelib.SyncReport, error) {
 	if r != nil {
 		if _, ok := ctx.Deadline(); ok {
 			// A timeout only means "not synced yet"; the report says so.
-			if r.progress.waitAll(ctx, r.progress.channels(), nowTs) == nil {
+			if r.waitSynced(ctx, nowTs) == nil {
 				_ = r.progress.waitReplicateIdle(ctx)
 			}
 		}
@@ -266,7 +273,7 @@ func (p *Pipeline) Synced(ctx context.Context) (corelib.SyncReport, error) {
 		rs  *replicateSync
 	)
 	if r != nil {
-		pos = r.progress.positions()
+		pos = r.positions(time.Now())
 		rp := r.progress.replicatePosition(time.Now())
 		if rp.tracked {
 			rs = &replicateSync{channel: p.src.ReplicateChannel(), applied: rp.applied, idle: r.progress.replicateIdle()}
@@ -313,7 +320,7 @@ func syncReport(nowTs uint64, now time.Time, running bool, stage string, pos []c
 	sort.Slice(pos, func(i, j int) bool { return pos[i].channel < pos[j].channel })
 	behind := 0
 	for _, cp := range pos {
-		ok := cp.applied >= nowTs
+		ok := cp.applied >= nowTs || cp.retired
 		if !ok {
 			behind++
 		}
