@@ -43,6 +43,8 @@ var (
 		"Checkpoint lag of one source channel: for a data channel now minus the wall time of the newest applied source timestamp; for the replicate channel (no time ticks) 0 while caught up, else the age of the operation waiting or of the reader failure.", []string{"task_id", "channel"}, nil)
 	stateDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "state"),
 		"1 for the pipeline's current state (running, retrying, stopped).", []string{"task_id", "state"}, nil)
+	stalledDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "stalled_waits"),
+		"Operations that have waited for source channels without progress for a minute or more (the status lists them under waiting).", []string{"task_id"}, nil)
 	snapshotRemainingDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "snapshot_collections_remaining"),
 		"Collections the running initial snapshot has still to copy.", []string{"task_id"}, nil)
 )
@@ -221,6 +223,7 @@ func (c liveCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- channelLagDesc
 	ch <- stateDesc
 	ch <- snapshotRemainingDesc
+	ch <- stalledDesc
 }
 
 func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
@@ -233,6 +236,7 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range ps {
 		st := p.statusAt(c.m.now())
 		ch <- prometheus.MustNewConstMetric(stateDesc, prometheus.GaugeValue, 1, p.spec.ID, st.State)
+		ch <- prometheus.MustNewConstMetric(stalledDesc, prometheus.GaugeValue, float64(len(st.Waiting)), p.spec.ID)
 		if st.Snapshot != nil {
 			ch <- prometheus.MustNewConstMetric(snapshotRemainingDesc, prometheus.GaugeValue, float64(st.Snapshot.Remaining), p.spec.ID)
 		}
