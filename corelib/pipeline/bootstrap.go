@@ -68,6 +68,7 @@ func (p *Pipeline) bootstrap(ctx context.Context) (*boot, error) {
 			p.log.Warn("ignoring an unreadable checkpoint", zap.String("channel", cp.Channel), zap.Error(err))
 		}
 	}
+	r.resume = b.resume
 
 	p.setStage("creating existing databases and collections on the target")
 	return b, p.createExisting(ctx, r, b.snap)

@@ -36,7 +36,15 @@ func (p *Pipeline) follow(ctx context.Context, b *boot) error {
 
 	for _, c := range existingInScope(b.r, b.snap) {
 		for _, ch := range b.r.colls.resolve(c.ID, "", "").shardChannels() {
-			f.startChannel(ch, b.resume[ch])
+			from := b.resume[ch]
+			if from == nil {
+				// The task never read this channel: its collections were
+				// created after the task (while it was paused or the daemon
+				// down). It starts at the earliest of their creations, not
+				// at its end, or what they got meanwhile would be lost.
+				from = earliestStart(b.r, b.snap, ch)
+			}
+			f.startChannel(ch, from)
 		}
 	}
 	rc := p.src.ReplicateChannel()
@@ -92,6 +100,24 @@ func watchSilence(ctx context.Context, r *run, after time.Duration) {
 			}
 		}
 	}
+}
+
+// earliestStart is the catalog start position on ch of the earliest created
+// live in-scope collection with a shard there; nil when none has one.
+func earliestStart(r *run, snap *source.Snapshot, ch string) *source.Position {
+	var best *source.Collection
+	for _, c := range existingInScope(r, snap) {
+		if c.StartPositions[ch] == nil {
+			continue
+		}
+		if best == nil || c.CreateTime < best.CreateTime {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	return &source.Position{Channel: ch, MsgID: best.StartPositions[ch]}
 }
 
 // follower starts the goroutines of the follow phase in its group.

@@ -113,12 +113,15 @@ func (v *metaView) createdCollection(ctx context.Context, id int64, timeout time
 // later. When the catalog does not know the name yet, it waits up to timeout
 // for the catalog watch to catch up: an operation on the replicate channel
 // can arrive before the catalog event of the collection it names.
-func (v *metaView) collectionByName(ctx context.Context, db, name string, timeout time.Duration) (*source.Collection, bool) {
+func (v *metaView) collectionByName(ctx context.Context, db, name string, ts uint64, timeout time.Duration) (*source.Collection, bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		v.mu.Lock()
-		c := v.byNameLocked(db, name)
+		c := v.byNameAtLocked(db, name, ts)
+		if c == nil {
+			c = v.byNameLocked(db, name)
+		}
 		changed := v.changed
 		v.mu.Unlock()
 		if c != nil {
@@ -132,6 +135,23 @@ func (v *metaView) collectionByName(ctx context.Context, db, name string, timeou
 			return nil, false
 		}
 	}
+}
+
+// byNameAtLocked is the collection that had the name at ts: the newest one
+// created before ts. An operation the replicate channel delivers late (its
+// data channels were behind) belongs to the collection of its time, not to
+// a newer one that took the name since.
+func (v *metaView) byNameAtLocked(db, name string, ts uint64) *source.Collection {
+	if ts == 0 {
+		return nil
+	}
+	var best *source.Collection
+	for _, c := range v.collections {
+		if c.Name == name && v.dbNameLocked(c.DBID) == db && c.CreateTime < ts && (best == nil || c.CreateTime > best.CreateTime) {
+			best = c
+		}
+	}
+	return best
 }
 
 func (v *metaView) byNameLocked(db, name string) *source.Collection {
@@ -190,4 +210,29 @@ func (v *metaView) channelInUse(channel string) bool {
 		}
 	}
 	return false
+}
+
+// maxID is the greatest collection ID the view knows. Milvus allocates
+// collection IDs in increasing order, so a collection the view does not know
+// whose ID is below it existed before a known one and has since been
+// removed from the catalog.
+func (v *metaView) maxID() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var m int64
+	for id := range v.collections {
+		m = max(m, id)
+	}
+	return m
+}
+
+// all returns the collections of the view.
+func (v *metaView) all() []*source.Collection {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	out := make([]*source.Collection, 0, len(v.collections))
+	for _, c := range v.collections {
+		out = append(out, c)
+	}
+	return out
 }

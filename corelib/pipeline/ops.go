@@ -86,7 +86,7 @@ func (r *run) onCollection(ctx context.Context, db, coll string, ts uint64, op s
 	if !r.colls.scope.Collection(db, coll) {
 		return nil
 	}
-	c, ok := r.meta.collectionByName(ctx, db, coll, catalogWait)
+	c, ok := r.meta.collectionByName(ctx, db, coll, ts, catalogWait)
 	if !ok {
 		r.log.Warn("skipping an operation on a collection the source catalog does not have", zap.String("op", op), zap.String("collection", db+"."+coll))
 		// Almost always a collection dropped right after the operation.
@@ -94,6 +94,9 @@ func (r *run) onCollection(ctx context.Context, db, coll string, ts uint64, op s
 		return nil
 	}
 	st := r.colls.resolve(c.ID, db, coll)
+	if !isLive(c) {
+		return nil // an operation of a collection the source has dropped since
+	}
 	octx, cancel := st.untilDropped(ctx)
 	defer cancel()
 	err := r.waitChannels(octx, op+" on "+db+"."+coll, st.shardChannels(), ts)

@@ -44,7 +44,7 @@ func (pw *packWriter) add(ctx context.Context, m *source.Message) error {
 		return pw.delete(ctx, m, body)
 	case *msgpb.CreateCollectionRequest:
 		st := r.colls.resolve(body.GetCollectionID(), body.GetDbName(), body.GetCollectionName())
-		if !st.inScope {
+		if !st.inScope || r.droppedOnSource(st) {
 			return nil
 		}
 		if err := pw.flush(ctx); err != nil {
@@ -95,6 +95,10 @@ func (pw *packWriter) insert(ctx context.Context, m *source.Message, body *msgpb
 	if !st.inScope || body.GetNumRows() == 0 || st.isDropped() {
 		return nil
 	}
+	if r.droppedOnSource(st) {
+		r.skipChanges(st)
+		return nil
+	}
 	if body.GetVersion() != msgpb.InsertDataVersion_ColumnBased || len(body.GetFieldsData()) == 0 {
 		// Row-based inserts predate Milvus 2.2; nothing this daemon supports emits them.
 		r.health.skip("row-based insert", true)
@@ -120,6 +124,10 @@ func (pw *packWriter) insert(ctx context.Context, m *source.Message, body *msgpb
 func (pw *packWriter) delete(ctx context.Context, m *source.Message, body *msgpb.DeleteRequest) error {
 	st := pw.r.colls.resolve(body.GetCollectionID(), body.GetDbName(), body.GetCollectionName())
 	if !st.inScope || st.isDropped() {
+		return nil
+	}
+	if pw.r.droppedOnSource(st) {
+		pw.r.skipChanges(st)
 		return nil
 	}
 	del := &sink.Delete{Coll: st.coll(), Msg: m}
@@ -148,6 +156,13 @@ func (pw *packWriter) dropCollection(ctx context.Context, m *source.Message, bod
 	if !st.inScope || st.isDropped() {
 		return nil
 	}
+	if c := r.claimant(st); c != nil {
+		// The target collection of this name is another's now.
+		r.log.Info("not dropping the target collection: a live collection of the source has its name",
+			zap.String("collection", st.coll().String()), zap.Int64("sourceID", st.id), zap.Int64("claimantID", c.ID))
+		st.markDropped()
+		return nil
+	}
 	pw.push(st, &sink.DropShard{Coll: st.coll(), Msg: m})
 	if err := pw.flush(ctx); err != nil {
 		return err
@@ -166,7 +181,7 @@ func (pw *packWriter) dropPartition(ctx context.Context, m *source.Message, body
 	r := pw.r
 	st := r.colls.resolve(body.GetCollectionID(), body.GetDbName(), body.GetCollectionName())
 	name := body.GetPartitionName()
-	if !st.inScope || st.isDropped() || name == r.defaultPart || st.coll().PartitionKey {
+	if !st.inScope || st.isDropped() || name == r.defaultPart || st.coll().PartitionKey || r.droppedOnSource(st) {
 		return nil
 	}
 	pw.push(st, &sink.DropShard{Coll: st.coll(), Partition: name, PartitionID: body.GetPartitionID(), Msg: m})

@@ -35,6 +35,9 @@ type run struct {
 	// snapshotEnd is when the task's initial snapshot finished (0: none):
 	// changes up to it may already be on the target.
 	snapshotEnd uint64
+	// resume is where each channel resumed from when the run began (no
+	// entry: read from a collection's start, or from the channel's end).
+	resume map[string]*source.Position
 }
 
 // newRun assembles the shared state of a run.
@@ -118,7 +121,7 @@ func (r *run) ensureCollection(ctx context.Context, st *collState, hint *source.
 		if c.CreateTime != 0 {
 			ts = c.CreateTime
 		}
-		return r.apply(ctx, st, &sink.CreateCollection{At: sink.At{Ts: ts}, Coll: st.coll()})
+		return r.apply(ctx, st, &sink.CreateCollection{At: sink.At{Ts: ts}, Coll: st.coll(), Fresh: r.freshCreation(st, c)})
 	})
 }
 

@@ -171,6 +171,10 @@ type DropDatabase struct {
 type CreateCollection struct {
 	At
 	Coll *Collection
+	// Fresh: a collection of the target name, if the target has one, holds
+	// rows of an earlier source collection that had the name (dropped since);
+	// drop it and create the collection anew.
+	Fresh bool
 }
 
 // DropCollection drops a target collection.

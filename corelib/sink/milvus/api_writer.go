@@ -94,6 +94,13 @@ func (w *apiWriter) Apply(ctx context.Context, op sink.Op) error {
 	case *sink.DropDatabase:
 		return w.dropDatabase(ctx, o.Database)
 	case *sink.CreateCollection:
+		if o.Fresh {
+			if err := w.env.Call(ctx, "DropCollection "+o.Coll.Target(), func(ctx context.Context) error {
+				return w.c.DropCollection(ctx, o.Coll.TargetDatabase, o.Coll.TargetName)
+			}); err != nil {
+				return err
+			}
+		}
 		return w.createCollection(ctx, o.Coll)
 	case *sink.DropCollection:
 		err := w.call(ctx, op, o.Coll.Target(), func(ctx context.Context) error {

@@ -123,6 +123,9 @@ func (w *replicaWriter) fallbackTs() uint64 {
 // operation's source timestamp.
 func (w *replicaWriter) Apply(ctx context.Context, op sink.Op) error {
 	ctx = WithSourceTs(ctx, op.SourceTs())
+	if c, ok := op.(*sink.CreateCollection); ok && c.Fresh {
+		w.c.Forget(c.Coll.TargetDatabase, c.Coll.TargetName)
+	}
 	if err := w.ddl.Apply(ctx, op); err != nil {
 		return err
 	}
