@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -111,8 +112,28 @@ func StartDaemon(t testing.TB, bed *Bed, extraEnv ...string) *Daemon {
 				t.Logf("daemon log (last 6000 bytes):\n%s", tail(out, 6000))
 			}
 		}
+		keepDaemonLog(t, d.logPath)
 	})
 	return d
+}
+
+// keepDaemonLog copies the daemon's whole log to $E2E_DAEMON_LOG_DIR, when
+// set, as <test name>.log: the daemon's directory is removed with the test.
+func keepDaemonLog(t testing.TB, path string) {
+	dir := os.Getenv("E2E_DAEMON_LOG_DIR")
+	if dir == "" {
+		return
+	}
+	out, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()) + ".log"
+	if err := os.WriteFile(filepath.Join(dir, name), out, 0o644); err != nil {
+		t.Logf("keep the daemon log: %v", err)
+		return
+	}
+	t.Logf("daemon log kept in %s", filepath.Join(dir, name))
 }
 
 func tail(b []byte, n int) []byte {
