@@ -378,3 +378,37 @@ func TestDropAndRecreateUnderTheSameNameWhilePaused(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 3_000, n, "exactly the new collection's rows")
 }
+
+// TestCollectionCreatedWhilePausedArrivesWhole: a task scoped to a
+// collection that does not exist yet is paused; the collection is created
+// (two shards), gets 1,000 rows, an index and a load, all while paused. The
+// task has never read the collection's channels, so after resume it must
+// read them from the collection's start, not from their current end: the
+// target must end with every row, the index and the load state.
+func TestCollectionCreatedWhilePausedArrivesWhole(t *testing.T) {
+	bed := RequireBed(t)
+	ctx := context.Background()
+	d := StartDaemon(t, bed, debugDaemonEnv...)
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	schema := AllTypesSchema(UniqueName("e2e_paused_new"))
+	coll := schema.CollectionName
+	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
+	DropCollectionOnCleanup(t, src, coll)
+	DropCollectionOnCleanup(t, dst, coll)
+
+	d.CDC(t, "pause", map[string]any{"task_id": id})
+	require.NoError(t, CreateCollection(ctx, src, schema, 2))
+	t.Logf("%s uses source channels %v", coll, collectionChannels(t, ctx, src, coll))
+	require.NoError(t, insertInto(ctx, src, schema, "", 0, 1_000, 500))
+	ivf, err := entity.NewIndexIvfFlat(entity.L2, 16)
+	require.NoError(t, err)
+	require.NoError(t, src.CreateIndex(ctx, coll, FieldFloatVector, ivf, false))
+	require.NoError(t, src.LoadCollection(ctx, coll, false))
+
+	w := d.WatchStatus(t, id, time.Second)
+	d.CDC(t, "resume", map[string]any{"task_id": id})
+	targetEndsAsSource(t, ctx, d, id, w, time.Now(), src, dst, coll, FieldFloatVector, ddlArrival)
+	n, err := CountRows(ctx, dst, coll)
+	require.NoError(t, err)
+	require.EqualValues(t, 1_000, n)
+}
