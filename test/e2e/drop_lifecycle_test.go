@@ -148,6 +148,18 @@ func streamWhileKilled(t *testing.T, ctx context.Context, d *Daemon, c client.Cl
 	require.NoError(t, <-done)
 }
 
+// eventuallySynced waits until the task's synced check says the target holds
+// every write the source acknowledged: a channel no collection uses any more
+// must not hold it back forever.
+func eventuallySynced(t *testing.T, ctx context.Context, d *Daemon, id string) {
+	t.Helper()
+	Eventually(t, ctx, time.Minute, time.Second, "task synced", func(context.Context) (bool, string, error) {
+		var s restSynced
+		d.getJSON(t, "/api/v1/tasks/"+id+"/synced?waitSeconds=5", &s)
+		return s.Synced, s.Reason, nil
+	})
+}
+
 // collectionChannels are the physical channels the source gave a collection.
 func collectionChannels(t *testing.T, ctx context.Context, c client.Client, coll string) []string {
 	t.Helper()
@@ -254,6 +266,7 @@ func TestCollectionAfterADatabaseDropGetsItsIndexAndLoad(t *testing.T) {
 		return ok, fmt.Sprint("target has it: ", ok), err
 	})
 	targetEndsAsSource(t, ctx, d, id, w, since, src, dst, b, FieldBinVector, ddlArrival)
+	eventuallySynced(t, ctx, d, id)
 }
 
 // dropMessageTs reads a source channel directly and returns the timestamp of
@@ -377,6 +390,7 @@ func TestDropAndRecreateUnderTheSameNameWhilePaused(t *testing.T) {
 	n, err := CountRows(ctx, dst, coll)
 	require.NoError(t, err)
 	require.EqualValues(t, 3_000, n, "exactly the new collection's rows")
+	eventuallySynced(t, ctx, d, id)
 }
 
 // TestCollectionCreatedWhilePausedArrivesWhole: a task scoped to a
@@ -411,4 +425,57 @@ func TestCollectionCreatedWhilePausedArrivesWhole(t *testing.T) {
 	n, err := CountRows(ctx, dst, coll)
 	require.NoError(t, err)
 	require.EqualValues(t, 1_000, n)
+}
+
+// TestRestartAfterTheLastCollectionOfAChannelWasDropped: a catch-all task
+// replicates a two-shard collection of a database, the collection is
+// dropped (its source channels then carry nothing more), and the daemon is
+// restarted: it resumes those channels from their checkpoints, past the
+// drop. Then the database is dropped and a new two-shard binary-vector
+// collection gets rows, an index and a load. Nothing may wait for the
+// channels of the dropped collection: the target must end as the source,
+// the status must not say all is well while it lags, and the task must
+// turn synced.
+func TestRestartAfterTheLastCollectionOfAChannelWasDropped(t *testing.T) {
+	bed := RequireBed(t)
+	ctx := context.Background()
+	d := StartDaemon(t, bed, debugDaemonEnv...)
+	id := d.CreateTask(t, map[string]any{"db_collections": map[string]any{"*": []any{map[string]any{"name": "*"}}}})
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+
+	db := UniqueName("e2e_restart_db")
+	require.NoError(t, src.CreateDatabase(ctx, db))
+	t.Cleanup(func() { _ = dst.DropDatabase(context.Background(), db) })
+	srcDB, dstDB := connectDB(t, ctx, bed.SourceAddr, db), connectDB(t, ctx, bed.TargetAddr, db)
+	schemaC := AllTypesSchema(UniqueName("e2e_restart_c"))
+	c := schemaC.CollectionName
+	require.NoError(t, CreateCollection(ctx, srcDB, schemaC, 2))
+	require.NoError(t, EnsureLoaded(ctx, srcDB, c))
+	require.NoError(t, insertInto(ctx, srcDB, schemaC, "", 0, 1_000, 500))
+	Eventually(t, ctx, catchUp, time.Second, "target loads "+c, targetLoaded(dstDB, c))
+	Eventually(t, ctx, catchUp, time.Second, "rows of "+c, SameCollection(srcDB, dstDB, c, c))
+	t.Logf("%s.%s uses source channels %v", db, c, collectionChannels(t, ctx, srcDB, c))
+	require.NoError(t, srcDB.DropCollection(ctx, c))
+	Eventually(t, ctx, catchUp, time.Second, "drop of "+c, gone(dstDB, c))
+	time.Sleep(2 * time.Second) // past the last tick of those channels, checkpointed
+	d.Stop(t)
+	d.Start(t)
+	w := d.WatchStatus(t, id, time.Second)
+
+	require.NoError(t, src.DropDatabase(ctx, db))
+	schemaB := binarySchema(UniqueName("e2e_restart_b"))
+	b := schemaB.CollectionName
+	require.NoError(t, CreateCollection(ctx, src, schemaB, 2))
+	DropCollectionOnCleanup(t, src, b)
+	DropCollectionOnCleanup(t, dst, b)
+	t.Logf("%s uses source channels %v", b, collectionChannels(t, ctx, src, b))
+	require.NoError(t, insertInto(ctx, src, schemaB, "", 0, 1_000, 1_000))
+	binFlat, err := entity.NewIndexBinFlat(entity.HAMMING, 1)
+	require.NoError(t, err)
+	require.NoError(t, src.CreateIndex(ctx, b, FieldBinVector, binFlat, false))
+	require.NoError(t, src.LoadCollection(ctx, b, false))
+	since := time.Now()
+	Eventually(t, ctx, catchUp, time.Second, "drop of database "+db, databaseAbsent(dst, db))
+	targetEndsAsSource(t, ctx, d, id, w, since, src, dst, b, FieldBinVector, ddlArrival)
+	eventuallySynced(t, ctx, d, id)
 }
