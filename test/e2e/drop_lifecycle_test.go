@@ -446,6 +446,10 @@ func TestRestartAfterTheLastCollectionOfAChannelWasDropped(t *testing.T) {
 	db := UniqueName("e2e_restart_db")
 	require.NoError(t, src.CreateDatabase(ctx, db))
 	t.Cleanup(func() { _ = dst.DropDatabase(context.Background(), db) })
+	Eventually(t, ctx, catchUp, time.Second, "create database "+db, func(ctx context.Context) (bool, string, error) {
+		ok, msg, err := databaseAbsent(dst, db)(ctx)
+		return !ok, msg, err
+	})
 	srcDB, dstDB := connectDB(t, ctx, bed.SourceAddr, db), connectDB(t, ctx, bed.TargetAddr, db)
 	schemaC := AllTypesSchema(UniqueName("e2e_restart_c"))
 	c := schemaC.CollectionName
