@@ -58,7 +58,11 @@ func (v *metaView) apply(ev source.MetaEvent) {
 	case source.DatabaseCreated:
 		v.databases[ev.ID] = ev.Database
 	case source.DatabaseDropped:
-		delete(v.databases, ev.ID)
+		// Kept (with its last state): the collections of a dropped database
+		// still resolve to its name while their drops arrive.
+		if ev.Database != nil {
+			v.databases[ev.ID] = ev.Database
+		}
 	case source.CollectionCreated, source.CollectionDropping, source.CollectionDropped:
 		v.putCollectionLocked(ev.ID, ev.Collection)
 	case source.PartitionCreated:

@@ -13,6 +13,9 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
 )
 
+// callTimeout bounds one attempt of a call to the target.
+var callTimeout = 2 * time.Minute
+
 // catalogWait bounds how long a data-channel CreateCollection waits for the
 // catalog to mark the collection Created before the message's own schema is
 // used instead.
@@ -58,7 +61,14 @@ func writerEnv(h *health, log *zap.Logger) sink.Env {
 		Call: func(ctx context.Context, op string, fn func(context.Context) error) error {
 			return retry(ctx, h, log, stageApply, op, func(ctx context.Context) error {
 				start := time.Now()
-				err := fn(ctx)
+				// A target that stops answering shows as a retried failure,
+				// not as a call that never returns.
+				actx, cancel := context.WithTimeout(ctx, callTimeout)
+				err := fn(actx)
+				cancel()
+				if err != nil && ctx.Err() == nil && actx.Err() != nil {
+					err = fmt.Errorf("%s: no answer from the target within %s: %w", op, callTimeout, err)
+				}
 				h.metrics.observeApply(op, time.Since(start))
 				return err
 			})
