@@ -3,7 +3,7 @@
 #   make run     daemon with configs/cdc.yaml and an embedded etcd (no other service)
 #   make test    unit tests of the whole module (race detector when gcc exists), then short fuzzing
 #   make fuzz    only the fuzz targets (FUZZTIME=10s by default)
-#   make lint    go vet + gofmt check
+#   make lint    go vet + gofmt check; package client depends only on api and the standard library
 #   make deploy-check  helm lint + the Helm, compose, Dockerfile and alert-rule tests
 #                (needs helm and promtool: go install, see .ci/run)
 #   make proto   regenerate corelib/source/metapb
@@ -39,8 +39,13 @@ fuzz:
 	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzDecodePulsarMessageID$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzParseVChannel$$' -fuzztime $(FUZZTIME)
 
+# The Go client must stay light: only package api and the standard library.
+CLIENT_DEPS_ALLOWED := github.com/milvus-cdc/milvus-cdc/api github.com/milvus-cdc/milvus-cdc/client
+
 lint:
 	$(GO) vet ./...
+	@extra=$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./client | grep -vxF -e $(word 1,$(CLIENT_DEPS_ALLOWED)) -e $(word 2,$(CLIENT_DEPS_ALLOWED))); \
+	if [ -n "$$extra" ]; then echo "package client may import only package api and the standard library; it pulls in:"; echo "$$extra"; exit 1; fi
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 

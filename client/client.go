@@ -2,7 +2,9 @@
 // (/api/v1/tasks): create, list, get, pause, resume, delete, status and
 // synced. Each call returns the decoded value and the body exactly as the
 // daemon sent it; a failed call returns an *APIError (the daemon answered
-// with a problem) or an *UnreachableError (no answer at all).
+// with a problem) or an *UnreachableError (no answer at all). The request
+// and response types are package api's; the client depends on nothing else
+// of the module (make lint checks it), so importing it stays cheap.
 package client
 
 import (
@@ -18,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/milvus-cdc/milvus-cdc/server/rest"
+	"github.com/milvus-cdc/milvus-cdc/api"
 )
 
 // DefaultServer is the daemon's default address (config address 0.0.0.0:8444).
@@ -81,7 +83,7 @@ func (c *Client) Server() string { return c.base.String() }
 type APIError struct {
 	Method, Path string
 	StatusCode   int
-	Problem      rest.Problem
+	Problem      api.Problem
 	// Body is the raw answer, for answers that were not a problem document.
 	Body []byte
 }
@@ -126,16 +128,16 @@ func (e *UnreachableError) Error() string {
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
 // CreateTask creates a task (POST /api/v1/tasks).
-func (c *Client) CreateTask(ctx context.Context, req rest.CreateTaskRequest) (rest.Task, []byte, error) {
-	var t rest.Task
+func (c *Client) CreateTask(ctx context.Context, req api.CreateTaskRequest) (api.Task, []byte, error) {
+	var t api.Task
 	raw, err := c.call(ctx, http.MethodPost, "/api/v1/tasks", nil, req, &t)
 	return t, raw, err
 }
 
 // ListTasks lists the tasks, oldest first; state filters by task state
 // (empty: all).
-func (c *Client) ListTasks(ctx context.Context, state string) (rest.TaskList, []byte, error) {
-	var l rest.TaskList
+func (c *Client) ListTasks(ctx context.Context, state string) (api.TaskList, []byte, error) {
+	var l api.TaskList
 	q := url.Values{}
 	if state != "" {
 		q.Set("state", state)
@@ -145,22 +147,22 @@ func (c *Client) ListTasks(ctx context.Context, state string) (rest.TaskList, []
 }
 
 // GetTask returns one task.
-func (c *Client) GetTask(ctx context.Context, id string) (rest.Task, []byte, error) {
-	var t rest.Task
+func (c *Client) GetTask(ctx context.Context, id string) (api.Task, []byte, error) {
+	var t api.Task
 	raw, err := c.call(ctx, http.MethodGet, taskPath(id, ""), nil, nil, &t)
 	return t, raw, err
 }
 
 // PauseTask pauses a task and returns it.
-func (c *Client) PauseTask(ctx context.Context, id string) (rest.Task, []byte, error) {
-	var t rest.Task
+func (c *Client) PauseTask(ctx context.Context, id string) (api.Task, []byte, error) {
+	var t api.Task
 	raw, err := c.call(ctx, http.MethodPost, taskPath(id, "pause"), nil, nil, &t)
 	return t, raw, err
 }
 
 // ResumeTask resumes a task and returns it.
-func (c *Client) ResumeTask(ctx context.Context, id string) (rest.Task, []byte, error) {
-	var t rest.Task
+func (c *Client) ResumeTask(ctx context.Context, id string) (api.Task, []byte, error) {
+	var t api.Task
 	raw, err := c.call(ctx, http.MethodPost, taskPath(id, "resume"), nil, nil, &t)
 	return t, raw, err
 }
@@ -172,8 +174,8 @@ func (c *Client) DeleteTask(ctx context.Context, id string) error {
 }
 
 // TaskStatus returns a task's pipeline status.
-func (c *Client) TaskStatus(ctx context.Context, id string) (rest.TaskStatus, []byte, error) {
-	var s rest.TaskStatus
+func (c *Client) TaskStatus(ctx context.Context, id string) (api.TaskStatus, []byte, error) {
+	var s api.TaskStatus
 	raw, err := c.call(ctx, http.MethodGet, taskPath(id, "status"), nil, nil, &s)
 	return s, raw, err
 }
@@ -181,8 +183,8 @@ func (c *Client) TaskStatus(ctx context.Context, id string) (rest.TaskStatus, []
 // TaskSynced asks whether the target holds everything the source had
 // written; the daemon waits up to wait (whole seconds, 0–60) for it.
 // A negative wait uses the daemon's default (5 s).
-func (c *Client) TaskSynced(ctx context.Context, id string, wait time.Duration) (rest.TaskSynced, []byte, error) {
-	var s rest.TaskSynced
+func (c *Client) TaskSynced(ctx context.Context, id string, wait time.Duration) (api.TaskSynced, []byte, error) {
+	var s api.TaskSynced
 	q := url.Values{}
 	if wait >= 0 {
 		q.Set("waitSeconds", strconv.Itoa(int(wait/time.Second)))

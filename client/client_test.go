@@ -11,19 +11,19 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/client"
 	"github.com/milvus-cdc/milvus-cdc/client/clienttest"
 	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/server/rest"
 )
 
 // newTask is a create body; tasks of one test need different databases
 // (overlapping scopes on one target are refused).
-func newTask(id string) rest.CreateTaskRequest {
-	return rest.CreateTaskRequest{
+func newTask(id string) api.CreateTaskRequest {
+	return api.CreateTaskRequest{
 		ID:     id,
-		Target: rest.TargetRequest{URI: "http://target:19530", Token: "root:Milvus", ConnectTimeoutSeconds: 5},
-		Scope:  []rest.Scope{{Database: "db_" + id, Collection: "*"}},
+		Target: api.TargetRequest{URI: "http://target:19530", Token: "root:Milvus", ConnectTimeoutSeconds: 5},
+		Scope:  []api.Scope{{Database: "db_" + id, Collection: "*"}},
 	}
 }
 
@@ -60,40 +60,40 @@ func TestClientRoundTripsEveryOperation(t *testing.T) {
 		check func(t *testing.T, v any)
 	}{
 		{"get", func() (any, error) { v, _, err := c.GetTask(ctx, "t1"); return v, err }, func(t *testing.T, v any) {
-			tk := v.(rest.Task)
+			tk := v.(api.Task)
 			require.Equal(t, "t1", tk.ID)
-			require.Equal(t, []rest.Scope{{Database: "db_t1", Collection: "*"}}, tk.Scope)
+			require.Equal(t, []api.Scope{{Database: "db_t1", Collection: "*"}}, tk.Scope)
 			require.NotNil(t, tk.Pipeline)
 			require.Equal(t, 1.25, *tk.Pipeline.LagSeconds)
 		}},
 		{"list", func() (any, error) { v, _, err := c.ListTasks(ctx, ""); return v, err }, func(t *testing.T, v any) {
-			l := v.(rest.TaskList)
+			l := v.(api.TaskList)
 			require.Len(t, l.Tasks, 2)
 			require.Equal(t, "t1", l.Tasks[0].ID, "oldest first")
 		}},
 		{"status", func() (any, error) { v, _, err := c.TaskStatus(ctx, "t1"); return v, err }, func(t *testing.T, v any) {
-			s := v.(rest.TaskStatus)
+			s := v.(api.TaskStatus)
 			require.Equal(t, "Running", s.State)
 			require.Equal(t, int64(10), s.Pipeline.Collections[0].Inserted)
 			require.Equal(t, "by-dev-rootcoord-dml_0", s.Pipeline.Channels[0].Channel)
 		}},
 		{"synced", func() (any, error) { v, _, err := c.TaskSynced(ctx, "t1", 0); return v, err }, func(t *testing.T, v any) {
-			s := v.(rest.TaskSynced)
+			s := v.(api.TaskSynced)
 			require.True(t, s.Synced)
 			require.Equal(t, uint64(99), s.SourceNowTs)
 		}},
 		{"pause", func() (any, error) { v, _, err := c.PauseTask(ctx, "t1"); return v, err }, func(t *testing.T, v any) {
-			tk := v.(rest.Task)
+			tk := v.(api.Task)
 			require.Equal(t, "Paused", tk.State)
 			require.Nil(t, tk.Pipeline, "no pipeline runs for a paused task")
 		}},
 		{"list paused", func() (any, error) { v, _, err := c.ListTasks(ctx, "Paused"); return v, err }, func(t *testing.T, v any) {
-			l := v.(rest.TaskList)
+			l := v.(api.TaskList)
 			require.Len(t, l.Tasks, 1)
 			require.Equal(t, "t1", l.Tasks[0].ID)
 		}},
 		{"resume", func() (any, error) { v, _, err := c.ResumeTask(ctx, "t1"); return v, err }, func(t *testing.T, v any) {
-			require.Equal(t, "Running", v.(rest.Task).State)
+			require.Equal(t, "Running", v.(api.Task).State)
 		}},
 		{"delete", func() (any, error) { return nil, c.DeleteTask(ctx, "t1") }, func(t *testing.T, _ any) {
 			_, _, err := c.GetTask(ctx, "t1")

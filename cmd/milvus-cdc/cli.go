@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/client"
 	"github.com/milvus-cdc/milvus-cdc/server/rest"
 )
@@ -243,7 +244,7 @@ func cmdCreate(ctx context.Context, c *client.Client, o *taskOptions, _ []string
 	if err != nil {
 		return exitFailed, err
 	}
-	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []api.Task{t}) })
 }
 
 func cmdList(ctx context.Context, c *client.Client, o *taskOptions, _ []string) (int, error) {
@@ -292,7 +293,7 @@ func cmdPause(ctx context.Context, c *client.Client, o *taskOptions, args []stri
 	if err != nil {
 		return exitFailed, err
 	}
-	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []api.Task{t}) })
 }
 
 func cmdResume(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
@@ -300,7 +301,7 @@ func cmdResume(ctx context.Context, c *client.Client, o *taskOptions, args []str
 	if err != nil {
 		return exitFailed, err
 	}
-	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []api.Task{t}) })
 }
 
 func cmdDelete(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
@@ -332,8 +333,8 @@ func (o *taskOptions) print(raw []byte, table func(io.Writer) error) error {
 
 // readTaskFile reads a create body from a YAML or JSON file ("-": stdin),
 // refusing unknown fields with the field's name.
-func readTaskFile(path string, stdin io.Reader) (rest.CreateTaskRequest, error) {
-	var req rest.CreateTaskRequest
+func readTaskFile(path string, stdin io.Reader) (api.CreateTaskRequest, error) {
+	var req api.CreateTaskRequest
 	var data []byte
 	var err error
 	if path == "-" {

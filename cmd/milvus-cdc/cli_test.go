@@ -12,9 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/client/clienttest"
 	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/server/rest"
 )
 
 type cliRun struct {
@@ -103,7 +103,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 			require.Equal(t, []string{"t1", "Running", "running", "1.25s", "15", "http://target:19530", "db_t1.*", "replicating"}, tableRow(t, out, "t1"), "no reason: the pipeline's detail")
 		}},
 		{"create from JSON, json out", "", []string{"task", "create", "-f", jsonFile, "-o", "json"}, 0, func(t *testing.T, out string) {
-			var tk rest.Task
+			var tk api.Task
 			require.NoError(t, json.Unmarshal([]byte(out), &tk))
 			require.Equal(t, "t2", tk.ID)
 			require.Equal(t, "Running", tk.State)
@@ -143,7 +143,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 			require.Equal(t, "Paused", tableRow(t, out, "t1")[1])
 		}},
 		{"list paused as json", "", []string{"task", "list", "--state", "Paused", "-o", "json"}, 0, func(t *testing.T, out string) {
-			var l rest.TaskList
+			var l api.TaskList
 			require.NoError(t, json.Unmarshal([]byte(out), &l))
 			require.Len(t, l.Tasks, 1)
 			require.Equal(t, "t1", l.Tasks[0].ID)
@@ -294,16 +294,16 @@ func TestRenderTaskTableExactly(t *testing.T) {
 	lag := 0.2
 	cases := []struct {
 		name  string
-		tasks []rest.Task
+		tasks []api.Task
 		want  string
 	}{
 		{"none", nil, "no tasks\n"},
-		{"running and paused", []rest.Task{
-			{ID: "a1", State: "Running", Target: rest.TargetView{URI: "http://t:19530"}, Scope: []rest.Scope{{Database: "db", Collection: "*"}},
-				Pipeline: &rest.PipelineStatus{State: "retrying", LagSeconds: &lag, Collections: []corelib.CollectionStatus{{Inserted: 5, Deleted: 1}}}},
-			{ID: "b22", State: "Paused", Reason: "manually paused\tby ops", Target: rest.TargetView{URI: "http://t:19530"},
-				Scope: []rest.Scope{{Database: "x", Collection: "c1"}, {Database: "x", Collection: "c2"}}},
-			{ID: "c3", State: "failed", Reason: strings.Repeat("r", 80), Target: rest.TargetView{URI: "u"}},
+		{"running and paused", []api.Task{
+			{ID: "a1", State: "Running", Target: api.TargetView{URI: "http://t:19530"}, Scope: []api.Scope{{Database: "db", Collection: "*"}},
+				Pipeline: &api.PipelineStatus{State: "retrying", LagSeconds: &lag, Collections: []api.CollectionStatus{{Inserted: 5, Deleted: 1}}}},
+			{ID: "b22", State: "Paused", Reason: "manually paused\tby ops", Target: api.TargetView{URI: "http://t:19530"},
+				Scope: []api.Scope{{Database: "x", Collection: "c1"}, {Database: "x", Collection: "c2"}}},
+			{ID: "c3", State: "failed", Reason: strings.Repeat("r", 80), Target: api.TargetView{URI: "u"}},
 		}, "" +
 			"ID   STATE    PIPELINE  LAG    ROWS  TARGET          SCOPE      REASON\n" +
 			"a1   Running  retrying  0.20s  6     http://t:19530  db.*       -\n" +

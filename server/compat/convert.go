@@ -8,6 +8,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/meta"
+	"github.com/milvus-cdc/milvus-cdc/server/rest"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -185,7 +186,7 @@ func fromView(v task.View) Task {
 			},
 		}
 	}
-	t.PipelineStatus = v.Pipeline
+	t.PipelineStatus = rest.PipelineStatusOf(v.Pipeline)
 	if t.Reason == "" && v.Pipeline != nil && !v.Pipeline.Replicating && v.State == "Running" {
 		// Say so rather than let a "Running" task look like it moves data.
 		t.Reason = v.Pipeline.Detail

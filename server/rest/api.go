@@ -1,10 +1,14 @@
+// Package rest serves the REST task API under /api/v1: a strict request
+// decoder, the handlers, and the explicit conversion between the wire types
+// (package api) and the internal task model. Errors are
+// application/problem+json with a stable code from the task package's error
+// catalog.
 package rest
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -13,8 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
+	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
@@ -33,7 +36,7 @@ func NewAPI(ctl *task.Controller, maxBytes int64) *API {
 
 // CreateTask handles POST /api/v1/tasks: 201 with the task.
 func (a *API) CreateTask(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	var req CreateTaskRequest
+	var req api.CreateTaskRequest
 	if err := DecodeStrict(http.MaxBytesReader(w, r.Body, a.maxBytes), &req); err != nil {
 		return 0, nil, err
 	}
@@ -55,7 +58,7 @@ func (a *API) ListTasks(_ http.ResponseWriter, r *http.Request) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	out := TaskList{Tasks: make([]Task, 0, len(views))}
+	out := api.TaskList{Tasks: make([]api.Task, 0, len(views))}
 	for _, v := range views {
 		out.Tasks = append(out.Tasks, fromView(v))
 	}
@@ -103,7 +106,7 @@ func (a *API) TaskStatus(_ http.ResponseWriter, r *http.Request) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, TaskStatus{ID: v.Spec.ID, State: string(v.State), Reason: v.Reason, Pipeline: v.Pipeline}, nil
+	return http.StatusOK, statusOf(v), nil
 }
 
 // Synced waits: the default and the largest wait of GET .../synced.
@@ -124,7 +127,7 @@ func (a *API) TaskSynced(_ http.ResponseWriter, r *http.Request) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, TaskSynced{ID: v.Spec.ID, State: string(v.State), SyncReport: rep}, nil
+	return http.StatusOK, syncedOf(v, rep), nil
 }
 
 // parseWait reads waitSeconds: a number of seconds from 0 to MaxSyncedWait.
@@ -212,110 +215,4 @@ func jsonType(kind string) string {
 		return "an object"
 	}
 	return kind
-}
-
-func toCreateInput(req CreateTaskRequest) task.CreateInput {
-	spec := corelib.TaskSpec{
-		ID: req.ID,
-		Target: corelib.Target{
-			URI:             req.Target.URI,
-			Token:           req.Target.Token,
-			TokenFile:       req.Target.TokenFile,
-			TokenEnv:        req.Target.TokenEnv,
-			ConnectTimeout:  time.Duration(req.Target.ConnectTimeoutSeconds) * time.Second,
-			ChannelNum:      req.Target.ChannelNum,
-			IgnorePartition: req.Target.IgnorePartition,
-		},
-		EnableUserRole:   req.EnableUserRole,
-		DisableAutoStart: req.DisableAutoStart,
-		WriterMode:       req.WriterMode,
-	}
-	if k := req.Target.Kafka; k != nil {
-		spec.Target.Kafka = kafkaTargetOf(k)
-	}
-	if t := req.Target.TLS; t != nil {
-		spec.Target.TLS = corelib.TargetTLS{ServerName: t.ServerName, ServerPEMPath: t.ServerPemPath, CAPEMPath: t.CaPemPath, ClientPEMPath: t.ClientPemPath, ClientKeyPath: t.ClientKeyPath}
-	}
-	for _, s := range req.Scope {
-		spec.Scope = append(spec.Scope, corelib.CollectionScope{Database: s.Database, Collection: s.Collection, StartPositions: s.Positions, UseStartPosition: s.UseStartPosition})
-	}
-	for _, m := range req.NameMapping {
-		spec.NameMapping = append(spec.NameMapping, corelib.NameMapping{SourceDatabase: m.SourceDatabase, TargetDatabase: m.TargetDatabase, Collections: m.Collections})
-	}
-	in := task.CreateInput{Spec: spec}
-	if rc := req.ReplicateChannel; rc != nil {
-		in.Spec.ReplicateChannel = rc.Name
-		in.ReplicateChannelPosition = rc.Position
-	}
-	return in
-}
-
-func fromView(v task.View) Task {
-	t := Task{
-		ID:     v.Spec.ID,
-		State:  string(v.State),
-		Reason: v.Reason,
-		Target: TargetView{
-			URI:                   v.Spec.Target.URI,
-			TokenSet:              v.TokenSet,
-			TokenFile:             v.Spec.Target.TokenFile,
-			TokenEnv:              v.Spec.Target.TokenEnv,
-			ConnectTimeoutSeconds: int(v.Spec.Target.ConnectTimeout / time.Second),
-			ChannelNum:            v.Spec.Target.ChannelNum,
-			IgnorePartition:       v.Spec.Target.IgnorePartition,
-		},
-		Scope:            make([]Scope, 0, len(v.Spec.Scope)),
-		Exclude:          v.Spec.Exclude,
-		ReplicateChannel: v.Spec.ReplicateChannel,
-		EnableUserRole:   v.Spec.EnableUserRole,
-		DisableAutoStart: v.Spec.DisableAutoStart,
-		WriterMode:       writerModeOf(v.Spec),
-		CreatedAt:        v.CreatedAt,
-		UpdatedAt:        v.UpdatedAt,
-	}
-	if k := v.Spec.Target.Kafka; k != nil {
-		t.Target.Kafka = kafkaViewOf(k, kafka.SchemaTopic(k))
-	}
-	if tls := v.Spec.Target.TLS; tls != (corelib.TargetTLS{}) {
-		t.Target.TLS = &TLS{ServerName: tls.ServerName, ServerPemPath: tls.ServerPEMPath, CaPemPath: tls.CAPEMPath, ClientPemPath: tls.ClientPEMPath, ClientKeyPath: tls.ClientKeyPath}
-	}
-	for _, s := range v.Spec.Scope {
-		t.Scope = append(t.Scope, Scope{Database: s.Database, Collection: s.Collection, Positions: s.StartPositions, UseStartPosition: s.UseStartPosition})
-	}
-	for _, m := range v.Spec.NameMapping {
-		t.NameMapping = append(t.NameMapping, NameMapping{SourceDatabase: m.SourceDatabase, TargetDatabase: m.TargetDatabase, Collections: m.Collections})
-	}
-	if p := v.Pipeline; p != nil {
-		st := *p
-		t.Pipeline = &st
-	}
-	return t
-}
-
-// ProblemFor renders a service error as a problem, with the HTTP status from
-// the error catalog. This is the one place REST errors get their status.
-func ProblemFor(err error, instance string) Problem {
-	e := task.AsError(err)
-	entry := task.Lookup(e.Code)
-	return Problem{
-		Type:     "urn:milvus-cdc:error:" + string(entry.Code),
-		Title:    entry.Title,
-		Status:   entry.HTTPStatus,
-		Detail:   e.Message,
-		Code:     string(entry.Code),
-		Field:    e.Field,
-		Instance: instance,
-	}
-}
-
-// String makes Problem readable in logs and test failures.
-func (p Problem) String() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail) }
-
-// writerModeOf names a task's writer mode, "api" for tasks stored before
-// the field existed.
-func writerModeOf(s corelib.TaskSpec) string {
-	if s.WriterMode == "" {
-		return corelib.WriterModeAPI
-	}
-	return s.WriterMode
 }
