@@ -3,7 +3,7 @@
 #   make run     daemon with configs/cdc.yaml and an embedded etcd (no other service)
 #   make test    unit tests of the whole module (race detector when gcc exists), then short fuzzing
 #   make fuzz    only the fuzz targets (FUZZTIME=10s by default)
-#   make lint    go vet + gofmt check; package client depends only on api and the standard library
+#   make lint    go vet (also with -tags e2e) + gofmt check; package client depends only on api and the standard library
 #   make deploy-check  helm lint + the Helm, compose, Dockerfile and alert-rule tests
 #                (needs helm and promtool: go install, see .ci/run)
 #   make proto   regenerate corelib/source/metapb
@@ -36,7 +36,8 @@ fuzz:
 	CGO_ENABLED=0 $(GO) test ./server/rest -run '^$$' -fuzz '^FuzzDecodeStrict$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzCatalogApply$$' -fuzztime $(FUZZTIME)
-	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzDecodePulsarMessageID$$' -fuzztime $(FUZZTIME)
+	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzDecodeKafkaOffset$$' -fuzztime $(FUZZTIME)
+	CGO_ENABLED=0 $(GO) test ./corelib/source/mq -run '^$$' -fuzz '^FuzzPulsarStartMessageID$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzParseVChannel$$' -fuzztime $(FUZZTIME)
 
 # The Go client must stay light: only package api and the standard library.
@@ -44,6 +45,7 @@ CLIENT_DEPS_ALLOWED := github.com/milvus-cdc/milvus-cdc/api github.com/milvus-cd
 
 lint:
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./...
 	@extra=$$($(GO) list -deps -f '{{if not .Standard}}{{.ImportPath}}{{end}}' ./client | grep -vxF -e $(word 1,$(CLIENT_DEPS_ALLOWED)) -e $(word 2,$(CLIENT_DEPS_ALLOWED))); \
 	if [ -n "$$extra" ]; then echo "package client may import only package api and the standard library; it pulls in:"; echo "$$extra"; exit 1; fi
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 )
 
@@ -212,8 +213,8 @@ func (c *Controller) pinStartPositions(ctx context.Context, spec corelib.TaskSpe
 	given := map[string]bool{}
 	for _, cp := range initial {
 		given[cp.Channel] = true
-		if m := vchannelPattern.FindStringSubmatch(cp.Channel); m != nil {
-			given[m[1]] = true // the user's position covers its physical channel
+		if vc, err := source.ParseVChannel(cp.Channel); err == nil {
+			given[vc.PChannel] = true // the user's position covers its physical channel
 		}
 	}
 	pinned, err := sp.StartPositions(ctx, spec, given)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
@@ -14,13 +13,11 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 )
 
 // validTaskID keeps ids safe as one etcd key segment.
 var validTaskID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
-// vchannelPattern is a Milvus virtual channel: {pchannel}_{collectionID}v{shard}.
-var vchannelPattern = regexp.MustCompile(`^(.*)_(\d+)v(\d+)$`)
 
 // validateSpec checks a create request's fields in milvus-cdc's order, before
 // anything touches the network or the store. Messages are milvus-cdc's where
@@ -249,14 +246,11 @@ func decodeStartPositions(in CreateInput) ([]corelib.Checkpoint, error) {
 		field := fmt.Sprintf("scope[%d].positions", i)
 		collectionID := int64(-1)
 		for _, key := range sortedKeys(sc.StartPositions) {
-			m := vchannelPattern.FindStringSubmatch(key)
-			if m == nil {
-				return nil, FieldErrorf(CodeValidation, field, "the vchannel is invalid, %s, err: it does not match {pchannel}_{collectionID}v{shard}", key)
-			}
-			id, err := strconv.ParseInt(m[2], 10, 64)
+			vc, err := source.ParseVChannel(key)
 			if err != nil {
 				return nil, FieldErrorf(CodeValidation, field, "the vchannel is invalid, %s, err: %v", key, err)
 			}
+			id := vc.CollectionID
 			pos, raw, err := decodePosition(sc.StartPositions[key])
 			if err != nil {
 				return nil, &Error{Code: CodeInvalidPosition, Field: field, Message: fmt.Sprintf("fail to decode the position data: %v", err), Err: err}
