@@ -34,6 +34,7 @@ unit:
 fuzz:
 	CGO_ENABLED=0 $(GO) test ./server/compat -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./server/rest -run '^$$' -fuzz '^FuzzDecodeStrict$$' -fuzztime $(FUZZTIME)
+	CGO_ENABLED=0 $(GO) test ./internal/strictjson -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzCatalogApply$$' -fuzztime $(FUZZTIME)
 	CGO_ENABLED=0 $(GO) test ./corelib/source -run '^$$' -fuzz '^FuzzDecodeKafkaOffset$$' -fuzztime $(FUZZTIME)

@@ -121,6 +121,12 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 		{"source rootPath", func(c *Config) { c.Source.Etcd.RootPath = "" }, "config source.etcd.rootPath:"},
 		{"mq type", func(c *Config) { c.Source.MQ.Type = "rocksmq" }, `config source.mq.type: "rocksmq" is unknown; use pulsar or kafka`},
 		{"pulsar address", func(c *Config) { c.Source.MQ.Pulsar.Address = "" }, "config source.mq.pulsar.address:"},
+		{"pulsar address without scheme", func(c *Config) { c.Source.MQ.Pulsar.Address = "127.0.0.1:6650" },
+			`config source.mq.pulsar.address: "127.0.0.1:6650" needs the scheme pulsar:// (or pulsar+ssl:// for TLS), e.g. pulsar://127.0.0.1:6650`},
+		{"pulsar address with another scheme", func(c *Config) { c.Source.MQ.Pulsar.Address = "http://p:6650" },
+			`config source.mq.pulsar.address: "http://p:6650" needs the scheme pulsar:// (or pulsar+ssl:// for TLS), e.g. pulsar://p:6650`},
+		{"source milvus address", func(c *Config) { c.Source.Milvus.Address = "milvus" },
+			`config source.milvus.address: "milvus" is not host:port; set the source Milvus proxy address, e.g. 127.0.0.1:19530`},
 		{"kafka brokers", func(c *Config) {
 			c.Source.MQ.Type = MQKafka
 			c.Source.MQ.Kafka.Brokers = nil
@@ -161,4 +167,84 @@ func TestDebugAndPrefetchKeysFromEnv(t *testing.T) {
 	require.True(t, cfg.Debug.Pprof)
 	require.Equal(t, 4, cfg.Source.MQ.Pulsar.ReceiverQueueSize)
 	require.False(t, Default().Debug.Pprof, "pprof must be off unless asked for")
+}
+
+func TestValidAddressesPass(t *testing.T) {
+	for _, mutate := range []func(*Config){
+		func(c *Config) { c.Source.MQ.Pulsar.Address = "pulsar+ssl://p:6651" },
+		func(c *Config) { c.Source.Milvus.Address = "http://milvus:19530" },
+		func(c *Config) { c.Source.Milvus.Address = "[::1]:19530" },
+	} {
+		cfg := Default()
+		mutate(&cfg)
+		require.NoError(t, cfg.Validate())
+	}
+}
+
+// A duration without a unit is refused wherever it comes from: YAML reads
+// "dialTimeout: 5" as the number 5, which would mean 5 ns.
+func TestDurationsNeedAUnit(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want string
+	}{
+		{name: "bare number in the file", file: "metaStore: {etcd: {dialTimeout: 5}}\n",
+			want: `config metaStore.etcd.dialTimeout: 5 has no unit (it would mean 5 nanoseconds); write a duration with a unit, e.g. "5s" or "500ms"`},
+		{name: "float in the file", file: "source: {etcd: {dialTimeout: 1.5}}\n",
+			want: `config source.etcd.dialTimeout: 1.5 has no unit (it would mean 1.5 nanoseconds); write a duration with a unit, e.g. "5s" or "500ms"`},
+		{name: "bare number in the environment", env: map[string]string{"MILVUS_CDC_SOURCE_ETCD_DIALTIMEOUT": "5"},
+			want: `config source.etcd.dialTimeout: "5" is not a duration; write a number with a unit, e.g. "5s" or "500ms"`},
+		{name: "quoted duration in the file", file: "metaStore: {etcd: {dialTimeout: \"7s\"}}\n"},
+		{name: "plain duration in the file", file: "metaStore: {etcd: {dialTimeout: 7s}}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, tt.file)
+			}
+			cfg, err := Load(path)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, 7*time.Second, cfg.MetaStore.Etcd.DialTimeout)
+				return
+			}
+			require.EqualError(t, err, tt.want)
+		})
+	}
+}
+
+func TestUnknownEnvironmentVariablesAreRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{name: "misspelt key", env: map[string]string{"MILVUS_CDC_SOURCE_ETCD_ROOTPTH": "x"},
+			want: "environment MILVUS_CDC_SOURCE_ETCD_ROOTPTH: no configuration key has this name; did you mean MILVUS_CDC_SOURCE_ETCD_ROOTPATH (source.etcd.rootPath)? Rename or unset it"},
+		{name: "a section, not a key", env: map[string]string{"MILVUS_CDC_LOG": "debug"},
+			want: "environment MILVUS_CDC_LOG: no configuration key has this name; did you mean MILVUS_CDC_LOG_LEVEL (log.level)? Rename or unset it"},
+		{name: "the CLI's address and token are not keys but allowed", env: map[string]string{"MILVUS_CDC_SERVER": "http://x:8444", "MILVUS_CDC_TOKEN": "t", "MILVUS_CDC_TOKEN_FILE": "/f"}},
+		{name: "test bed settings are allowed", env: map[string]string{"MILVUS_CDC_BED_STATE": "/tmp/b", "MILVUS_CDC_TEST_PULSAR_URL": "pulsar://x:1"}},
+		{name: "other prefixes are not ours", env: map[string]string{"MILVUS_CDCX": "1", "MILVUS_HOST": "h"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := Load("")
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, Default(), cfg)
+				return
+			}
+			require.EqualError(t, err, tt.want)
+		})
+	}
 }

@@ -133,7 +133,7 @@ func TestCompatTaskLifecycle(t *testing.T) {
 	require.Equal(t, map[string]any{"code": 200.0, "data": map[string]any{"task_id": id}}, got)
 	got = d.cdc(createBody(target + `,"collection_infos":[{"name":"c1"}]`))
 	require.Equal(t, 400.0, got["code"])
-	require.Equal(t, "fail to handle the create request, error: the collection name is duplicate with existing task, [default.c1]", got["message"])
+	require.Equal(t, "fail to handle the create request, error: the collection name is duplicate with existing task, [default.c1]; task "+id+" already replicates default.c1 (its scope default.*) to this target: leave it out of the scope, or delete task "+id+" first", got["message"])
 
 	// Deprecated host/port + username/password form; also fills the task limit.
 	got = d.cdc(createBody(`"milvus_connect_param":{"host":"target","port":19530,"username":"` + secretUser + `","password":"` + secretPassword + `"},"db_collections":{"db1":[{"name":"c"}]},"disable_auto_start":true`))

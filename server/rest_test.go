@@ -85,7 +85,7 @@ func TestRESTLifecycle(t *testing.T) {
 	require.Equal(t, map[string]any{"replicating": false, "detail": corelibtest.NotReplicatingDetail, "retries": 0.0}, tk["pipeline"], "the pipeline says it does not replicate yet")
 
 	requireProblem(t, d.do(http.MethodPost, "/api/v1/tasks", `{"id":"t1",`+restTarget+`,"scope":[{"database":"x","collection":"y"}]}`), 409, "task_exists", "the task t1 already exists", "id")
-	requireProblem(t, d.do(http.MethodPost, "/api/v1/tasks", `{`+restTarget+`,"scope":[{"database":"db1","collection":"c9"}]}`), 409, "duplicate_scope", "the collection name is duplicate with existing task, [db1.c9]", "scope")
+	requireProblem(t, d.do(http.MethodPost, "/api/v1/tasks", `{`+restTarget+`,"scope":[{"database":"db1","collection":"c9"}]}`), 409, "duplicate_scope", "the collection name is duplicate with existing task, [db1.c9]; task t1 already replicates db1.c9 (its scope db1.*) to this target: leave it out of the scope, or delete task t1 first", "scope")
 
 	r = d.do(http.MethodGet, "/api/v1/tasks/t1", "")
 	require.Equal(t, http.StatusOK, r.status)

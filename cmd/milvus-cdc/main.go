@@ -21,6 +21,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/config"
 	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
+	"github.com/milvus-cdc/milvus-cdc/internal/netcheck"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server"
 	"github.com/milvus-cdc/milvus-cdc/server/auth"
@@ -105,6 +106,10 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		ReplicateChannel: cfg.Source.ReplicateChannel,
 		TokenFileDir:     cfg.TaskSecrets.Dir,
 		TokenEnvPrefix:   cfg.TaskSecrets.EnvPrefix,
+		// A task must not replicate the source to itself; the probe answers
+		// a mistyped host or port at once.
+		SourceMilvusAddress: cfg.Source.Milvus.Address,
+		Probe:               netcheck.Reach,
 	}, lg)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

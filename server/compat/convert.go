@@ -115,7 +115,7 @@ func milvusTarget(m MilvusConnectParam) corelib.Target {
 	return corelib.Target{
 		URI:            targetURI(m),
 		Token:          targetToken(m),
-		ConnectTimeout: time.Duration(m.ConnectTimeout) * time.Second,
+		ConnectTimeout: task.DurationOfSeconds(int64(m.ConnectTimeout)),
 		TLS: corelib.TargetTLS{
 			ServerName:    m.DialConfig.ServerName,
 			ServerPEMPath: m.DialConfig.ServerPemPath,

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+
+	"github.com/milvus-cdc/milvus-cdc/internal/strictjson"
 )
 
 // envelope is the outer request object.
@@ -32,6 +35,12 @@ func DecodeRequest(body []byte) (Request, *Response) {
 	if err := json.Unmarshal(body, &env); err != nil {
 		return Request{}, &Response{Code: 500, Message: fmt.Sprintf("fail to unmarshal the request, error: %v", err)}
 	}
+	// encoding/json lets the last of two equal keys win and turns bytes that
+	// are not UTF-8 into U+FFFD; milvus-cdc's clients never send either, and
+	// acting on it would act on something not meant.
+	if err := strictjson.Check(body, reflect.TypeOf(envelope{})); err != nil {
+		return Request{}, &Response{Code: 400, Message: fmt.Sprintf("fail to unmarshal the request, error: %v", err)}
+	}
 	if !isObjectOrAbsent(env.RequestData) {
 		return Request{}, &Response{Code: 500, Message: "fail to unmarshal the request, error: request_data must be a JSON object"}
 	}
@@ -51,6 +60,9 @@ func DecodeRequest(body []byte) (Request, *Response) {
 		return Request{}, &Response{Code: 400, Message: fmt.Sprintf("invalid 'request_type' param, can be set [%s]", strings.Join(RequestTypes, " "))}
 	}
 	if len(env.RequestData) > 0 && !bytes.Equal(bytes.TrimSpace(env.RequestData), []byte("null")) {
+		if err := strictjson.CheckAt(env.RequestData, reflect.TypeOf(data), "request_data"); err != nil {
+			return Request{}, &Response{Code: 400, Message: fmt.Sprintf("fail to decode the %s request, error: %v", env.RequestType, err)}
+		}
 		if err := json.Unmarshal(env.RequestData, data); err != nil {
 			return Request{}, &Response{Code: 500, Message: fmt.Sprintf("fail to decode the %s request, error: %v", env.RequestType, describeDecodeError(err))}
 		}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/milvus-cdc/milvus-cdc/api"
+	"github.com/milvus-cdc/milvus-cdc/internal/strictjson"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
@@ -169,6 +171,12 @@ func DecodeStrict(r io.Reader, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return task.Errorf(task.CodeBadRequest, "the request body is empty; send a JSON object")
 	}
+	// encoding/json lets the last of two equal keys win and turns bytes that
+	// are not UTF-8 into U+FFFD; both would act on something not sent.
+	var loose *strictjson.Error
+	if errors.As(strictjson.Check(body, reflect.TypeOf(v)), &loose) {
+		return task.FieldErrorf(task.CodeBadRequest, loose.Path, "%s", loose.Message)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -189,6 +197,9 @@ func decodeError(err error) error {
 	switch {
 	case errors.As(err, &syntax):
 		return task.Errorf(task.CodeBadRequest, "malformed JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typ) && isInteger(typ.Type.Kind()) && strings.HasPrefix(typ.Value, "number"):
+		// A fraction, an exponent or a number beyond 64 bits.
+		return task.FieldErrorf(task.CodeBadRequest, typ.Field, "field %q must be a whole number (no fraction or exponent) that fits 64 bits, got %s", typ.Field, typ.Value)
 	case errors.As(err, &typ):
 		return task.FieldErrorf(task.CodeBadRequest, typ.Field, "field %q must be %s, got %s", typ.Field, jsonType(typ.Type.Kind().String()), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -199,6 +210,15 @@ func decodeError(err error) error {
 	default:
 		return task.Errorf(task.CodeBadRequest, "malformed JSON: %v", err)
 	}
+}
+
+func isInteger(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 func jsonType(kind string) string {

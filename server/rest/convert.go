@@ -21,7 +21,7 @@ func toCreateInput(req api.CreateTaskRequest) task.CreateInput {
 			Token:           req.Target.Token,
 			TokenFile:       req.Target.TokenFile,
 			TokenEnv:        req.Target.TokenEnv,
-			ConnectTimeout:  time.Duration(req.Target.ConnectTimeoutSeconds) * time.Second,
+			ConnectTimeout:  task.DurationOfSeconds(int64(req.Target.ConnectTimeoutSeconds)),
 			ChannelNum:      req.Target.ChannelNum,
 			IgnorePartition: req.Target.IgnorePartition,
 		},

@@ -40,6 +40,15 @@ type Limits struct {
 	// reference (taskSecrets.dir and taskSecrets.envPrefix; secrets.go).
 	TokenFileDir   string
 	TokenEnvPrefix string
+	// SourceMilvusAddress is the source Milvus proxy, host:port
+	// (source.milvus.address); a target at that address is refused. Empty
+	// skips the check.
+	SourceMilvusAddress string
+	// Probe checks that the target's host:port accepts a TCP connection
+	// within timeout, and says precisely why not (netcheck.Reach), before
+	// the factory verifies the target. Nil skips it (tests that dial an
+	// in-process target).
+	Probe func(ctx context.Context, hostPort string, timeout time.Duration) error
 }
 
 // Store is the part of the meta store the controller uses.
@@ -129,6 +138,9 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	if err := c.validateSpec(in); err != nil {
 		return View{}, err
 	}
+	if err := c.probeTarget(ctx, in.Spec.Target); err != nil {
+		return View{}, err
+	}
 	resolved, err := c.withResolvedToken(in.Spec)
 	if err != nil {
 		return View{}, err
@@ -199,6 +211,27 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	}
 	c.lg.Info("task created", zap.String("task_id", running.Spec.ID), zap.String("target", running.Spec.Target.Redacted()))
 	return c.view(running), nil
+}
+
+// probeTarget answers at once when the target's address cannot work at all
+// (an unknown host, a refused port), instead of after the whole connect
+// timeout with a generic "no answer".
+func (c *Controller) probeTarget(ctx context.Context, t corelib.Target) error {
+	if c.limits.Probe == nil || t.Kafka != nil { // the Kafka writer's Verify asks the brokers itself
+		return nil
+	}
+	addr, err := targetAddress(t) // validated already
+	if err != nil {
+		return err
+	}
+	timeout := t.ConnectTimeout
+	if timeout <= 0 {
+		timeout = corelib.DefaultConnectTimeout
+	}
+	if err := c.limits.Probe(ctx, addr, timeout); err != nil {
+		return &Error{Code: CodeTargetUnreachable, Field: "target.uri", Message: fmt.Sprintf("fail to connect the milvus: %v", err), Err: err}
+	}
+	return nil
 }
 
 // pinStartPositions adds, when the factory can, the current end of every
