@@ -10,6 +10,8 @@
 
 GO       ?= go
 BIN      ?= bin/milvus-cdc
+# The version milvus-cdc version and milvus_cdc_daemon_build_info report.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 CONFIG   ?= configs/cdc.yaml
 FUZZTIME ?= 10s
 
@@ -20,10 +22,12 @@ TEST_CGO := $(if $(RACE),1,0)
 .PHONY: build run test unit fuzz lint proto clean deploy-check
 
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/milvus-cdc
+	CGO_ENABLED=0 $(GO) build -buildvcs=auto -ldflags "-X github.com/milvus-cdc/milvus-cdc/internal/buildinfo.Version=$(VERSION)" -o $(BIN) ./cmd/milvus-cdc
 
+# The embedded etcd keeps its data in ./data/etcd (a relative dataDir would be
+# relative to the config file's directory, configs/).
 run: build
-	./$(BIN) --config $(CONFIG)
+	MILVUS_CDC_METASTORE_EMBED_DATADIR=$(CURDIR)/data/etcd ./$(BIN) --config $(CONFIG)
 
 test: unit fuzz
 

@@ -2,7 +2,8 @@
 // (/api/v1/tasks): create, list, get, pause, resume, delete, status and
 // synced. Each call returns the decoded value and the body exactly as the
 // daemon sent it; a failed call returns an *APIError (the daemon answered
-// with a problem) or an *UnreachableError (no answer at all). The request
+// with a problem), a *TimeoutError (no answer in the time allowed) or an
+// *UnreachableError (no connection at all). The request
 // and response types are package api's; the client depends on nothing else
 // of the module (make lint checks it), so importing it stays cheap.
 package client
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -114,8 +116,8 @@ func (e *APIError) Error() string {
 	return msg
 }
 
-// UnreachableError is a request that got no HTTP answer (connection refused,
-// DNS, timeout).
+// UnreachableError is a request that got no HTTP answer because no
+// connection could be made or it broke (connection refused, DNS).
 type UnreachableError struct {
 	Server string
 	Err    error
@@ -126,6 +128,29 @@ func (e *UnreachableError) Error() string {
 }
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// TimeoutError is a request that got no (complete) answer before its
+// deadline: the context's or the HTTP client's timeout. The daemon may be up
+// and busy (a create waits for the target's connect timeout).
+type TimeoutError struct {
+	Server, Method, Path string
+	Err                  error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%s %s to the milvus-cdc daemon at %s timed out: %v", e.Method, e.Path, e.Server, e.Err)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// noAnswer classifies a failed round trip: a timeout, or no connection.
+func (c *Client) noAnswer(method, path string, err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &TimeoutError{Server: c.Server(), Method: method, Path: path, Err: unwrapURLError(err)}
+	}
+	return &UnreachableError{Server: c.Server(), Err: unwrapURLError(err)}
+}
 
 // CreateTask creates a task (POST /api/v1/tasks).
 func (c *Client) CreateTask(ctx context.Context, req api.CreateTaskRequest) (api.Task, []byte, error) {
@@ -228,12 +253,12 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &UnreachableError{Server: c.Server(), Err: unwrapURLError(err)}
+		return nil, c.noAnswer(method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, &UnreachableError{Server: c.Server(), Err: fmt.Errorf("reading the answer to %s %s: %w", method, path, err)}
+		return nil, c.noAnswer(method, path, fmt.Errorf("reading the answer: %w", err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := &APIError{Method: method, Path: path, StatusCode: resp.StatusCode, Body: raw}

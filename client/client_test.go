@@ -172,6 +172,48 @@ func TestClientReportsAnUnreachableDaemon(t *testing.T) {
 	require.False(t, errors.As(err, new(*client.APIError)))
 }
 
+// A daemon that does not answer in time is a TimeoutError, whether the
+// client's own timeout or the caller's deadline ran out.
+func TestClientReportsATimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { close(release); _ = srv.Close() })
+
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		ctx     func() (context.Context, context.CancelFunc)
+	}{
+		{"client timeout", 200 * time.Millisecond, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+		{"caller deadline", 0, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 200*time.Millisecond)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := client.New(l.Addr().String(), nil, tt.timeout)
+			require.NoError(t, err)
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			_, _, err = c.GetTask(ctx, "t1")
+			var timedOut *client.TimeoutError
+			require.ErrorAs(t, err, &timedOut)
+			require.Equal(t, http.MethodGet, timedOut.Method)
+			require.Equal(t, "/api/v1/tasks/t1", timedOut.Path)
+			require.Contains(t, err.Error(), "GET /api/v1/tasks/t1 to the milvus-cdc daemon at http://"+l.Addr().String()+" timed out")
+			require.False(t, errors.As(err, new(*client.UnreachableError)))
+		})
+	}
+}
+
 func TestClientRejectsAnAnswerThatIsNotTheAPI(t *testing.T) {
 	srv := http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")

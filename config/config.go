@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -64,7 +65,7 @@ type TLS struct {
 type Etcd struct {
 	Endpoints []string `mapstructure:"endpoints"`
 	Username  string   `mapstructure:"username"`
-	Password  string   `mapstructure:"password"`
+	Password  string   `mapstructure:"password" secret:"true"`
 	// PasswordFile holds the password instead of Password (config/secrets.go).
 	PasswordFile string        `mapstructure:"passwordFile"`
 	DialTimeout  time.Duration `mapstructure:"dialTimeout"`
@@ -82,6 +83,10 @@ type MetaStore struct {
 
 // Embed configures the embedded etcd started when metaStore.etcd.endpoints is empty.
 type Embed struct {
+	// DataDir is the embedded etcd's data. Load makes a relative path
+	// relative to the configuration file's directory (with no file, to the
+	// working directory), so the task store does not depend on where the
+	// daemon was started.
 	DataDir   string `mapstructure:"dataDir"`
 	ClientURL string `mapstructure:"clientURL"`
 	PeerURL   string `mapstructure:"peerURL"`
@@ -146,7 +151,7 @@ type Pulsar struct {
 	Tenant     string `mapstructure:"tenant"`
 	Namespace  string `mapstructure:"namespace"`
 	AuthPlugin string `mapstructure:"authPlugin"`
-	AuthParams string `mapstructure:"authParams"`
+	AuthParams string `mapstructure:"authParams" secret:"true"`
 	// AuthParamsFile holds AuthParams instead (config/secrets.go).
 	AuthParamsFile string `mapstructure:"authParamsFile"`
 	// ReceiverQueueSize is how many messages each channel reader prefetches.
@@ -169,7 +174,7 @@ type Kafka struct {
 type SASL struct {
 	Mechanism string `mapstructure:"mechanism"`
 	Username  string `mapstructure:"username"`
-	Password  string `mapstructure:"password"`
+	Password  string `mapstructure:"password" secret:"true"`
 	// PasswordFile holds the password instead of Password (config/secrets.go).
 	PasswordFile string `mapstructure:"passwordFile"`
 }
@@ -261,10 +266,26 @@ func Load(path string) (Config, error) {
 	if err := cfg.resolveSecretFiles(); err != nil {
 		return Config{}, err
 	}
+	if path != "" {
+		dir, err := filepath.Abs(filepath.Dir(path))
+		if err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+		cfg.MetaStore.Embed.DataDir = relativeTo(dir, cfg.MetaStore.Embed.DataDir)
+	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// relativeTo resolves a relative path against dir; absolute and empty paths
+// stay as they are.
+func relativeTo(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
 }
 
 func describe(path string) string {

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,7 +157,75 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 func TestShippedConfigLoads(t *testing.T) {
 	cfg, err := Load(filepath.Join("..", "configs", "cdc.yaml"))
 	require.NoError(t, err)
-	require.Equal(t, Default(), cfg, "configs/cdc.yaml must state the defaults")
+	want := Default()
+	configs, err := filepath.Abs(filepath.Join("..", "configs"))
+	require.NoError(t, err)
+	want.MetaStore.Embed.DataDir = filepath.Join(configs, "data", "etcd") // relative to the file
+	require.Equal(t, want, cfg, "configs/cdc.yaml must state the defaults")
+}
+
+// The embedded etcd's data must not move with the working directory: a
+// relative dataDir is relative to the configuration file.
+func TestRelativeDataDirFollowsTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	file := func(body string) string {
+		p := filepath.Join(dir, "cdc.yaml")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	tests := []struct {
+		name string
+		path func() string
+		env  string
+		want string
+	}{
+		{"default, with a file", func() string { return file("") }, "", filepath.Join(dir, "data", "etcd")},
+		{"relative in the file", func() string { return file("metaStore: {embed: {dataDir: ./state/etcd}}\n") }, "", filepath.Join(dir, "state", "etcd")},
+		{"absolute in the file", func() string { return file("metaStore: {embed: {dataDir: /var/lib/milvus-cdc}}\n") }, "", "/var/lib/milvus-cdc"},
+		{"relative from the environment, with a file", func() string { return file("") }, "env/etcd", filepath.Join(dir, "env", "etcd")},
+		{"no file: the working directory, as before", func() string { return "" }, "", "data/etcd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("MILVUS_CDC_METASTORE_EMBED_DATADIR", tt.env)
+			}
+			cfg, err := Load(tt.path())
+			require.NoError(t, err)
+			require.Equal(t, tt.want, cfg.MetaStore.Embed.DataDir)
+		})
+	}
+}
+
+func TestMaskedYAML(t *testing.T) {
+	cfg := Default()
+	cfg.MetaStore.Etcd.Username, cfg.MetaStore.Etcd.Password = "root", "etcd-S3cret"
+	cfg.Source.MQ.Kafka.SASL = SASL{Mechanism: "PLAIN", Username: "u", Password: "kafka-S3cret"}
+	cfg.Source.MQ.Pulsar.AuthParams = "token:pulsar-S3cret"
+	cfg.Server.Auth.Tokens = []string{"ops:admin:api-S3cret"}
+	cfg.Source.Etcd.DialTimeout = 1500 * time.Millisecond
+	out, err := cfg.MaskedYAML()
+	require.NoError(t, err)
+	text := string(out)
+	for _, secret := range []string{"etcd-S3cret", "kafka-S3cret", "pulsar-S3cret", "api-S3cret"} {
+		require.NotContains(t, text, secret)
+	}
+	require.Equal(t, 4, strings.Count(text, Masked), text)
+	require.Contains(t, text, "ops:admin:"+Masked, "a token entry keeps its name and role")
+	require.Contains(t, text, "username: root")
+	require.Contains(t, text, "dialTimeout: 1.5s")
+	require.Contains(t, text, "password: \"\"", "an unset secret shows as unset")
+	require.Less(t, strings.Index(text, "address: 0.0.0.0:8444"), strings.Index(text, "metaStore:"), "the order of configs/cdc.yaml")
+
+	// Without secrets the output is a configuration that loads to the same values.
+	plain := Default()
+	plain.Source.Etcd.DialTimeout = 1500 * time.Millisecond
+	plain.MetaStore.Embed.DataDir = "/abs/etcd"
+	out, err = plain.MaskedYAML()
+	require.NoError(t, err)
+	back, err := Load(writeFile(t, string(out)))
+	require.NoError(t, err)
+	require.Equal(t, plain, back)
 }
 
 func TestDebugAndPrefetchKeysFromEnv(t *testing.T) {

@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/milvus-cdc/milvus-cdc/internal/buildinfo"
 )
 
 func TestHealthAndReadiness(t *testing.T) {
@@ -60,4 +63,6 @@ func TestMetrics(t *testing.T) {
 	require.Contains(t, body, `milvus_cdc_daemon_http_requests_total{code="200",method="POST",route="/cdc"} 2`)
 	require.Contains(t, body, `milvus_cdc_daemon_http_request_duration_seconds_count{code="200",method="POST",route="/api/v1/tasks/{id}/pause"} 1`)
 	require.Contains(t, body, "go_goroutines")
+	bi := buildinfo.Get()
+	require.Contains(t, body, `milvus_cdc_daemon_build_info{commit="`+bi.Commit+`",goversion="`+runtime.Version()+`",version="dev"} 1`+"\n")
 }

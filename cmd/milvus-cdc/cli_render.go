@@ -188,17 +188,18 @@ func rowsApplied(p *api.PipelineStatus) int64 {
 	return n
 }
 
+// pipelineSummary is the pipeline's one state: a pipeline that retries,
+// failed or stopped is that, whatever its replicating flag says (data does
+// not flow while work is retried); a running one is replicating or not yet.
 func pipelineSummary(p *api.PipelineStatus) string {
-	parts := []string{}
-	if p.State != "" {
-		parts = append(parts, p.State)
+	switch p.State {
+	case "", "running":
+		if p.Replicating {
+			return "replicating"
+		}
+		return "not replicating yet"
 	}
-	if p.Replicating {
-		parts = append(parts, "replicating")
-	} else {
-		parts = append(parts, "not replicating yet")
-	}
-	return strings.Join(parts, ", ")
+	return p.State
 }
 
 // reasonOf is the task's reason, or while it has none the pipeline's detail.

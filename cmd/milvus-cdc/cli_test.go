@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/client/clienttest"
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/internal/buildinfo"
 )
 
 type cliRun struct {
@@ -122,7 +125,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 			require.NotContains(t, out, "root:Milvus")
 		}},
 		{"status", "", []string{"task", "status", "t1"}, 0, func(t *testing.T, out string) {
-			require.Equal(t, []string{"Pipeline:", "running, replicating"}, tableRow(t, out, "Pipeline:"))
+			require.Equal(t, []string{"Pipeline:", "replicating"}, tableRow(t, out, "Pipeline:"))
 			ch := tableRow(t, out, "by-dev-rootcoord-dml_0")
 			require.Equal(t, "data", ch[1])
 			require.Equal(t, "1.25s", ch[len(ch)-1])
@@ -246,6 +249,10 @@ func TestDispatchKeepsTheDaemonCommandLine(t *testing.T) {
 		{[]string{"serve", "--config", "c.yaml", "--check-config"}, []string{"--config", "c.yaml", "--check-config"}, false},
 		{[]string{"task", "list", "--server", "http://127.0.0.1:1"}, nil, true},
 		{[]string{"help"}, nil, true},
+		{[]string{"version"}, nil, true},
+		{[]string{"--version"}, nil, true},
+		{[]string{"taks", "list"}, nil, true},
+		{[]string{"--print-config", "--config", "c.yaml"}, []string{"--print-config", "--config", "c.yaml"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -316,5 +323,123 @@ func TestRenderTaskTableExactly(t *testing.T) {
 			require.NoError(t, renderTaskTable(&b, tc.tasks))
 			require.Equal(t, tc.want, b.String())
 		})
+	}
+}
+
+// A word that is no command is a usage error: it never starts a daemon
+// (which would create data/etcd wherever it was typed).
+func TestUnknownCommandsAreRefused(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		stdout     string
+		stderrHave []string
+	}{
+		{[]string{"taks", "list"}, exitUsage, "", []string{`milvus-cdc: unknown command "taks" (did you mean "task"?)`, "Usage:", "Task commands:"}},
+		{[]string{"ver"}, exitUsage, "", []string{`unknown command "ver" (did you mean "version"?)`}},
+		{[]string{"start"}, exitUsage, "", []string{`unknown command "start"`, "milvus-cdc [--config FILE]"}},
+		{[]string{"version"}, exitOK, buildinfo.Get().String() + "\n", nil},
+		{[]string{"--version"}, exitOK, buildinfo.Get().String() + "\n", nil},
+		{[]string{"version", "--json"}, exitUsage, "", []string{`unexpected argument "--json"`}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			r := runCLI(t, nil, "", tt.args...)
+			require.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			require.Equal(t, tt.stdout, r.stdout)
+			for _, w := range tt.stderrHave {
+				require.Contains(t, r.stderr, w)
+			}
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, entries, "nothing was created in the working directory")
+		})
+	}
+	require.Regexp(t, `^milvus-cdc dev \(commit [0-9a-z-]+, go[0-9.]+\S*\)$`, buildinfo.Get().String())
+}
+
+// With -o json a failed command still prints JSON on stdout: the daemon's
+// problem as sent, or the CLI's own problem document when there is none.
+func TestJSONOutputOnErrors(t *testing.T) {
+	d := clienttest.Start(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := l.Addr().String()
+	require.NoError(t, l.Close())
+	env := map[string]string{serverEnv: d.URL}
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		code   int
+		stdout map[string]any // the keys that must be there
+	}{
+		{"unknown task", env, []string{"task", "get", "nope", "-o", "json"}, exitFailed,
+			map[string]any{"code": "task_not_found", "status": 404.0, "detail": "not found: [nope]", "instance": "/api/v1/tasks/nope"}},
+		{"daemon down", map[string]string{serverEnv: dead}, []string{"task", "list", "-o", "json"}, exitFailed,
+			map[string]any{"code": "unreachable", "type": "urn:milvus-cdc:cli:unreachable"}},
+		{"missing id", env, []string{"task", "status", "-o", "json"}, exitUsage,
+			map[string]any{"code": "invalid_input", "detail": "expected ID, got 0 argument(s)"}},
+		{"bad task file", env, []string{"task", "create", "-o", "json", "-f", "/nonexistent.yaml"}, exitUsage,
+			map[string]any{"code": "invalid_input"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, tt.env, "", tt.args...)
+			require.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			require.NotEmpty(t, r.stderr, "the error is also said on stderr")
+			var got map[string]any
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), "stdout: %q", r.stdout)
+			require.True(t, strings.HasSuffix(r.stdout, "\n"))
+			for k, v := range tt.stdout {
+				require.Equal(t, v, got[k], "key %s in %s", k, r.stdout)
+			}
+			require.NotEmpty(t, got["detail"])
+		})
+	}
+}
+
+// A daemon that answers too late is said to have timed out, not to be absent.
+func TestTimeoutIsNotUnreachable(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); slow.Close() })
+	r := runCLI(t, nil, "", "task", "list", "--timeout", "300ms", "--server", slow.URL)
+	require.Equal(t, exitFailed, r.code)
+	require.Contains(t, r.stderr, "milvus-cdc task list: the request timed out after 300ms: GET /api/v1/tasks got no answer from the daemon at "+slow.URL+" (address from --server)")
+	require.Contains(t, r.stderr, "raise --timeout")
+	require.NotContains(t, r.stderr, "is the daemon running")
+
+	r = runCLI(t, nil, "", "task", "list", "--timeout", "300ms", "--server", slow.URL, "-o", "json")
+	var p map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &p))
+	require.Equal(t, "timeout", p["code"])
+}
+
+// The status view shows one state: a retrying pipeline is retrying even if
+// its replicating flag still says true.
+func TestPipelineSummaryIsOneState(t *testing.T) {
+	tests := []struct {
+		p    api.PipelineStatus
+		want string
+	}{
+		{api.PipelineStatus{State: "running", Replicating: true}, "replicating"},
+		{api.PipelineStatus{State: "running"}, "not replicating yet"},
+		{api.PipelineStatus{Replicating: true}, "replicating"},
+		{api.PipelineStatus{State: "retrying", Replicating: true}, "retrying"},
+		{api.PipelineStatus{State: "retrying"}, "retrying"},
+		{api.PipelineStatus{State: "failed", Replicating: true}, "failed"},
+		{api.PipelineStatus{State: "stopped"}, "stopped"},
+		{api.PipelineStatus{State: "snapshotting", Replicating: true}, "snapshotting"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, pipelineSummary(&tt.p), "%+v", tt.p)
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +40,9 @@ func NewAPI(ctl *task.Controller, maxBytes int64) *API {
 
 // CreateTask handles POST /api/v1/tasks: 201 with the task.
 func (a *API) CreateTask(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	var req api.CreateTaskRequest
 	if err := DecodeStrict(http.MaxBytesReader(w, r.Body, a.maxBytes), &req); err != nil {
 		return 0, nil, err
@@ -52,6 +57,9 @@ func (a *API) CreateTask(w http.ResponseWriter, r *http.Request) (int, any, erro
 
 // ListTasks handles GET /api/v1/tasks?state=Running.
 func (a *API) ListTasks(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r, "state"); err != nil {
+		return 0, nil, err
+	}
 	state, err := parseState(r.URL.Query().Get("state"))
 	if err != nil {
 		return 0, nil, err
@@ -69,6 +77,9 @@ func (a *API) ListTasks(_ http.ResponseWriter, r *http.Request) (int, any, error
 
 // GetTask handles GET /api/v1/tasks/{id}.
 func (a *API) GetTask(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	v, err := a.ctl.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return 0, nil, err
@@ -78,6 +89,9 @@ func (a *API) GetTask(_ http.ResponseWriter, r *http.Request) (int, any, error) 
 
 // DeleteTask handles DELETE /api/v1/tasks/{id}: 204.
 func (a *API) DeleteTask(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	if err := a.ctl.Delete(r.Context(), mux.Vars(r)["id"], false); err != nil {
 		return 0, nil, err
 	}
@@ -86,6 +100,9 @@ func (a *API) DeleteTask(_ http.ResponseWriter, r *http.Request) (int, any, erro
 
 // PauseTask handles POST /api/v1/tasks/{id}/pause: 200 with the task.
 func (a *API) PauseTask(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	v, err := a.ctl.Pause(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return 0, nil, err
@@ -95,6 +112,9 @@ func (a *API) PauseTask(_ http.ResponseWriter, r *http.Request) (int, any, error
 
 // ResumeTask handles POST /api/v1/tasks/{id}/resume: 200 with the task.
 func (a *API) ResumeTask(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	v, err := a.ctl.Resume(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return 0, nil, err
@@ -104,6 +124,9 @@ func (a *API) ResumeTask(_ http.ResponseWriter, r *http.Request) (int, any, erro
 
 // TaskStatus handles GET /api/v1/tasks/{id}/status.
 func (a *API) TaskStatus(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	v, err := a.ctl.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return 0, nil, err
@@ -121,6 +144,9 @@ const (
 // whether or not the task is synced (the body says), 503 when the source
 // cannot be asked.
 func (a *API) TaskSynced(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r, "waitSeconds"); err != nil {
+		return 0, nil, err
+	}
 	wait, err := parseWait(r.URL.Query().Get("waitSeconds"))
 	if err != nil {
 		return 0, nil, err
@@ -130,6 +156,46 @@ func (a *API) TaskSynced(_ http.ResponseWriter, r *http.Request) (int, any, erro
 		return 0, nil, err
 	}
 	return http.StatusOK, syncedOf(v, rep), nil
+}
+
+// onlyQuery refuses query parameters the route does not take (a typo such
+// as ?stat=Paused would otherwise be ignored and list every task), naming
+// the parameter and the ones the route accepts. Names are case-sensitive, as
+// the handlers read them.
+func onlyQuery(r *http.Request, allowed ...string) error {
+	q := r.URL.Query()
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if slices.Contains(allowed, name) {
+			continue
+		}
+		if len(allowed) == 0 {
+			return task.FieldErrorf(task.CodeBadRequest, name, "unknown query parameter %q: %s %s takes no query parameters", name, r.Method, routeOf(r))
+		}
+		return task.FieldErrorf(task.CodeBadRequest, name, "unknown query parameter %q: %s %s takes only %s", name, r.Method, routeOf(r), strings.Join(allowed, ", "))
+	}
+	if len(allowed) > 0 && len(q) > 0 {
+		for _, name := range allowed {
+			if len(q[name]) > 1 {
+				return task.FieldErrorf(task.CodeBadRequest, name, "the query parameter %q is given %d times; give it once", name, len(q[name]))
+			}
+		}
+	}
+	return nil
+}
+
+// routeOf is the route template of the request, for messages.
+func routeOf(r *http.Request) string {
+	if route := mux.CurrentRoute(r); route != nil {
+		if tmpl, err := route.GetPathTemplate(); err == nil {
+			return tmpl
+		}
+	}
+	return r.URL.Path
 }
 
 // parseWait reads waitSeconds: a number of seconds from 0 to MaxSyncedWait.
