@@ -96,6 +96,24 @@ type Task struct {
 	Pipeline         *PipelineStatus `json:"pipeline,omitempty"`
 	CreatedAt        time.Time       `json:"createdAt"`
 	UpdatedAt        time.Time       `json:"updatedAt"`
+	// Store is set only when the task store did not answer: the task is
+	// shown as the daemon last read or wrote it.
+	Store *StoreStatus `json:"store,omitempty"`
+}
+
+// StoreStatus says that an answer comes from the daemon's memory because
+// the task store (etcd) did not answer in time. Pipeline figures are live
+// either way; task records (state, reason, scope) are as of AsOf.
+type StoreStatus struct {
+	// Reachable is false: the store did not answer this request.
+	Reachable bool `json:"reachable"`
+	// Error is why the store did not answer.
+	Error string `json:"error"`
+	// Since is when the store stopped answering (the first failed call of
+	// the current outage).
+	Since time.Time `json:"since"`
+	// AsOf is when the daemon last read or wrote the records shown.
+	AsOf time.Time `json:"asOf"`
 }
 
 // TargetView is the target without its token (or Kafka SASL password);
@@ -219,6 +237,8 @@ type TaskStatus struct {
 	Reason string `json:"reason,omitempty"`
 	// Pipeline is absent when no pipeline runs (a paused task).
 	Pipeline *PipelineStatus `json:"pipeline,omitempty"`
+	// Store is set only when the task store did not answer (see Task.Store).
+	Store *StoreStatus `json:"store,omitempty"`
 }
 
 // TaskSynced is the body of GET /api/v1/tasks/{id}/synced.
@@ -251,6 +271,9 @@ type ChannelSync struct {
 // TaskList is the body of GET /api/v1/tasks.
 type TaskList struct {
 	Tasks []Task `json:"tasks"`
+	// Store is set only when the task store did not answer and the list is
+	// the one the daemon last knew (see Task.Store).
+	Store *StoreStatus `json:"store,omitempty"`
 }
 
 // Problem is an RFC 9457 problem detail with the catalog code.

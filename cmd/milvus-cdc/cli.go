@@ -338,7 +338,7 @@ func cmdList(ctx context.Context, c *client.Client, o *taskOptions, _ []string) 
 	if err != nil {
 		return exitFailed, err
 	}
-	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, l.Tasks) })
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderList(w, l) })
 }
 
 func cmdGet(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {

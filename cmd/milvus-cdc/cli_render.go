@@ -38,6 +38,25 @@ func row(tw *tabwriter.Writer, cells ...string) {
 	fmt.Fprintln(tw, strings.Join(cells, "\t"))
 }
 
+// renderList is the list view, then, when the daemon answered from memory,
+// a line saying so.
+func renderList(w io.Writer, l api.TaskList) error {
+	if err := renderTaskTable(w, l.Tasks); err != nil {
+		return err
+	}
+	if l.Store != nil {
+		_, err := fmt.Fprintf(w, "\nTask store: %s\n", formatStore(l.Store))
+		return err
+	}
+	return nil
+}
+
+// formatStore says that the task store does not answer and how old the
+// records shown are.
+func formatStore(s *api.StoreStatus) string {
+	return fmt.Sprintf("not answering since %s (%s); tasks as the daemon knew them at %s, pipeline figures live", formatTime(s.Since), s.Error, formatTime(s.AsOf))
+}
+
 // renderTaskTable is the list view: one line per task.
 func renderTaskTable(w io.Writer, tasks []api.Task) error {
 	if len(tasks) == 0 {
@@ -91,6 +110,9 @@ func renderTask(w io.Writer, t api.Task) error {
 	row(tw, "Auto start:", yesNo(!t.DisableAutoStart))
 	row(tw, "Created:", formatTime(t.CreatedAt))
 	row(tw, "Updated:", formatTime(t.UpdatedAt))
+	if t.Store != nil {
+		row(tw, "Task store:", formatStore(t.Store))
+	}
 	if p := t.Pipeline; p != nil {
 		row(tw, "Pipeline:", pipelineSummary(p))
 		row(tw, "Lag:", formatLag(p.LagSeconds))
@@ -109,6 +131,9 @@ func renderStatus(w io.Writer, s api.TaskStatus, now time.Time) error {
 	row(tw, "ID:", s.ID)
 	row(tw, "State:", s.State)
 	row(tw, "Reason:", s.Reason)
+	if s.Store != nil {
+		row(tw, "Task store:", formatStore(s.Store))
+	}
 	p := s.Pipeline
 	if p == nil {
 		row(tw, "Pipeline:", "not running")

@@ -443,3 +443,28 @@ func TestPipelineSummaryIsOneState(t *testing.T) {
 		require.Equal(t, tt.want, pipelineSummary(&tt.p), "%+v", tt.p)
 	}
 }
+
+// When the daemon answered from memory (its task store down), the tables
+// say so.
+func TestTablesSayWhenTheTaskStoreIsDown(t *testing.T) {
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	asOf := since.Add(-time.Minute)
+	store := &api.StoreStatus{Reachable: false, Error: "context deadline exceeded", Since: since, AsOf: asOf}
+	want := "not answering since 2026-01-02T03:04:05Z (context deadline exceeded); tasks as the daemon knew them at 2026-01-02T03:03:05Z, pipeline figures live"
+
+	var b bytes.Buffer
+	require.NoError(t, renderStatus(&b, api.TaskStatus{ID: "t1", State: "Running", Store: store}, since))
+	require.Equal(t, append([]string{"Task store:"}, fields(want)...), tableRow(t, b.String(), "Task store:"))
+
+	b.Reset()
+	require.NoError(t, renderTask(&b, api.Task{ID: "t1", State: "Running", Store: store}))
+	require.Contains(t, b.String(), want)
+
+	b.Reset()
+	require.NoError(t, renderList(&b, api.TaskList{Tasks: []api.Task{{ID: "t1", State: "Running"}}, Store: store}))
+	require.True(t, strings.HasSuffix(b.String(), "\nTask store: "+want+"\n"), b.String())
+
+	b.Reset()
+	require.NoError(t, renderList(&b, api.TaskList{Tasks: []api.Task{{ID: "t1", State: "Running"}}}))
+	require.NotContains(t, b.String(), "Task store")
+}

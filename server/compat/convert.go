@@ -187,6 +187,7 @@ func fromView(v task.View) Task {
 		}
 	}
 	t.PipelineStatus = rest.PipelineStatusOf(v.Pipeline)
+	t.StoreStatus = rest.StoreStatusOf(v.Store)
 	if t.Reason == "" && v.Pipeline != nil && !v.Pipeline.Replicating && v.State == "Running" {
 		// Say so rather than let a "Running" task look like it moves data.
 		t.Reason = v.Pipeline.Detail

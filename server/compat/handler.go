@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/milvus-cdc/milvus-cdc/server/rest"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -73,7 +74,7 @@ func (h *Handler) dispatch(ctx context.Context, req Request) (any, error) {
 	case *TaskIDRequest:
 		return h.byTaskID(ctx, req.Type, d.TaskID)
 	case *ListRequest:
-		views, err := h.ctl.List(ctx, "")
+		views, store, err := h.ctl.ListWithStore(ctx, "")
 		if err != nil {
 			return nil, err
 		}
@@ -81,7 +82,7 @@ func (h *Handler) dispatch(ctx context.Context, req Request) (any, error) {
 		for _, v := range views {
 			tasks = append(tasks, fromView(v))
 		}
-		return ListResponse{Tasks: tasks}, nil
+		return ListResponse{Tasks: tasks, StoreStatus: rest.StoreStatusOf(store)}, nil
 	case *MaintenanceRequest:
 		state, err := h.maintenance(d)
 		if err != nil {

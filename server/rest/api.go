@@ -64,11 +64,11 @@ func (a *API) ListTasks(_ http.ResponseWriter, r *http.Request) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	views, err := a.ctl.List(r.Context(), state)
+	views, store, err := a.ctl.ListWithStore(r.Context(), state)
 	if err != nil {
 		return 0, nil, err
 	}
-	out := api.TaskList{Tasks: make([]api.Task, 0, len(views))}
+	out := api.TaskList{Tasks: make([]api.Task, 0, len(views)), Store: StoreStatusOf(store)}
 	for _, v := range views {
 		out.Tasks = append(out.Tasks, fromView(v))
 	}

@@ -72,6 +72,7 @@ func fromView(v task.View) api.Task {
 		Pipeline:         PipelineStatusOf(v.Pipeline),
 		CreatedAt:        v.CreatedAt,
 		UpdatedAt:        v.UpdatedAt,
+		Store:            StoreStatusOf(v.Store),
 	}
 	if k := v.Spec.Target.Kafka; k != nil {
 		t.Target.Kafka = kafkaViewOf(k, kafka.SchemaTopic(k))
@@ -89,7 +90,20 @@ func fromView(v task.View) api.Task {
 }
 
 func statusOf(v task.View) api.TaskStatus {
-	return api.TaskStatus{ID: v.Spec.ID, State: string(v.State), Reason: v.Reason, Pipeline: PipelineStatusOf(v.Pipeline)}
+	return api.TaskStatus{ID: v.Spec.ID, State: string(v.State), Reason: v.Reason, Pipeline: PipelineStatusOf(v.Pipeline), Store: StoreStatusOf(v.Store)}
+}
+
+// StoreStatusOf converts the controller's note that the task store did not
+// answer; nil (the store answered) stays nil. /cdc shows it as store_status.
+func StoreStatusOf(s *task.StoreState) *api.StoreStatus {
+	if s == nil {
+		return nil
+	}
+	out := &api.StoreStatus{Reachable: false, Since: s.Since.UTC(), AsOf: s.AsOf.UTC()}
+	if s.Err != nil {
+		out.Error = s.Err.Error()
+	}
+	return out
 }
 
 // PipelineStatusOf converts a pipeline's status to its wire form; nil stays
