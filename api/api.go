@@ -160,6 +160,22 @@ type PipelineStatus struct {
 	Phase string `json:"phase,omitempty"`
 	// Snapshot is the initial snapshot's progress while one is taken.
 	Snapshot *SnapshotStatus `json:"snapshot,omitempty"`
+	// Waiting lists the operations that have waited for source channels
+	// without progress for a minute or more (state "stalled").
+	Waiting []WaitStatus `json:"waiting,omitempty"`
+}
+
+// WaitStatus is an operation that waits for source channels to reach its
+// timestamp.
+type WaitStatus struct {
+	// What is the operation, e.g. "CreateIndex on db.coll".
+	What string `json:"what"`
+	// Channels are the source channels it still waits for.
+	Channels []string `json:"channels"`
+	// Ts (and Until, its wall time) is the timestamp they must pass.
+	Ts    uint64     `json:"ts"`
+	Until *time.Time `json:"until,omitempty"`
+	Since time.Time  `json:"since"`
 }
 
 // SkipCount is how many messages or operations were skipped for one reason.

@@ -125,6 +125,12 @@ func PipelineStatusOf(s *corelib.Status) *api.PipelineStatus {
 	}
 	out.Phase = s.Phase
 	out.Skipped = skippedOf(s.Skipped)
+	if s.Waiting != nil {
+		out.Waiting = make([]api.WaitStatus, 0, len(s.Waiting))
+		for _, w := range s.Waiting {
+			out.Waiting = append(out.Waiting, api.WaitStatus{What: w.What, Channels: copySlice(w.Channels), Ts: w.Ts, Until: copyPtr(w.Until), Since: w.Since})
+		}
+	}
 	if sn := s.Snapshot; sn != nil {
 		out.Snapshot = &api.SnapshotStatus{Done: sn.Done, Remaining: sn.Remaining}
 		if sn.Collections != nil {
@@ -219,6 +225,14 @@ func writerModeOf(s corelib.TaskSpec) string {
 		return corelib.WriterModeAPI
 	}
 	return s.WriterMode
+}
+
+// copySlice copies s, keeping nil and empty apart (they encode differently).
+func copySlice[T any](s []T) []T {
+	if s == nil {
+		return nil
+	}
+	return append(make([]T, 0, len(s)), s...)
 }
 
 // copyPtr copies the value behind p, so the answer shares nothing with the

@@ -74,6 +74,8 @@ func TestWireMirrorsEncodeAsTheInternalModel(t *testing.T) {
 		{"empty status", corelib.Status{}, PipelineStatusOf(&corelib.Status{})},
 		{"empty lists stay empty", corelib.Status{Channels: []corelib.ChannelStatus{}, Snapshot: &corelib.SnapshotStatus{Collections: []corelib.SnapshotCollectionStatus{}}},
 			PipelineStatusOf(&corelib.Status{Channels: []corelib.ChannelStatus{}, Snapshot: &corelib.SnapshotStatus{Collections: []corelib.SnapshotCollectionStatus{}}})},
+		{"a wait on no channel", corelib.Status{Waiting: []corelib.WaitStatus{{What: "x", Channels: []string{}}}},
+			PipelineStatusOf(&corelib.Status{Waiting: []corelib.WaitStatus{{What: "x", Channels: []string{}}}})},
 		{"every field of the sync report", synced{"t1", "Running", report}, syncedOf(view, report)},
 		{"sync report without channels", synced{"t1", "Running", corelib.SyncReport{Channels: []corelib.ChannelSync{}}}, syncedOf(view, corelib.SyncReport{Channels: []corelib.ChannelSync{}})},
 	}
