@@ -2,7 +2,10 @@
 // (/api/v1/tasks): create, list, get, pause, resume, delete, status and
 // synced. Each call returns the decoded value and the body exactly as the
 // daemon sent it; a failed call returns an *APIError (the daemon answered
-// with a problem) or an *UnreachableError (no answer at all).
+// with a problem), a *TimeoutError (no answer in the time allowed) or an
+// *UnreachableError (no connection at all). The request
+// and response types are package api's; the client depends on nothing else
+// of the module (make lint checks it), so importing it stays cheap.
 package client
 
 import (
@@ -12,13 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/milvus-cdc/milvus-cdc/server/rest"
+	"github.com/milvus-cdc/milvus-cdc/api"
 )
 
 // DefaultServer is the daemon's default address (config address 0.0.0.0:8444).
@@ -81,7 +85,7 @@ func (c *Client) Server() string { return c.base.String() }
 type APIError struct {
 	Method, Path string
 	StatusCode   int
-	Problem      rest.Problem
+	Problem      api.Problem
 	// Body is the raw answer, for answers that were not a problem document.
 	Body []byte
 }
@@ -112,8 +116,8 @@ func (e *APIError) Error() string {
 	return msg
 }
 
-// UnreachableError is a request that got no HTTP answer (connection refused,
-// DNS, timeout).
+// UnreachableError is a request that got no HTTP answer because no
+// connection could be made or it broke (connection refused, DNS).
 type UnreachableError struct {
 	Server string
 	Err    error
@@ -125,17 +129,40 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
+// TimeoutError is a request that got no (complete) answer before its
+// deadline: the context's or the HTTP client's timeout. The daemon may be up
+// and busy (a create waits for the target's connect timeout).
+type TimeoutError struct {
+	Server, Method, Path string
+	Err                  error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%s %s to the milvus-cdc daemon at %s timed out: %v", e.Method, e.Path, e.Server, e.Err)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// noAnswer classifies a failed round trip: a timeout, or no connection.
+func (c *Client) noAnswer(method, path string, err error) error {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &TimeoutError{Server: c.Server(), Method: method, Path: path, Err: unwrapURLError(err)}
+	}
+	return &UnreachableError{Server: c.Server(), Err: unwrapURLError(err)}
+}
+
 // CreateTask creates a task (POST /api/v1/tasks).
-func (c *Client) CreateTask(ctx context.Context, req rest.CreateTaskRequest) (rest.Task, []byte, error) {
-	var t rest.Task
+func (c *Client) CreateTask(ctx context.Context, req api.CreateTaskRequest) (api.Task, []byte, error) {
+	var t api.Task
 	raw, err := c.call(ctx, http.MethodPost, "/api/v1/tasks", nil, req, &t)
 	return t, raw, err
 }
 
 // ListTasks lists the tasks, oldest first; state filters by task state
 // (empty: all).
-func (c *Client) ListTasks(ctx context.Context, state string) (rest.TaskList, []byte, error) {
-	var l rest.TaskList
+func (c *Client) ListTasks(ctx context.Context, state string) (api.TaskList, []byte, error) {
+	var l api.TaskList
 	q := url.Values{}
 	if state != "" {
 		q.Set("state", state)
@@ -145,22 +172,22 @@ func (c *Client) ListTasks(ctx context.Context, state string) (rest.TaskList, []
 }
 
 // GetTask returns one task.
-func (c *Client) GetTask(ctx context.Context, id string) (rest.Task, []byte, error) {
-	var t rest.Task
+func (c *Client) GetTask(ctx context.Context, id string) (api.Task, []byte, error) {
+	var t api.Task
 	raw, err := c.call(ctx, http.MethodGet, taskPath(id, ""), nil, nil, &t)
 	return t, raw, err
 }
 
 // PauseTask pauses a task and returns it.
-func (c *Client) PauseTask(ctx context.Context, id string) (rest.Task, []byte, error) {
-	var t rest.Task
+func (c *Client) PauseTask(ctx context.Context, id string) (api.Task, []byte, error) {
+	var t api.Task
 	raw, err := c.call(ctx, http.MethodPost, taskPath(id, "pause"), nil, nil, &t)
 	return t, raw, err
 }
 
 // ResumeTask resumes a task and returns it.
-func (c *Client) ResumeTask(ctx context.Context, id string) (rest.Task, []byte, error) {
-	var t rest.Task
+func (c *Client) ResumeTask(ctx context.Context, id string) (api.Task, []byte, error) {
+	var t api.Task
 	raw, err := c.call(ctx, http.MethodPost, taskPath(id, "resume"), nil, nil, &t)
 	return t, raw, err
 }
@@ -172,8 +199,8 @@ func (c *Client) DeleteTask(ctx context.Context, id string) error {
 }
 
 // TaskStatus returns a task's pipeline status.
-func (c *Client) TaskStatus(ctx context.Context, id string) (rest.TaskStatus, []byte, error) {
-	var s rest.TaskStatus
+func (c *Client) TaskStatus(ctx context.Context, id string) (api.TaskStatus, []byte, error) {
+	var s api.TaskStatus
 	raw, err := c.call(ctx, http.MethodGet, taskPath(id, "status"), nil, nil, &s)
 	return s, raw, err
 }
@@ -181,8 +208,8 @@ func (c *Client) TaskStatus(ctx context.Context, id string) (rest.TaskStatus, []
 // TaskSynced asks whether the target holds everything the source had
 // written; the daemon waits up to wait (whole seconds, 0–60) for it.
 // A negative wait uses the daemon's default (5 s).
-func (c *Client) TaskSynced(ctx context.Context, id string, wait time.Duration) (rest.TaskSynced, []byte, error) {
-	var s rest.TaskSynced
+func (c *Client) TaskSynced(ctx context.Context, id string, wait time.Duration) (api.TaskSynced, []byte, error) {
+	var s api.TaskSynced
 	q := url.Values{}
 	if wait >= 0 {
 		q.Set("waitSeconds", strconv.Itoa(int(wait/time.Second)))
@@ -226,12 +253,12 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &UnreachableError{Server: c.Server(), Err: unwrapURLError(err)}
+		return nil, c.noAnswer(method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return nil, &UnreachableError{Server: c.Server(), Err: fmt.Errorf("reading the answer to %s %s: %w", method, path, err)}
+		return nil, c.noAnswer(method, path, fmt.Errorf("reading the answer: %w", err))
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		apiErr := &APIError{Method: method, Path: path, StatusCode: resp.StatusCode, Body: raw}

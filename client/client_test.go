@@ -11,19 +11,19 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/client"
 	"github.com/milvus-cdc/milvus-cdc/client/clienttest"
 	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/server/rest"
 )
 
 // newTask is a create body; tasks of one test need different databases
 // (overlapping scopes on one target are refused).
-func newTask(id string) rest.CreateTaskRequest {
-	return rest.CreateTaskRequest{
+func newTask(id string) api.CreateTaskRequest {
+	return api.CreateTaskRequest{
 		ID:     id,
-		Target: rest.TargetRequest{URI: "http://target:19530", Token: "root:Milvus", ConnectTimeoutSeconds: 5},
-		Scope:  []rest.Scope{{Database: "db_" + id, Collection: "*"}},
+		Target: api.TargetRequest{URI: "http://target:19530", Token: "root:Milvus", ConnectTimeoutSeconds: 5},
+		Scope:  []api.Scope{{Database: "db_" + id, Collection: "*"}},
 	}
 }
 
@@ -60,40 +60,40 @@ func TestClientRoundTripsEveryOperation(t *testing.T) {
 		check func(t *testing.T, v any)
 	}{
 		{"get", func() (any, error) { v, _, err := c.GetTask(ctx, "t1"); return v, err }, func(t *testing.T, v any) {
-			tk := v.(rest.Task)
+			tk := v.(api.Task)
 			require.Equal(t, "t1", tk.ID)
-			require.Equal(t, []rest.Scope{{Database: "db_t1", Collection: "*"}}, tk.Scope)
+			require.Equal(t, []api.Scope{{Database: "db_t1", Collection: "*"}}, tk.Scope)
 			require.NotNil(t, tk.Pipeline)
 			require.Equal(t, 1.25, *tk.Pipeline.LagSeconds)
 		}},
 		{"list", func() (any, error) { v, _, err := c.ListTasks(ctx, ""); return v, err }, func(t *testing.T, v any) {
-			l := v.(rest.TaskList)
+			l := v.(api.TaskList)
 			require.Len(t, l.Tasks, 2)
 			require.Equal(t, "t1", l.Tasks[0].ID, "oldest first")
 		}},
 		{"status", func() (any, error) { v, _, err := c.TaskStatus(ctx, "t1"); return v, err }, func(t *testing.T, v any) {
-			s := v.(rest.TaskStatus)
+			s := v.(api.TaskStatus)
 			require.Equal(t, "Running", s.State)
 			require.Equal(t, int64(10), s.Pipeline.Collections[0].Inserted)
 			require.Equal(t, "by-dev-rootcoord-dml_0", s.Pipeline.Channels[0].Channel)
 		}},
 		{"synced", func() (any, error) { v, _, err := c.TaskSynced(ctx, "t1", 0); return v, err }, func(t *testing.T, v any) {
-			s := v.(rest.TaskSynced)
+			s := v.(api.TaskSynced)
 			require.True(t, s.Synced)
 			require.Equal(t, uint64(99), s.SourceNowTs)
 		}},
 		{"pause", func() (any, error) { v, _, err := c.PauseTask(ctx, "t1"); return v, err }, func(t *testing.T, v any) {
-			tk := v.(rest.Task)
+			tk := v.(api.Task)
 			require.Equal(t, "Paused", tk.State)
 			require.Nil(t, tk.Pipeline, "no pipeline runs for a paused task")
 		}},
 		{"list paused", func() (any, error) { v, _, err := c.ListTasks(ctx, "Paused"); return v, err }, func(t *testing.T, v any) {
-			l := v.(rest.TaskList)
+			l := v.(api.TaskList)
 			require.Len(t, l.Tasks, 1)
 			require.Equal(t, "t1", l.Tasks[0].ID)
 		}},
 		{"resume", func() (any, error) { v, _, err := c.ResumeTask(ctx, "t1"); return v, err }, func(t *testing.T, v any) {
-			require.Equal(t, "Running", v.(rest.Task).State)
+			require.Equal(t, "Running", v.(api.Task).State)
 		}},
 		{"delete", func() (any, error) { return nil, c.DeleteTask(ctx, "t1") }, func(t *testing.T, _ any) {
 			_, _, err := c.GetTask(ctx, "t1")
@@ -170,6 +170,48 @@ func TestClientReportsAnUnreachableDaemon(t *testing.T) {
 	require.Contains(t, err.Error(), "cannot reach the milvus-cdc daemon at http://"+addr)
 	require.Contains(t, err.Error(), "connection refused")
 	require.False(t, errors.As(err, new(*client.APIError)))
+}
+
+// A daemon that does not answer in time is a TimeoutError, whether the
+// client's own timeout or the caller's deadline ran out.
+func TestClientReportsATimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { close(release); _ = srv.Close() })
+
+	tests := []struct {
+		name    string
+		timeout time.Duration
+		ctx     func() (context.Context, context.CancelFunc)
+	}{
+		{"client timeout", 200 * time.Millisecond, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+		{"caller deadline", 0, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 200*time.Millisecond)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := client.New(l.Addr().String(), nil, tt.timeout)
+			require.NoError(t, err)
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			_, _, err = c.GetTask(ctx, "t1")
+			var timedOut *client.TimeoutError
+			require.ErrorAs(t, err, &timedOut)
+			require.Equal(t, http.MethodGet, timedOut.Method)
+			require.Equal(t, "/api/v1/tasks/t1", timedOut.Path)
+			require.Contains(t, err.Error(), "GET /api/v1/tasks/t1 to the milvus-cdc daemon at http://"+l.Addr().String()+" timed out")
+			require.False(t, errors.As(err, new(*client.UnreachableError)))
+		})
+	}
 }
 
 func TestClientRejectsAnAnswerThatIsNotTheAPI(t *testing.T) {

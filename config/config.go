@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -63,7 +65,7 @@ type TLS struct {
 type Etcd struct {
 	Endpoints []string `mapstructure:"endpoints"`
 	Username  string   `mapstructure:"username"`
-	Password  string   `mapstructure:"password"`
+	Password  string   `mapstructure:"password" secret:"true"`
 	// PasswordFile holds the password instead of Password (config/secrets.go).
 	PasswordFile string        `mapstructure:"passwordFile"`
 	DialTimeout  time.Duration `mapstructure:"dialTimeout"`
@@ -81,6 +83,10 @@ type MetaStore struct {
 
 // Embed configures the embedded etcd started when metaStore.etcd.endpoints is empty.
 type Embed struct {
+	// DataDir is the embedded etcd's data. Load makes a relative path
+	// relative to the configuration file's directory (with no file, to the
+	// working directory), so the task store does not depend on where the
+	// daemon was started.
 	DataDir   string `mapstructure:"dataDir"`
 	ClientURL string `mapstructure:"clientURL"`
 	PeerURL   string `mapstructure:"peerURL"`
@@ -99,13 +105,21 @@ type SourceEtcd struct {
 
 // Source is the source Milvus.
 type Source struct {
-	Etcd                 SourceEtcd `mapstructure:"etcd"`
-	MQ                   MQ         `mapstructure:"mq"`
-	ReplicateChannel     string     `mapstructure:"replicateChannel"`
-	DefaultPartitionName string     `mapstructure:"defaultPartitionName"`
+	Milvus               SourceMilvus `mapstructure:"milvus"`
+	Etcd                 SourceEtcd   `mapstructure:"etcd"`
+	MQ                   MQ           `mapstructure:"mq"`
+	ReplicateChannel     string       `mapstructure:"replicateChannel"`
+	DefaultPartitionName string       `mapstructure:"defaultPartitionName"`
 	// ClusterName names the source Milvus in the change events of writer
 	// mode "kafka" (source.cluster); empty means source.etcd.rootPath.
 	ClusterName string `mapstructure:"clusterName"`
+}
+
+// SourceMilvus is the source Milvus's own API.
+type SourceMilvus struct {
+	// Address is the source proxy, host:port. A task whose target is this
+	// address is refused (it would replicate the source to itself).
+	Address string `mapstructure:"address"`
 }
 
 // Cluster is the source's name in change events: ClusterName, or the etcd
@@ -137,7 +151,7 @@ type Pulsar struct {
 	Tenant     string `mapstructure:"tenant"`
 	Namespace  string `mapstructure:"namespace"`
 	AuthPlugin string `mapstructure:"authPlugin"`
-	AuthParams string `mapstructure:"authParams"`
+	AuthParams string `mapstructure:"authParams" secret:"true"`
 	// AuthParamsFile holds AuthParams instead (config/secrets.go).
 	AuthParamsFile string `mapstructure:"authParamsFile"`
 	// ReceiverQueueSize is how many messages each channel reader prefetches.
@@ -160,7 +174,7 @@ type Kafka struct {
 type SASL struct {
 	Mechanism string `mapstructure:"mechanism"`
 	Username  string `mapstructure:"username"`
-	Password  string `mapstructure:"password"`
+	Password  string `mapstructure:"password" secret:"true"`
 	// PasswordFile holds the password instead of Password (config/secrets.go).
 	PasswordFile string `mapstructure:"passwordFile"`
 }
@@ -191,6 +205,7 @@ func Default() Config {
 			},
 		},
 		Source: Source{
+			Milvus: SourceMilvus{Address: "127.0.0.1:19530"},
 			Etcd: SourceEtcd{
 				Etcd:        Etcd{Endpoints: []string{"http://127.0.0.1:2379"}, DialTimeout: 5 * time.Second},
 				RootPath:    "by-dev",
@@ -222,7 +237,10 @@ func Default() Config {
 func Load(path string) (Config, error) {
 	v := viper.New()
 	cfg := Default()
-	setDefaults(v, cfg)
+	keys := setDefaults(v, cfg)
+	if err := checkEnvironment(os.Environ(), keys); err != nil {
+		return Config{}, err
+	}
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
@@ -232,6 +250,9 @@ func Load(path string) (Config, error) {
 		if err := v.ReadInConfig(); err != nil {
 			return Config{}, fmt.Errorf("read config file %s: %w", path, err)
 		}
+	}
+	if err := checkDurations(v, keys); err != nil {
+		return Config{}, err
 	}
 	if err := v.Unmarshal(&cfg, func(dc *mapstructure.DecoderConfig) {
 		dc.ErrorUnused = true
@@ -245,10 +266,26 @@ func Load(path string) (Config, error) {
 	if err := cfg.resolveSecretFiles(); err != nil {
 		return Config{}, err
 	}
+	if path != "" {
+		dir, err := filepath.Abs(filepath.Dir(path))
+		if err != nil {
+			return Config{}, fmt.Errorf("config file %s: %w", path, err)
+		}
+		cfg.MetaStore.Embed.DataDir = relativeTo(dir, cfg.MetaStore.Embed.DataDir)
+	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
+}
+
+// relativeTo resolves a relative path against dir; absolute and empty paths
+// stay as they are.
+func relativeTo(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
 }
 
 func describe(path string) string {
@@ -275,9 +312,22 @@ func commaSeparatedToSlice(from, to reflect.Type, data any) (any, error) {
 	return parts, nil
 }
 
-// setDefaults registers every leaf key with viper. Registering is what makes
-// AutomaticEnv see keys that the file does not mention.
-func setDefaults(v *viper.Viper, cfg Config) {
+// configKey is one leaf key of the configuration.
+type configKey struct {
+	name     string // as in the file, e.g. metaStore.etcd.dialTimeout
+	duration bool
+}
+
+// envName is the environment variable that overrides a key.
+func (k configKey) envName() string {
+	return EnvName(k.name)
+}
+
+// setDefaults registers every leaf key with viper and returns them.
+// Registering is what makes AutomaticEnv see keys that the file does not
+// mention.
+func setDefaults(v *viper.Viper, cfg Config) []configKey {
+	var keys []configKey
 	m := map[string]any{}
 	if err := mapstructure.Decode(cfg, &m); err != nil {
 		panic(fmt.Sprintf("config: cannot flatten defaults: %v", err)) // programming error only
@@ -294,9 +344,106 @@ func setDefaults(v *viper.Viper, cfg Config) {
 				continue
 			}
 			v.SetDefault(key, val)
+			_, isDuration := val.(time.Duration)
+			keys = append(keys, configKey{name: key, duration: isDuration})
 		}
 	}
 	walk("", m)
+	sort.Slice(keys, func(i, j int) bool { return keys[i].name < keys[j].name })
+	return keys
+}
+
+// Environment variables with the prefix that are not configuration keys:
+// the CLI's daemon address and token, and the settings of the test bed, the
+// tests and the deployment checks.
+var (
+	NotConfigEnv         = []string{"MILVUS_CDC_SERVER", "MILVUS_CDC_TOKEN", "MILVUS_CDC_TOKEN_FILE", "MILVUS_CDC_REQUIRE_DEPLOY_TOOLS"}
+	NotConfigEnvPrefixes = []string{"MILVUS_CDC_BED_", "MILVUS_CDC_TEST_"}
+)
+
+// checkEnvironment refuses MILVUS_CDC_ variables that override no key: a
+// misspelt override would otherwise be ignored without a word.
+func checkEnvironment(environ []string, keys []configKey) error {
+	known := map[string]bool{}
+	for _, k := range keys {
+		known[k.envName()] = true
+	}
+	for _, n := range NotConfigEnv {
+		known[n] = true
+	}
+	var errs []error
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, EnvPrefix+"_") || known[name] || hasAnyPrefix(name, NotConfigEnvPrefixes) {
+			continue
+		}
+		k := closestKey(name, keys)
+		errs = append(errs, fmt.Errorf("environment %s: no configuration key has this name; did you mean %s (%s)? Rename or unset it", name, k.envName(), k.name))
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// closestKey is the key whose variable name is the fewest edits away.
+func closestKey(envName string, keys []configKey) configKey {
+	best, bestDist := keys[0], -1
+	for _, k := range keys {
+		if d := editDistance(envName, k.envName()); bestDist < 0 || d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of two strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// checkDurations refuses duration keys given without a unit: YAML reads
+// "dialTimeout: 5" as the number 5, which would mean 5 ns.
+func checkDurations(v *viper.Viper, keys []configKey) error {
+	var errs []error
+	for _, k := range keys {
+		if !k.duration {
+			continue
+		}
+		switch raw := v.Get(k.name).(type) {
+		case time.Duration:
+		case string:
+			if _, err := time.ParseDuration(strings.TrimSpace(raw)); err != nil {
+				errs = append(errs, fmt.Errorf("config %s: %q is not a duration; write a number with a unit, e.g. \"5s\" or \"500ms\"", k.name, raw))
+			}
+		default:
+			errs = append(errs, fmt.Errorf("config %s: %v has no unit (it would mean %v nanoseconds); write a duration with a unit, e.g. \"5s\" or \"500ms\"", k.name, raw, raw))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Validate checks every key and returns all problems at once, each naming the
@@ -340,6 +487,7 @@ func (c Config) Validate() error {
 			bad("metaStore.embed.peerURL", "equals clientURL; use a different port")
 		}
 	}
+	validateSourceMilvus(c.Source.Milvus.Address, bad)
 	validateEtcd("source.etcd", c.Source.Etcd.Etcd, false, bad)
 	if c.Source.Etcd.RootPath == "" {
 		bad("source.etcd.rootPath", "is empty; set the source Milvus etcd.rootPath, e.g. by-dev")
@@ -352,8 +500,10 @@ func (c Config) Validate() error {
 	}
 	switch c.Source.MQ.Type {
 	case MQPulsar:
-		if c.Source.MQ.Pulsar.Address == "" {
+		if a := c.Source.MQ.Pulsar.Address; a == "" {
 			bad("source.mq.pulsar.address", "is empty; set e.g. pulsar://127.0.0.1:6650")
+		} else if !strings.HasPrefix(a, "pulsar://") && !strings.HasPrefix(a, "pulsar+ssl://") {
+			bad("source.mq.pulsar.address", "%q needs the scheme pulsar:// (or pulsar+ssl:// for TLS), e.g. pulsar://%s", a, withoutScheme(a))
 		}
 		if c.Source.MQ.Pulsar.Tenant == "" || c.Source.MQ.Pulsar.Namespace == "" {
 			bad("source.mq.pulsar.tenant", "tenant and namespace must be set, e.g. public/default")
@@ -390,6 +540,21 @@ func (c Config) Validate() error {
 	errs = append(errs, c.validateServer(bad)...)
 	c.validateSecrets(bad)
 	return errors.Join(errs...)
+}
+
+// withoutScheme is an address without any "scheme://" prefix.
+func withoutScheme(addr string) string {
+	if i := strings.Index(addr, "://"); i >= 0 {
+		return addr[i+3:]
+	}
+	return addr
+}
+
+func validateSourceMilvus(addr string, bad func(string, string, ...any)) {
+	hostPort := withoutScheme(addr)
+	if host, port, err := net.SplitHostPort(hostPort); err != nil || host == "" || port == "" {
+		bad("source.milvus.address", "%q is not host:port; set the source Milvus proxy address, e.g. 127.0.0.1:19530", addr)
+	}
 }
 
 func validateEtcd(key string, e Etcd, emptyOK bool, bad func(string, string, ...any)) {

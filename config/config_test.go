@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,6 +122,12 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 		{"source rootPath", func(c *Config) { c.Source.Etcd.RootPath = "" }, "config source.etcd.rootPath:"},
 		{"mq type", func(c *Config) { c.Source.MQ.Type = "rocksmq" }, `config source.mq.type: "rocksmq" is unknown; use pulsar or kafka`},
 		{"pulsar address", func(c *Config) { c.Source.MQ.Pulsar.Address = "" }, "config source.mq.pulsar.address:"},
+		{"pulsar address without scheme", func(c *Config) { c.Source.MQ.Pulsar.Address = "127.0.0.1:6650" },
+			`config source.mq.pulsar.address: "127.0.0.1:6650" needs the scheme pulsar:// (or pulsar+ssl:// for TLS), e.g. pulsar://127.0.0.1:6650`},
+		{"pulsar address with another scheme", func(c *Config) { c.Source.MQ.Pulsar.Address = "http://p:6650" },
+			`config source.mq.pulsar.address: "http://p:6650" needs the scheme pulsar:// (or pulsar+ssl:// for TLS), e.g. pulsar://p:6650`},
+		{"source milvus address", func(c *Config) { c.Source.Milvus.Address = "milvus" },
+			`config source.milvus.address: "milvus" is not host:port; set the source Milvus proxy address, e.g. 127.0.0.1:19530`},
 		{"kafka brokers", func(c *Config) {
 			c.Source.MQ.Type = MQKafka
 			c.Source.MQ.Kafka.Brokers = nil
@@ -150,7 +157,75 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 func TestShippedConfigLoads(t *testing.T) {
 	cfg, err := Load(filepath.Join("..", "configs", "cdc.yaml"))
 	require.NoError(t, err)
-	require.Equal(t, Default(), cfg, "configs/cdc.yaml must state the defaults")
+	want := Default()
+	configs, err := filepath.Abs(filepath.Join("..", "configs"))
+	require.NoError(t, err)
+	want.MetaStore.Embed.DataDir = filepath.Join(configs, "data", "etcd") // relative to the file
+	require.Equal(t, want, cfg, "configs/cdc.yaml must state the defaults")
+}
+
+// The embedded etcd's data must not move with the working directory: a
+// relative dataDir is relative to the configuration file.
+func TestRelativeDataDirFollowsTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	file := func(body string) string {
+		p := filepath.Join(dir, "cdc.yaml")
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+		return p
+	}
+	tests := []struct {
+		name string
+		path func() string
+		env  string
+		want string
+	}{
+		{"default, with a file", func() string { return file("") }, "", filepath.Join(dir, "data", "etcd")},
+		{"relative in the file", func() string { return file("metaStore: {embed: {dataDir: ./state/etcd}}\n") }, "", filepath.Join(dir, "state", "etcd")},
+		{"absolute in the file", func() string { return file("metaStore: {embed: {dataDir: /var/lib/milvus-cdc}}\n") }, "", "/var/lib/milvus-cdc"},
+		{"relative from the environment, with a file", func() string { return file("") }, "env/etcd", filepath.Join(dir, "env", "etcd")},
+		{"no file: the working directory, as before", func() string { return "" }, "", "data/etcd"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != "" {
+				t.Setenv("MILVUS_CDC_METASTORE_EMBED_DATADIR", tt.env)
+			}
+			cfg, err := Load(tt.path())
+			require.NoError(t, err)
+			require.Equal(t, tt.want, cfg.MetaStore.Embed.DataDir)
+		})
+	}
+}
+
+func TestMaskedYAML(t *testing.T) {
+	cfg := Default()
+	cfg.MetaStore.Etcd.Username, cfg.MetaStore.Etcd.Password = "root", "etcd-S3cret"
+	cfg.Source.MQ.Kafka.SASL = SASL{Mechanism: "PLAIN", Username: "u", Password: "kafka-S3cret"}
+	cfg.Source.MQ.Pulsar.AuthParams = "token:pulsar-S3cret"
+	cfg.Server.Auth.Tokens = []string{"ops:admin:api-S3cret"}
+	cfg.Source.Etcd.DialTimeout = 1500 * time.Millisecond
+	out, err := cfg.MaskedYAML()
+	require.NoError(t, err)
+	text := string(out)
+	for _, secret := range []string{"etcd-S3cret", "kafka-S3cret", "pulsar-S3cret", "api-S3cret"} {
+		require.NotContains(t, text, secret)
+	}
+	require.Equal(t, 4, strings.Count(text, Masked), text)
+	require.Contains(t, text, "ops:admin:"+Masked, "a token entry keeps its name and role")
+	require.Contains(t, text, "username: root")
+	require.Contains(t, text, "dialTimeout: 1.5s")
+	require.Contains(t, text, "password: \"\"", "an unset secret shows as unset")
+	require.Less(t, strings.Index(text, "address: 0.0.0.0:8444"), strings.Index(text, "metaStore:"), "the order of configs/cdc.yaml")
+
+	// Without secrets the output is a configuration that loads to the same values.
+	plain := Default()
+	plain.Source.Etcd.DialTimeout = 1500 * time.Millisecond
+	plain.MetaStore.Embed.DataDir = "/abs/etcd"
+	out, err = plain.MaskedYAML()
+	require.NoError(t, err)
+	back, err := Load(writeFile(t, string(out)))
+	require.NoError(t, err)
+	require.Equal(t, plain, back)
 }
 
 func TestDebugAndPrefetchKeysFromEnv(t *testing.T) {
@@ -161,4 +236,84 @@ func TestDebugAndPrefetchKeysFromEnv(t *testing.T) {
 	require.True(t, cfg.Debug.Pprof)
 	require.Equal(t, 4, cfg.Source.MQ.Pulsar.ReceiverQueueSize)
 	require.False(t, Default().Debug.Pprof, "pprof must be off unless asked for")
+}
+
+func TestValidAddressesPass(t *testing.T) {
+	for _, mutate := range []func(*Config){
+		func(c *Config) { c.Source.MQ.Pulsar.Address = "pulsar+ssl://p:6651" },
+		func(c *Config) { c.Source.Milvus.Address = "http://milvus:19530" },
+		func(c *Config) { c.Source.Milvus.Address = "[::1]:19530" },
+	} {
+		cfg := Default()
+		mutate(&cfg)
+		require.NoError(t, cfg.Validate())
+	}
+}
+
+// A duration without a unit is refused wherever it comes from: YAML reads
+// "dialTimeout: 5" as the number 5, which would mean 5 ns.
+func TestDurationsNeedAUnit(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want string
+	}{
+		{name: "bare number in the file", file: "metaStore: {etcd: {dialTimeout: 5}}\n",
+			want: `config metaStore.etcd.dialTimeout: 5 has no unit (it would mean 5 nanoseconds); write a duration with a unit, e.g. "5s" or "500ms"`},
+		{name: "float in the file", file: "source: {etcd: {dialTimeout: 1.5}}\n",
+			want: `config source.etcd.dialTimeout: 1.5 has no unit (it would mean 1.5 nanoseconds); write a duration with a unit, e.g. "5s" or "500ms"`},
+		{name: "bare number in the environment", env: map[string]string{"MILVUS_CDC_SOURCE_ETCD_DIALTIMEOUT": "5"},
+			want: `config source.etcd.dialTimeout: "5" is not a duration; write a number with a unit, e.g. "5s" or "500ms"`},
+		{name: "quoted duration in the file", file: "metaStore: {etcd: {dialTimeout: \"7s\"}}\n"},
+		{name: "plain duration in the file", file: "metaStore: {etcd: {dialTimeout: 7s}}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			path := ""
+			if tt.file != "" {
+				path = writeFile(t, tt.file)
+			}
+			cfg, err := Load(path)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, 7*time.Second, cfg.MetaStore.Etcd.DialTimeout)
+				return
+			}
+			require.EqualError(t, err, tt.want)
+		})
+	}
+}
+
+func TestUnknownEnvironmentVariablesAreRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{name: "misspelt key", env: map[string]string{"MILVUS_CDC_SOURCE_ETCD_ROOTPTH": "x"},
+			want: "environment MILVUS_CDC_SOURCE_ETCD_ROOTPTH: no configuration key has this name; did you mean MILVUS_CDC_SOURCE_ETCD_ROOTPATH (source.etcd.rootPath)? Rename or unset it"},
+		{name: "a section, not a key", env: map[string]string{"MILVUS_CDC_LOG": "debug"},
+			want: "environment MILVUS_CDC_LOG: no configuration key has this name; did you mean MILVUS_CDC_LOG_LEVEL (log.level)? Rename or unset it"},
+		{name: "the CLI's address and token are not keys but allowed", env: map[string]string{"MILVUS_CDC_SERVER": "http://x:8444", "MILVUS_CDC_TOKEN": "t", "MILVUS_CDC_TOKEN_FILE": "/f"}},
+		{name: "test bed settings are allowed", env: map[string]string{"MILVUS_CDC_BED_STATE": "/tmp/b", "MILVUS_CDC_TEST_PULSAR_URL": "pulsar://x:1"}},
+		{name: "other prefixes are not ours", env: map[string]string{"MILVUS_CDCX": "1", "MILVUS_HOST": "h"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := Load("")
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.Equal(t, Default(), cfg)
+				return
+			}
+			require.EqualError(t, err, tt.want)
+		})
+	}
 }

@@ -21,7 +21,7 @@ type Auth struct {
 	// Tokens are "name:role:token" entries, usually set through the
 	// environment (MILVUS_CDC_SERVER_AUTH_TOKENS, comma-separated) rather
 	// than written into the configuration file.
-	Tokens []string `mapstructure:"tokens"`
+	Tokens []string `mapstructure:"tokens" secret:"afterLastColon"`
 	// TokensFile is a file with one "name:role:token" entry a line; blank
 	// lines and lines starting with # are ignored.
 	TokensFile string `mapstructure:"tokensFile"`

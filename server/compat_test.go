@@ -39,11 +39,11 @@ func TestCompatEnvelopeErrors(t *testing.T) {
 	require.NotContains(t, got, "data")
 
 	got = d.cdc(`{"request_type":`)
-	require.Equal(t, 500.0, got["code"])
+	require.Equal(t, 400.0, got["code"], "malformed JSON is the client's to fix")
 	require.True(t, strings.HasPrefix(got["message"].(string), "fail to unmarshal the request, error: "))
 
 	got = d.cdc(`{"request_type":"get","request_data":{"task_id":1}}`)
-	require.Equal(t, 500.0, got["code"])
+	require.Equal(t, 400.0, got["code"], "a wrong type is the client's to fix")
 	require.Equal(t, "fail to decode the get request, error: 'task_id' expected type 'string', got number", got["message"])
 
 	got = d.cdc(`{"request_type":"list","request_data":{"pad":"` + strings.Repeat("x", 5000) + `"}}`)
@@ -133,7 +133,7 @@ func TestCompatTaskLifecycle(t *testing.T) {
 	require.Equal(t, map[string]any{"code": 200.0, "data": map[string]any{"task_id": id}}, got)
 	got = d.cdc(createBody(target + `,"collection_infos":[{"name":"c1"}]`))
 	require.Equal(t, 400.0, got["code"])
-	require.Equal(t, "fail to handle the create request, error: the collection name is duplicate with existing task, [default.c1]", got["message"])
+	require.Equal(t, "fail to handle the create request, error: the collection name is duplicate with existing task, [default.c1]; task "+id+" already replicates default.c1 (its scope default.*) to this target: leave it out of the scope, or delete task "+id+" first", got["message"])
 
 	// Deprecated host/port + username/password form; also fills the task limit.
 	got = d.cdc(createBody(`"milvus_connect_param":{"host":"target","port":19530,"username":"` + secretUser + `","password":"` + secretPassword + `"},"db_collections":{"db1":[{"name":"c"}]},"disable_auto_start":true`))
@@ -216,20 +216,26 @@ func TestCompatMaintenance(t *testing.T) {
 	d := startDaemon(t)
 	tests := []struct {
 		params string
-		state  string
+		code   float64
+		text   string // State on success, message on error
 		level  zapcore.Level
 	}{
-		{`"operation":"set_log_level","params":{"log_level":"warn"}`, "set log level to warn", zapcore.WarnLevel},
-		{`"operation":"set_log_level","params":{}`, "log_level is required", zapcore.WarnLevel},
-		{`"operation":"set_log_level","params":{"log_level":"loud"}`, `parse log level failed: unrecognized level: "loud"`, zapcore.WarnLevel},
-		{`"operation":"set_log_level","params":{"log_level":"debug"}`, "set log level to debug", zapcore.DebugLevel},
-		{`"operation":"set_force_log_msg","params":{"force":true}`, "unsupported operation: set_force_log_msg", zapcore.DebugLevel},
-		{`"operation":"explode"`, "unsupported operation: explode", zapcore.DebugLevel},
+		{`"operation":"set_log_level","params":{"log_level":"warn"}`, 200, "set log level to warn", zapcore.WarnLevel},
+		{`"operation":"set_log_level","params":{}`, 400, "fail to handle the maintenance request, error: log_level is required; use one of debug, info, warn, error", zapcore.WarnLevel},
+		{`"operation":"set_log_level","params":{"log_level":"loud"}`, 400, `fail to handle the maintenance request, error: parse log level failed: "loud" is not a log level; use one of debug, info, warn, error`, zapcore.WarnLevel},
+		{`"operation":"set_log_level","params":{"log_level":"fatal"}`, 400, `fail to handle the maintenance request, error: parse log level failed: "fatal" is not a log level; use one of debug, info, warn, error`, zapcore.WarnLevel},
+		{`"operation":"set_log_level","params":{"log_level":"debug"}`, 200, "set log level to debug", zapcore.DebugLevel},
+		{`"operation":"set_force_log_msg","params":{"force":true}`, 200, "unsupported operation: set_force_log_msg", zapcore.DebugLevel},
+		{`"operation":"explode"`, 200, "unsupported operation: explode", zapcore.DebugLevel},
 	}
 	for _, tt := range tests {
 		got := d.cdc(`{"request_type":"maintenance","request_data":{` + tt.params + `}}`)
-		require.Equal(t, map[string]any{"code": 200.0, "data": map[string]any{"State": tt.state}}, got, tt.params)
-		require.Equal(t, tt.level, d.level.Level(), tt.params)
+		want := map[string]any{"code": tt.code, "data": map[string]any{"State": tt.text}}
+		if tt.code != 200 {
+			want = map[string]any{"code": tt.code, "message": tt.text}
+		}
+		require.Equal(t, want, got, tt.params)
+		require.Equal(t, tt.level, d.level.Level(), tt.params, "a refused level changes nothing")
 	}
 }
 

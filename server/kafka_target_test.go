@@ -45,7 +45,7 @@ func TestCompatKafkaTarget(t *testing.T) {
 	// The same brokers with an overlapping scope is a duplicate, as in milvus-cdc.
 	got = d.cdc(createBody(kafkaParam + `,"collection_infos":[{"name":"c1"}]`))
 	require.Equal(t, 400.0, got["code"])
-	require.Equal(t, "fail to handle the create request, error: the collection name is duplicate with existing task, [default.c1]", got["message"])
+	require.Equal(t, "fail to handle the create request, error: the collection name is duplicate with existing task, [default.c1]; task "+id+" already replicates default.c1 (its scope default.*) to this target: leave it out of the scope, or delete task "+id+" first", got["message"])
 
 	// Wrong credentials: the broker refuses, nothing is stored.
 	wrong := strings.Replace(kafkaParam, secretPassword, "nope", 1)

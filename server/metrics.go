@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/milvus-cdc/milvus-cdc/internal/buildinfo"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -45,10 +46,23 @@ func newMetrics(ctl *task.Controller, reg *prometheus.Registry) *metrics {
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.cdcRequests,
 		&taskStateCollector{ctl: ctl},
+		buildInfoGauge(buildinfo.Get()),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
+}
+
+// buildInfoGauge is milvus_cdc_daemon_build_info{version,commit,goversion} 1,
+// so dashboards and alerts can tell which build runs.
+func buildInfoGauge(i buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "build_info",
+		Help:        "Always 1; the labels say which build of the daemon runs.",
+		ConstLabels: prometheus.Labels{"version": i.Version, "commit": i.Commit, "goversion": i.GoVersion},
+	})
+	g.Set(1)
+	return g
 }
 
 var tasksDesc = prometheus.NewDesc(Namespace+"_tasks",

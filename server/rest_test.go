@@ -85,7 +85,7 @@ func TestRESTLifecycle(t *testing.T) {
 	require.Equal(t, map[string]any{"replicating": false, "detail": corelibtest.NotReplicatingDetail, "retries": 0.0}, tk["pipeline"], "the pipeline says it does not replicate yet")
 
 	requireProblem(t, d.do(http.MethodPost, "/api/v1/tasks", `{"id":"t1",`+restTarget+`,"scope":[{"database":"x","collection":"y"}]}`), 409, "task_exists", "the task t1 already exists", "id")
-	requireProblem(t, d.do(http.MethodPost, "/api/v1/tasks", `{`+restTarget+`,"scope":[{"database":"db1","collection":"c9"}]}`), 409, "duplicate_scope", "the collection name is duplicate with existing task, [db1.c9]", "scope")
+	requireProblem(t, d.do(http.MethodPost, "/api/v1/tasks", `{`+restTarget+`,"scope":[{"database":"db1","collection":"c9"}]}`), 409, "duplicate_scope", "the collection name is duplicate with existing task, [db1.c9]; task t1 already replicates db1.c9 (its scope db1.*) to this target: leave it out of the scope, or delete task t1 first", "scope")
 
 	r = d.do(http.MethodGet, "/api/v1/tasks/t1", "")
 	require.Equal(t, http.StatusOK, r.status)
@@ -151,4 +151,37 @@ func TestBothAPIsShareOneService(t *testing.T) {
 	require.Equal(t, "Paused", r.json(t)["state"])
 	tk := d.cdc(`{"request_type":"get","request_data":{"task_id":"shared"}}`)["data"].(map[string]any)["task"].(map[string]any)
 	require.Equal(t, []any{map[string]any{"name": "c"}}, tk["collection_infos"])
+}
+
+// A query parameter a route does not take is refused, naming it and the
+// accepted ones: ?stat=Paused would otherwise list every task.
+func TestRESTRefusesUnknownQueryParameters(t *testing.T) {
+	d := startDaemon(t)
+	r := d.do(http.MethodPost, "/api/v1/tasks", `{"id":"t1",`+restTarget+`,"scope":[{"database":"db1","collection":"*"}]}`)
+	require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+	tests := []struct {
+		method, path, field, detail string
+	}{
+		{http.MethodGet, "/api/v1/tasks?stat=Paused", "stat", `unknown query parameter "stat": GET /api/v1/tasks takes only state`},
+		{http.MethodGet, "/api/v1/tasks?State=Paused", "State", `unknown query parameter "State": GET /api/v1/tasks takes only state`},
+		{http.MethodGet, "/api/v1/tasks?state=Paused&state=Running", "state", `the query parameter "state" is given 2 times; give it once`},
+		{http.MethodGet, "/api/v1/tasks/t1?verbose=1", "verbose", `unknown query parameter "verbose": GET /api/v1/tasks/{id} takes no query parameters`},
+		{http.MethodGet, "/api/v1/tasks/t1/status?watch=true", "watch", `unknown query parameter "watch": GET /api/v1/tasks/{id}/status takes no query parameters`},
+		{http.MethodGet, "/api/v1/tasks/t1/synced?wait=5", "wait", `unknown query parameter "wait": GET /api/v1/tasks/{id}/synced takes only waitSeconds`},
+		{http.MethodPost, "/api/v1/tasks/t1/pause?force=1", "force", `unknown query parameter "force": POST /api/v1/tasks/{id}/pause takes no query parameters`},
+		{http.MethodPost, "/api/v1/tasks/t1/resume?x", "x", `unknown query parameter "x": POST /api/v1/tasks/{id}/resume takes no query parameters`},
+		{http.MethodDelete, "/api/v1/tasks/t1?ignoreNotFound=true", "ignoreNotFound", `unknown query parameter "ignoreNotFound": DELETE /api/v1/tasks/{id} takes no query parameters`},
+		{http.MethodPost, "/api/v1/tasks?dryRun=true", "dryRun", `unknown query parameter "dryRun": POST /api/v1/tasks takes no query parameters`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			requireProblem(t, d.do(tt.method, tt.path, `{"id":"t2",`+restTarget+`,"scope":[{"database":"db2","collection":"*"}]}`), 400, "bad_request", tt.detail, tt.field)
+		})
+	}
+	// Nothing happened: t1 is still Running, t2 was not created, and the
+	// accepted parameters still work.
+	list := d.do(http.MethodGet, "/api/v1/tasks?state=Running", "").json(t)["tasks"].([]any)
+	require.Len(t, list, 1)
+	require.Equal(t, "t1", list[0].(map[string]any)["id"])
+	requireProblem(t, d.do(http.MethodGet, "/api/v1/tasks/t1/synced?waitSeconds=0", ""), 422, "unsupported", "", "") // past the query check
 }

@@ -1,7 +1,9 @@
 package main
 
 // The operator CLI: `milvus-cdc task <command>` calls a running daemon's REST
-// API through package client. Anything else starts the daemon.
+// API through package client; `milvus-cdc version` prints the build. No
+// command (only flags) or `serve` starts the daemon; any other word is a
+// usage error, so a typo never starts a daemon in the current directory.
 
 import (
 	"bytes"
@@ -17,7 +19,9 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/client"
+	"github.com/milvus-cdc/milvus-cdc/internal/buildinfo"
 	"github.com/milvus-cdc/milvus-cdc/server/rest"
 )
 
@@ -33,9 +37,11 @@ const (
 )
 
 const topUsage = `Usage:
-  milvus-cdc [--config FILE] [--check-config]   run the daemon (also: milvus-cdc serve ...)
-  milvus-cdc task <command> [flags]             manage the tasks of a running daemon
-  milvus-cdc healthcheck [--config FILE]        exit 0 when the daemon is ready (container health check)
+  milvus-cdc [--config FILE] [--check-config|--print-config]  run the daemon (also: milvus-cdc serve ...)
+  milvus-cdc task <command> [flags]                          manage the tasks of a running daemon
+  milvus-cdc healthcheck [--config FILE]                     exit 0 when the daemon is ready (container health check)
+  milvus-cdc version                                         print the version, commit and Go version (also --version)
+  milvus-cdc help                                            print this summary
 
 Task commands:
   create -f FILE       create a task from a YAML or JSON file (the REST create body; - reads stdin)
@@ -78,8 +84,49 @@ func dispatch(args []string, cio cliIO) (daemonArgs []string, code int, handled 
 	case "help":
 		fmt.Fprint(cio.stdout, topUsage)
 		return nil, exitOK, true
+	case "version", "--version", "-version":
+		if len(args) > 1 {
+			fmt.Fprintf(cio.stderr, "milvus-cdc version: unexpected argument %q\n", args[1])
+			return nil, exitUsage, true
+		}
+		fmt.Fprintln(cio.stdout, buildinfo.Get())
+		return nil, exitOK, true
 	}
-	return args, 0, false
+	if strings.HasPrefix(args[0], "-") {
+		return args, 0, false // the daemon's flags
+	}
+	fmt.Fprintf(cio.stderr, "milvus-cdc: unknown command %q%s\n\n%s", args[0], didYouMean(args[0]), topUsage)
+	return nil, exitUsage, true
+}
+
+// commands are the words dispatch knows, for suggestions.
+var commands = []string{"task", "serve", "healthcheck", "help", "version"}
+
+// didYouMean suggests the command a typo was probably meant to be.
+func didYouMean(word string) string {
+	for _, c := range commands {
+		if len(word) == len(c) && sameLetters(word, c) || strings.HasPrefix(c, word) && len(word) >= 2 {
+			return fmt.Sprintf(" (did you mean %q?)", c)
+		}
+	}
+	return ""
+}
+
+// sameLetters reports whether a is a permutation of b (a swapped pair: taks).
+func sameLetters(a, b string) bool {
+	count := map[rune]int{}
+	for _, r := range a {
+		count[r]++
+	}
+	for _, r := range b {
+		count[r]--
+	}
+	for _, n := range count {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // daemonUsage is the daemon's -h text: the CLI's summary, then its flags.
@@ -158,13 +205,15 @@ func runTask(args []string, cio cliIO) int {
 	if err != nil {
 		return exitUsage // the flag package printed the error and the usage
 	}
-	if len(pos) != cmd.nArgs {
-		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: expected %s, got %d argument(s)\n", name, cmd.args, len(pos))
-		fs.Usage()
-		return exitUsage
-	}
 	if o.output != "table" && o.output != "json" {
 		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: -o %q: use table or json\n", name, o.output)
+		return exitUsage
+	}
+	if len(pos) != cmd.nArgs {
+		msg := fmt.Sprintf("expected %s, got %d argument(s)", cmd.args, len(pos))
+		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %s\n", name, msg)
+		fs.Usage()
+		o.printErrorJSON(errors.New(msg), msg)
 		return exitUsage
 	}
 	server, from := resolveServer(o.server, cio.getenv)
@@ -175,19 +224,51 @@ func runTask(args []string, cio cliIO) int {
 	}
 	c, err := client.New(server, hc, o.timeout)
 	if err != nil {
-		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %v (from %s)\n", name, err, from)
+		msg := fmt.Sprintf("%v (from %s)", err, from)
+		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %s\n", name, msg)
+		o.printErrorJSON(err, msg)
 		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
 	code, err := cmd.run(ctx, c, o, pos)
 	if err != nil {
-		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %s\n", name, describeError(err, from))
+		msg := describeError(err, from, o.timeout)
+		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %s\n", name, msg)
+		o.printErrorJSON(err, msg)
 		if code == exitOK {
 			code = exitFailed
 		}
 	}
 	return code
+}
+
+// printErrorJSON keeps -o json scripts fed with JSON on stdout when a
+// command fails: the daemon's problem body as it sent it, or, when there is
+// none (no answer, a bad task file), a problem document of the CLI's own
+// with code unreachable, timeout or invalid_input.
+func (o *taskOptions) printErrorJSON(err error, msg string) {
+	if o.output != "json" {
+		return
+	}
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && json.Valid(apiErr.Body) {
+		_ = o.print(apiErr.Body, nil)
+		return
+	}
+	p := api.Problem{Type: "urn:milvus-cdc:cli:invalid_input", Title: "The command line or the task file is invalid", Code: "invalid_input", Detail: msg}
+	var timeout *client.TimeoutError
+	var unreachable *client.UnreachableError
+	switch {
+	case errors.As(err, &timeout):
+		p.Type, p.Title, p.Code = "urn:milvus-cdc:cli:timeout", "The daemon did not answer in time", "timeout"
+	case errors.As(err, &unreachable):
+		p.Type, p.Title, p.Code = "urn:milvus-cdc:cli:unreachable", "The daemon cannot be reached", "unreachable"
+	case apiErr != nil:
+		p.Type, p.Title, p.Code, p.Status = "urn:milvus-cdc:cli:bad_answer", "The daemon's answer is not a problem document", "bad_answer", apiErr.StatusCode
+	}
+	raw, _ := json.Marshal(p) // plain strings: cannot fail
+	_ = o.print(append(raw, '\n'), nil)
 }
 
 // parseInterspersed parses flags wherever they are among the positional
@@ -218,15 +299,21 @@ func resolveServer(flagValue string, getenv func(string) string) (string, string
 	return client.DefaultServer, "the default"
 }
 
-// describeError turns a client error into one operator-facing line.
-func describeError(err error, from string) string {
+// describeError turns a client error into one operator-facing line. A
+// timeout is said as such: the daemon answered nothing in time, which is
+// not the same as a daemon that is not there.
+func describeError(err error, from string, timeout time.Duration) string {
+	var timedOut *client.TimeoutError
+	if errors.As(err, &timedOut) {
+		return fmt.Sprintf("the request timed out after %s: %s %s got no answer from the daemon at %s (address from %s); it may be busy, e.g. a create waits for the target's connect timeout: raise --timeout", timeout, timedOut.Method, timedOut.Path, timedOut.Server, from)
+	}
 	var unreachable *client.UnreachableError
 	if errors.As(err, &unreachable) {
 		hint := "is the daemon running there? Set its address with --server or " + serverEnv
 		return fmt.Sprintf("%v (address from %s; %s)", err, from, hint)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return err.Error() + " (raise --timeout)"
+		return fmt.Sprintf("the request timed out after %s: %v (raise --timeout)", timeout, err)
 	}
 	return err.Error() + authHint(err)
 }
@@ -243,7 +330,7 @@ func cmdCreate(ctx context.Context, c *client.Client, o *taskOptions, _ []string
 	if err != nil {
 		return exitFailed, err
 	}
-	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []api.Task{t}) })
 }
 
 func cmdList(ctx context.Context, c *client.Client, o *taskOptions, _ []string) (int, error) {
@@ -251,7 +338,7 @@ func cmdList(ctx context.Context, c *client.Client, o *taskOptions, _ []string) 
 	if err != nil {
 		return exitFailed, err
 	}
-	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, l.Tasks) })
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderList(w, l) })
 }
 
 func cmdGet(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
@@ -292,7 +379,7 @@ func cmdPause(ctx context.Context, c *client.Client, o *taskOptions, args []stri
 	if err != nil {
 		return exitFailed, err
 	}
-	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []api.Task{t}) })
 }
 
 func cmdResume(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
@@ -300,7 +387,7 @@ func cmdResume(ctx context.Context, c *client.Client, o *taskOptions, args []str
 	if err != nil {
 		return exitFailed, err
 	}
-	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []rest.Task{t}) })
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []api.Task{t}) })
 }
 
 func cmdDelete(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
@@ -332,8 +419,8 @@ func (o *taskOptions) print(raw []byte, table func(io.Writer) error) error {
 
 // readTaskFile reads a create body from a YAML or JSON file ("-": stdin),
 // refusing unknown fields with the field's name.
-func readTaskFile(path string, stdin io.Reader) (rest.CreateTaskRequest, error) {
-	var req rest.CreateTaskRequest
+func readTaskFile(path string, stdin io.Reader) (api.CreateTaskRequest, error) {
+	var req api.CreateTaskRequest
 	var data []byte
 	var err error
 	if path == "-" {

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/milvus-cdc/milvus-cdc/server/rest"
+	"github.com/milvus-cdc/milvus-cdc/api"
 )
 
 // none is what a table shows for an absent value.
@@ -38,8 +38,27 @@ func row(tw *tabwriter.Writer, cells ...string) {
 	fmt.Fprintln(tw, strings.Join(cells, "\t"))
 }
 
+// renderList is the list view, then, when the daemon answered from memory,
+// a line saying so.
+func renderList(w io.Writer, l api.TaskList) error {
+	if err := renderTaskTable(w, l.Tasks); err != nil {
+		return err
+	}
+	if l.Store != nil {
+		_, err := fmt.Fprintf(w, "\nTask store: %s\n", formatStore(l.Store))
+		return err
+	}
+	return nil
+}
+
+// formatStore says that the task store does not answer and how old the
+// records shown are.
+func formatStore(s *api.StoreStatus) string {
+	return fmt.Sprintf("not answering since %s (%s); tasks as the daemon knew them at %s, pipeline figures live", formatTime(s.Since), s.Error, formatTime(s.AsOf))
+}
+
 // renderTaskTable is the list view: one line per task.
-func renderTaskTable(w io.Writer, tasks []rest.Task) error {
+func renderTaskTable(w io.Writer, tasks []api.Task) error {
 	if len(tasks) == 0 {
 		_, err := fmt.Fprintln(w, "no tasks")
 		return err
@@ -60,7 +79,7 @@ func renderTaskTable(w io.Writer, tasks []rest.Task) error {
 
 // targetText is the target in one word: the Milvus URI, or kafka://
 // brokers/topic (or the topic template) for a Kafka target.
-func targetText(t rest.TargetView) string {
+func targetText(t api.TargetView) string {
 	if k := t.Kafka; k != nil {
 		topic := k.Topic
 		if topic == "" {
@@ -72,7 +91,7 @@ func targetText(t rest.TargetView) string {
 }
 
 // renderTask is the get view: every field of one task.
-func renderTask(w io.Writer, t rest.Task) error {
+func renderTask(w io.Writer, t api.Task) error {
 	tw := newTable(w)
 	row(tw, "ID:", t.ID)
 	row(tw, "State:", t.State)
@@ -91,6 +110,9 @@ func renderTask(w io.Writer, t rest.Task) error {
 	row(tw, "Auto start:", yesNo(!t.DisableAutoStart))
 	row(tw, "Created:", formatTime(t.CreatedAt))
 	row(tw, "Updated:", formatTime(t.UpdatedAt))
+	if t.Store != nil {
+		row(tw, "Task store:", formatStore(t.Store))
+	}
 	if p := t.Pipeline; p != nil {
 		row(tw, "Pipeline:", pipelineSummary(p))
 		row(tw, "Lag:", formatLag(p.LagSeconds))
@@ -104,11 +126,14 @@ func renderTask(w io.Writer, t rest.Task) error {
 
 // renderStatus is the status view: the task's state and lag, then one line
 // per source channel and one per collection.
-func renderStatus(w io.Writer, s rest.TaskStatus, now time.Time) error {
+func renderStatus(w io.Writer, s api.TaskStatus, now time.Time) error {
 	tw := newTable(w)
 	row(tw, "ID:", s.ID)
 	row(tw, "State:", s.State)
 	row(tw, "Reason:", s.Reason)
+	if s.Store != nil {
+		row(tw, "Task store:", formatStore(s.Store))
+	}
 	p := s.Pipeline
 	if p == nil {
 		row(tw, "Pipeline:", "not running")
@@ -150,7 +175,7 @@ func renderStatus(w io.Writer, s rest.TaskStatus, now time.Time) error {
 
 // renderSynced is the synced view: the answer, the source clock it was
 // compared with, and each data channel.
-func renderSynced(w io.Writer, s rest.TaskSynced) error {
+func renderSynced(w io.Writer, s api.TaskSynced) error {
 	tw := newTable(w)
 	row(tw, "ID:", s.ID)
 	row(tw, "State:", s.State)
@@ -180,7 +205,7 @@ func renderSynced(w io.Writer, s rest.TaskSynced) error {
 	return tw.Flush()
 }
 
-func rowsApplied(p *rest.PipelineStatus) int64 {
+func rowsApplied(p *api.PipelineStatus) int64 {
 	var n int64
 	for _, c := range p.Collections {
 		n += c.Inserted + c.Deleted + c.Upserted
@@ -188,35 +213,36 @@ func rowsApplied(p *rest.PipelineStatus) int64 {
 	return n
 }
 
-func pipelineSummary(p *rest.PipelineStatus) string {
-	parts := []string{}
-	if p.State != "" {
-		parts = append(parts, p.State)
+// pipelineSummary is the pipeline's one state: a pipeline that retries,
+// failed or stopped is that, whatever its replicating flag says (data does
+// not flow while work is retried); a running one is replicating or not yet.
+func pipelineSummary(p *api.PipelineStatus) string {
+	switch p.State {
+	case "", "running":
+		if p.Replicating {
+			return "replicating"
+		}
+		return "not replicating yet"
 	}
-	if p.Replicating {
-		parts = append(parts, "replicating")
-	} else {
-		parts = append(parts, "not replicating yet")
-	}
-	return strings.Join(parts, ", ")
+	return p.State
 }
 
 // reasonOf is the task's reason, or while it has none the pipeline's detail.
-func reasonOf(reason string, p *rest.PipelineStatus) string {
+func reasonOf(reason string, p *api.PipelineStatus) string {
 	if reason != "" || p == nil {
 		return reason
 	}
 	return p.Detail
 }
 
-func formatError(p *rest.PipelineStatus) string {
+func formatError(p *api.PipelineStatus) string {
 	if e := p.Error; e != nil {
 		return fmt.Sprintf("%s [%s] %s", formatTime(e.Time), e.Stage, e.Message)
 	}
 	return p.LastError
 }
 
-func formatScope(scope []rest.Scope) string {
+func formatScope(scope []api.Scope) string {
 	parts := make([]string, 0, len(scope))
 	for _, s := range scope {
 		parts = append(parts, s.Database+"."+s.Collection)
@@ -224,7 +250,7 @@ func formatScope(scope []rest.Scope) string {
 	return strings.Join(parts, ",")
 }
 
-func formatNameMapping(ms []rest.NameMapping) string {
+func formatNameMapping(ms []api.NameMapping) string {
 	parts := make([]string, 0, len(ms))
 	for _, m := range ms {
 		s := m.SourceDatabase + "→" + m.TargetDatabase

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +14,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/client/clienttest"
 	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/server/rest"
+	"github.com/milvus-cdc/milvus-cdc/internal/buildinfo"
 )
 
 type cliRun struct {
@@ -103,7 +106,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 			require.Equal(t, []string{"t1", "Running", "running", "1.25s", "15", "http://target:19530", "db_t1.*", "replicating"}, tableRow(t, out, "t1"), "no reason: the pipeline's detail")
 		}},
 		{"create from JSON, json out", "", []string{"task", "create", "-f", jsonFile, "-o", "json"}, 0, func(t *testing.T, out string) {
-			var tk rest.Task
+			var tk api.Task
 			require.NoError(t, json.Unmarshal([]byte(out), &tk))
 			require.Equal(t, "t2", tk.ID)
 			require.Equal(t, "Running", tk.State)
@@ -122,7 +125,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 			require.NotContains(t, out, "root:Milvus")
 		}},
 		{"status", "", []string{"task", "status", "t1"}, 0, func(t *testing.T, out string) {
-			require.Equal(t, []string{"Pipeline:", "running, replicating"}, tableRow(t, out, "Pipeline:"))
+			require.Equal(t, []string{"Pipeline:", "replicating"}, tableRow(t, out, "Pipeline:"))
 			ch := tableRow(t, out, "by-dev-rootcoord-dml_0")
 			require.Equal(t, "data", ch[1])
 			require.Equal(t, "1.25s", ch[len(ch)-1])
@@ -143,7 +146,7 @@ func TestCLIRoundTripsEveryOperation(t *testing.T) {
 			require.Equal(t, "Paused", tableRow(t, out, "t1")[1])
 		}},
 		{"list paused as json", "", []string{"task", "list", "--state", "Paused", "-o", "json"}, 0, func(t *testing.T, out string) {
-			var l rest.TaskList
+			var l api.TaskList
 			require.NoError(t, json.Unmarshal([]byte(out), &l))
 			require.Len(t, l.Tasks, 1)
 			require.Equal(t, "t1", l.Tasks[0].ID)
@@ -246,6 +249,10 @@ func TestDispatchKeepsTheDaemonCommandLine(t *testing.T) {
 		{[]string{"serve", "--config", "c.yaml", "--check-config"}, []string{"--config", "c.yaml", "--check-config"}, false},
 		{[]string{"task", "list", "--server", "http://127.0.0.1:1"}, nil, true},
 		{[]string{"help"}, nil, true},
+		{[]string{"version"}, nil, true},
+		{[]string{"--version"}, nil, true},
+		{[]string{"taks", "list"}, nil, true},
+		{[]string{"--print-config", "--config", "c.yaml"}, []string{"--print-config", "--config", "c.yaml"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -294,16 +301,16 @@ func TestRenderTaskTableExactly(t *testing.T) {
 	lag := 0.2
 	cases := []struct {
 		name  string
-		tasks []rest.Task
+		tasks []api.Task
 		want  string
 	}{
 		{"none", nil, "no tasks\n"},
-		{"running and paused", []rest.Task{
-			{ID: "a1", State: "Running", Target: rest.TargetView{URI: "http://t:19530"}, Scope: []rest.Scope{{Database: "db", Collection: "*"}},
-				Pipeline: &rest.PipelineStatus{State: "retrying", LagSeconds: &lag, Collections: []corelib.CollectionStatus{{Inserted: 5, Deleted: 1}}}},
-			{ID: "b22", State: "Paused", Reason: "manually paused\tby ops", Target: rest.TargetView{URI: "http://t:19530"},
-				Scope: []rest.Scope{{Database: "x", Collection: "c1"}, {Database: "x", Collection: "c2"}}},
-			{ID: "c3", State: "failed", Reason: strings.Repeat("r", 80), Target: rest.TargetView{URI: "u"}},
+		{"running and paused", []api.Task{
+			{ID: "a1", State: "Running", Target: api.TargetView{URI: "http://t:19530"}, Scope: []api.Scope{{Database: "db", Collection: "*"}},
+				Pipeline: &api.PipelineStatus{State: "retrying", LagSeconds: &lag, Collections: []api.CollectionStatus{{Inserted: 5, Deleted: 1}}}},
+			{ID: "b22", State: "Paused", Reason: "manually paused\tby ops", Target: api.TargetView{URI: "http://t:19530"},
+				Scope: []api.Scope{{Database: "x", Collection: "c1"}, {Database: "x", Collection: "c2"}}},
+			{ID: "c3", State: "failed", Reason: strings.Repeat("r", 80), Target: api.TargetView{URI: "u"}},
 		}, "" +
 			"ID   STATE    PIPELINE  LAG    ROWS  TARGET          SCOPE      REASON\n" +
 			"a1   Running  retrying  0.20s  6     http://t:19530  db.*       -\n" +
@@ -317,4 +324,147 @@ func TestRenderTaskTableExactly(t *testing.T) {
 			require.Equal(t, tc.want, b.String())
 		})
 	}
+}
+
+// A word that is no command is a usage error: it never starts a daemon
+// (which would create data/etcd wherever it was typed).
+func TestUnknownCommandsAreRefused(t *testing.T) {
+	tests := []struct {
+		args       []string
+		code       int
+		stdout     string
+		stderrHave []string
+	}{
+		{[]string{"taks", "list"}, exitUsage, "", []string{`milvus-cdc: unknown command "taks" (did you mean "task"?)`, "Usage:", "Task commands:"}},
+		{[]string{"ver"}, exitUsage, "", []string{`unknown command "ver" (did you mean "version"?)`}},
+		{[]string{"start"}, exitUsage, "", []string{`unknown command "start"`, "milvus-cdc [--config FILE]"}},
+		{[]string{"version"}, exitOK, buildinfo.Get().String() + "\n", nil},
+		{[]string{"--version"}, exitOK, buildinfo.Get().String() + "\n", nil},
+		{[]string{"version", "--json"}, exitUsage, "", []string{`unexpected argument "--json"`}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			r := runCLI(t, nil, "", tt.args...)
+			require.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			require.Equal(t, tt.stdout, r.stdout)
+			for _, w := range tt.stderrHave {
+				require.Contains(t, r.stderr, w)
+			}
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, entries, "nothing was created in the working directory")
+		})
+	}
+	require.Regexp(t, `^milvus-cdc dev \(commit [0-9a-z-]+, go[0-9.]+\S*\)$`, buildinfo.Get().String())
+}
+
+// With -o json a failed command still prints JSON on stdout: the daemon's
+// problem as sent, or the CLI's own problem document when there is none.
+func TestJSONOutputOnErrors(t *testing.T) {
+	d := clienttest.Start(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	dead := l.Addr().String()
+	require.NoError(t, l.Close())
+	env := map[string]string{serverEnv: d.URL}
+	tests := []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		code   int
+		stdout map[string]any // the keys that must be there
+	}{
+		{"unknown task", env, []string{"task", "get", "nope", "-o", "json"}, exitFailed,
+			map[string]any{"code": "task_not_found", "status": 404.0, "detail": "not found: [nope]", "instance": "/api/v1/tasks/nope"}},
+		{"daemon down", map[string]string{serverEnv: dead}, []string{"task", "list", "-o", "json"}, exitFailed,
+			map[string]any{"code": "unreachable", "type": "urn:milvus-cdc:cli:unreachable"}},
+		{"missing id", env, []string{"task", "status", "-o", "json"}, exitUsage,
+			map[string]any{"code": "invalid_input", "detail": "expected ID, got 0 argument(s)"}},
+		{"bad task file", env, []string{"task", "create", "-o", "json", "-f", "/nonexistent.yaml"}, exitUsage,
+			map[string]any{"code": "invalid_input"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := runCLI(t, tt.env, "", tt.args...)
+			require.Equal(t, tt.code, r.code, "stderr: %s", r.stderr)
+			require.NotEmpty(t, r.stderr, "the error is also said on stderr")
+			var got map[string]any
+			require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), "stdout: %q", r.stdout)
+			require.True(t, strings.HasSuffix(r.stdout, "\n"))
+			for k, v := range tt.stdout {
+				require.Equal(t, v, got[k], "key %s in %s", k, r.stdout)
+			}
+			require.NotEmpty(t, got["detail"])
+		})
+	}
+}
+
+// A daemon that answers too late is said to have timed out, not to be absent.
+func TestTimeoutIsNotUnreachable(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); slow.Close() })
+	r := runCLI(t, nil, "", "task", "list", "--timeout", "300ms", "--server", slow.URL)
+	require.Equal(t, exitFailed, r.code)
+	require.Contains(t, r.stderr, "milvus-cdc task list: the request timed out after 300ms: GET /api/v1/tasks got no answer from the daemon at "+slow.URL+" (address from --server)")
+	require.Contains(t, r.stderr, "raise --timeout")
+	require.NotContains(t, r.stderr, "is the daemon running")
+
+	r = runCLI(t, nil, "", "task", "list", "--timeout", "300ms", "--server", slow.URL, "-o", "json")
+	var p map[string]any
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &p))
+	require.Equal(t, "timeout", p["code"])
+}
+
+// The status view shows one state: a retrying pipeline is retrying even if
+// its replicating flag still says true.
+func TestPipelineSummaryIsOneState(t *testing.T) {
+	tests := []struct {
+		p    api.PipelineStatus
+		want string
+	}{
+		{api.PipelineStatus{State: "running", Replicating: true}, "replicating"},
+		{api.PipelineStatus{State: "running"}, "not replicating yet"},
+		{api.PipelineStatus{Replicating: true}, "replicating"},
+		{api.PipelineStatus{State: "retrying", Replicating: true}, "retrying"},
+		{api.PipelineStatus{State: "retrying"}, "retrying"},
+		{api.PipelineStatus{State: "failed", Replicating: true}, "failed"},
+		{api.PipelineStatus{State: "stopped"}, "stopped"},
+		{api.PipelineStatus{State: "snapshotting", Replicating: true}, "snapshotting"},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, pipelineSummary(&tt.p), "%+v", tt.p)
+	}
+}
+
+// When the daemon answered from memory (its task store down), the tables
+// say so.
+func TestTablesSayWhenTheTaskStoreIsDown(t *testing.T) {
+	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	asOf := since.Add(-time.Minute)
+	store := &api.StoreStatus{Reachable: false, Error: "context deadline exceeded", Since: since, AsOf: asOf}
+	want := "not answering since 2026-01-02T03:04:05Z (context deadline exceeded); tasks as the daemon knew them at 2026-01-02T03:03:05Z, pipeline figures live"
+
+	var b bytes.Buffer
+	require.NoError(t, renderStatus(&b, api.TaskStatus{ID: "t1", State: "Running", Store: store}, since))
+	require.Equal(t, append([]string{"Task store:"}, fields(want)...), tableRow(t, b.String(), "Task store:"))
+
+	b.Reset()
+	require.NoError(t, renderTask(&b, api.Task{ID: "t1", State: "Running", Store: store}))
+	require.Contains(t, b.String(), want)
+
+	b.Reset()
+	require.NoError(t, renderList(&b, api.TaskList{Tasks: []api.Task{{ID: "t1", State: "Running"}}, Store: store}))
+	require.True(t, strings.HasSuffix(b.String(), "\nTask store: "+want+"\n"), b.String())
+
+	b.Reset()
+	require.NoError(t, renderList(&b, api.TaskList{Tasks: []api.Task{{ID: "t1", State: "Running"}}}))
+	require.NotContains(t, b.String(), "Task store")
 }

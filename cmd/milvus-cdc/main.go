@@ -21,6 +21,8 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/config"
 	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
+	"github.com/milvus-cdc/milvus-cdc/internal/buildinfo"
+	"github.com/milvus-cdc/milvus-cdc/internal/netcheck"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server"
 	"github.com/milvus-cdc/milvus-cdc/server/auth"
@@ -28,21 +30,41 @@ import (
 )
 
 func main() {
-	// `milvus-cdc task ...` is the operator CLI (cli.go); anything else,
-	// including no arguments and `serve`, runs the daemon.
+	// `milvus-cdc task ...` is the operator CLI (cli.go), `version` prints
+	// the build; no arguments, flags only, or `serve` run the daemon.
 	daemonArgs, code, handled := dispatch(os.Args[1:], cliIO{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	if handled {
 		os.Exit(code)
 	}
 	configPath := flag.String("config", "", "path of the YAML configuration file (see configs/cdc.yaml); MILVUS_CDC_* environment variables override it")
 	checkOnly := flag.Bool("check-config", false, "validate the configuration and exit")
+	printConfig := flag.Bool("print-config", false, "print the effective configuration (file, environment and defaults) as YAML, secrets masked, and exit")
+	printVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	flag.Usage = daemonUsage
 	_ = flag.CommandLine.Parse(daemonArgs) // exits on a bad flag
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "milvus-cdc: unexpected argument %q: the daemon takes only flags\n\n", flag.Arg(0))
+		daemonUsage()
+		os.Exit(exitUsage)
+	}
+	if *printVersion {
+		fmt.Println(buildinfo.Get())
+		return
+	}
 
 	cfg, err := config.Load(*configPath)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "milvus-cdc: invalid configuration:\n%v\n", err)
 		os.Exit(2)
+	}
+	if *printConfig {
+		out, err := cfg.MaskedYAML()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "milvus-cdc: %v\n", err)
+			os.Exit(1)
+		}
+		_, _ = os.Stdout.Write(out)
+		return
 	}
 	if *checkOnly {
 		fmt.Println("configuration OK")
@@ -105,6 +127,10 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		ReplicateChannel: cfg.Source.ReplicateChannel,
 		TokenFileDir:     cfg.TaskSecrets.Dir,
 		TokenEnvPrefix:   cfg.TaskSecrets.EnvPrefix,
+		// A task must not replicate the source to itself; the probe answers
+		// a mistyped host or port at once.
+		SourceMilvusAddress: cfg.Source.Milvus.Address,
+		Probe:               netcheck.Reach,
 	}, lg)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -141,7 +167,9 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errCh := make(chan error, 1)
 	go func() { errCh <- httpSrv.Serve(lis) }()
-	lg.Info("milvus-cdc serving", zap.String("address", lis.Addr().String()), zap.Bool("embedded_etcd", cfg.MetaStore.Embedded()))
+	bi := buildinfo.Get()
+	lg.Info("milvus-cdc serving", zap.String("address", lis.Addr().String()), zap.Bool("embedded_etcd", cfg.MetaStore.Embedded()),
+		zap.String("version", bi.Version), zap.String("commit", bi.Commit))
 
 	// Reload after the listener is up: a slow target must not keep the API
 	// (or /healthz) down; /readyz says when the reload is done.

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
@@ -298,7 +299,7 @@ func TestBedProbeCollectionLifecycle(t *testing.T) {
 	// MessageIdData bytes, inclusive start works).
 	taps := map[string]*channelTap{}
 	for _, pch := range created.PhysicalChannels {
-		id, err := source.DecodePulsarMessageID(created.StartPositions[pch])
+		id, err := pulsar.DeserializeMessageID(created.StartPositions[pch])
 		require.NoError(t, err)
 		t.Logf("start position of %s: %s", pch, id)
 		taps[pch] = tap(ctx, t, pc, pch, mq.StartAt(created.StartPositions[pch]), true)
@@ -365,7 +366,7 @@ func TestBedProbeCollectionLifecycle(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, pch, v.PChannel)
 			require.Equal(t, created.ID, v.CollectionID)
-			require.True(t, source.IsSaneTS(m.BeginTs), "ts %d", m.BeginTs)
+			require.WithinDuration(t, time.Now(), source.PhysicalTime(m.BeginTs), time.Hour, "ts %d is a hybrid timestamp of today", m.BeginTs)
 			require.False(t, m.IsReplicate())
 			if ins, ok := m.Body.(*msgpb.InsertRequest); ok {
 				t.Logf("insert on %s: rows %d version %s fields %d msgID %d ts %s", m.ShardName(), ins.GetNumRows(), ins.GetVersion(), len(ins.GetFieldsData()), m.MsgID(), source.PhysicalTime(m.BeginTs))
@@ -413,7 +414,7 @@ func TestBedProbeCollectionLifecycle(t *testing.T) {
 				require.Greater(t, m.BeginTs, p.BeginTs)
 				require.LessOrEqual(t, m.EndTs, p.EndTs)
 			}
-			_, err := source.DecodePulsarMessageID(p.EndPosition.MsgID)
+			_, err := pulsar.DeserializeMessageID(p.EndPosition.MsgID)
 			require.NoError(t, err)
 		}
 		k := len(packs) / 2
@@ -499,10 +500,10 @@ func TestBedClockAndSessions(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("source clock %s (local now %s)", clock.UTC(), time.Now().UTC())
 	require.WithinDuration(t, time.Now(), clock, time.Minute)
-	sessions, err := source.Sessions(ctx, cli, cfg)
+	sessions, err := cli.Get(ctx, rootPath(env)+"/meta/session/", clientv3.WithPrefix())
 	require.NoError(t, err)
-	require.NotEmpty(t, sessions)
-	for key, s := range sessions {
-		t.Logf("session %s: %s %s version %q", key, s.ServerName, s.Address, s.Version)
+	require.NotEmpty(t, sessions.Kvs, "the source registers its components under meta/session/")
+	for _, kv := range sessions.Kvs {
+		t.Logf("session %s: %s", kv.Key, kv.Value)
 	}
 }

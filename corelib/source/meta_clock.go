@@ -3,7 +3,6 @@ package source
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -47,37 +46,4 @@ func SourceClock(ctx context.Context, kv clientv3.KV, cfg MetaConfig) (time.Time
 		return time.Time{}, fmt.Errorf("%s: want 8 bytes, got %d", key, len(v))
 	}
 	return time.Unix(0, int64(binary.BigEndian.Uint64(v))), nil
-}
-
-// SessionInfo is what a Milvus component registers under
-// {rootPath}/{metaSubPath}/session/.
-type SessionInfo struct {
-	ServerID   int64  `json:"ServerID"`
-	ServerName string `json:"ServerName"`
-	Address    string `json:"Address"`
-	Version    string `json:"Version"`
-}
-
-// Sessions lists the live component sessions of the source (rootcoord,
-// proxy, datanode, ...), e.g. to learn its Milvus version. Values that are
-// not session JSON (ID counters) are skipped.
-func Sessions(ctx context.Context, kv clientv3.KV, cfg MetaConfig) (map[string]SessionInfo, error) {
-	root, err := cfg.metaRoot()
-	if err != nil {
-		return nil, err
-	}
-	prefix := root + "session/"
-	resp, err := kv.Get(ctx, prefix, clientv3.WithPrefix())
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", prefix, err)
-	}
-	out := map[string]SessionInfo{}
-	for _, item := range resp.Kvs {
-		var s SessionInfo
-		if json.Unmarshal(item.Value, &s) != nil || s.ServerName == "" {
-			continue
-		}
-		out[strings.TrimPrefix(string(item.Key), prefix)] = s
-	}
-	return out, nil
 }

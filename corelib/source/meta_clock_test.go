@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestSourceClockAndSessions(t *testing.T) {
+func TestSourceClock(t *testing.T) {
 	cli := startEtcd(t)
 	ctx := context.Background()
 	cfg := MetaConfig{RootPath: "cdc-src"}
@@ -28,12 +28,4 @@ func TestSourceClockAndSessions(t *testing.T) {
 	require.NoError(t, err)
 	_, err = SourceClock(ctx, cli, cfg)
 	require.ErrorContains(t, err, "want 8 bytes")
-
-	_, err = cli.Put(ctx, "cdc-src/meta/session/rootcoord", `{"ServerID":1,"ServerName":"rootcoord","Address":"127.0.0.1:53100","Exclusive":true,"Version":"2.3.9"}`)
-	require.NoError(t, err)
-	_, err = cli.Put(ctx, "cdc-src/meta/session/id", "7")
-	require.NoError(t, err)
-	sessions, err := Sessions(ctx, cli, cfg)
-	require.NoError(t, err)
-	require.Equal(t, map[string]SessionInfo{"rootcoord": {ServerID: 1, ServerName: "rootcoord", Address: "127.0.0.1:53100", Version: "2.3.9"}}, sessions)
 }

@@ -140,13 +140,6 @@ func orderPackMsgs(msgs []*Message) []*Message {
 	return msgs
 }
 
-// SinglePack wraps one message of a channel without time ticks (the
-// replicate-msg channel) as a pack of its own, as Milvus does.
-func SinglePack(channel string, id []byte, m *Message) *Pack {
-	pos := Position{Channel: channel, MsgID: id, Timestamp: m.EndTs}
-	return &Pack{Channel: channel, BeginTs: m.BeginTs, EndTs: m.EndTs, Msgs: []*Message{m}, StartPosition: pos, EndPosition: pos}
-}
-
 // SeekFilter drops what was already consumed after resuming a channel from a
 // Position (read inclusively from its MsgID): every message with
 // BeginTs <= the position's Timestamp, until the first time tick with

@@ -224,12 +224,3 @@ func TestResumeFromEndPositionLosesAndRepeatsNothing(t *testing.T) {
 	resumed := collect(first.EndPosition, 1, NewSeekFilter(first.EndPosition.Timestamp))
 	require.Equal(t, all[2:], resumed)
 }
-
-func TestSinglePack(t *testing.T) {
-	m := step{'X', 42, 1}.message(t)
-	p := SinglePack("by-dev-replicate-msg", []byte{9}, m)
-	require.Equal(t, uint64(42), p.BeginTs)
-	require.Equal(t, uint64(42), p.EndTs)
-	require.Equal(t, []*Message{m}, p.Msgs)
-	require.Equal(t, Position{Channel: "by-dev-replicate-msg", MsgID: []byte{9}, Timestamp: 42}, p.EndPosition)
-}

@@ -41,13 +41,3 @@ func ParseVChannel(name string) (VChannel, error) {
 	}
 	return VChannel{PChannel: name[:i], CollectionID: coll, Shard: shard}, nil
 }
-
-// PChannelOf returns the physical channel of a virtual channel name: the
-// part before the last '_' (as Milvus's ToPhysicalChannel), or the name
-// itself when it has none.
-func PChannelOf(vchannel string) string {
-	if i := strings.LastIndexByte(vchannel, '_'); i > 0 {
-		return vchannel[:i]
-	}
-	return vchannel
-}

@@ -523,6 +523,7 @@ write_cdc_config() {
 	sed -e "s#@STATE@#$STATE#g" \
 		-e "s#@ETCD_ENDPOINT@#http://127.0.0.1:$ETCD_CLIENT_PORT#g" \
 		-e "s#@SOURCE_ROOT_PATH@#$SRC_PREFIX#g" \
+		-e "s#@SOURCE_MILVUS_ADDR@#127.0.0.1:$((19530 + SRC_PORT_OFFSET))#g" \
 		-e "s#@MQ_TYPE@#$MQ#g" \
 		-e "s#@PULSAR_ADDRESS@#pulsar://127.0.0.1:$PULSAR_PORT#g" \
 		-e "s#@PULSAR_WEB_ADDRESS@#http://127.0.0.1:$PULSAR_WEB_PORT#g" \

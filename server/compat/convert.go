@@ -8,6 +8,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/meta"
+	"github.com/milvus-cdc/milvus-cdc/server/rest"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -114,7 +115,7 @@ func milvusTarget(m MilvusConnectParam) corelib.Target {
 	return corelib.Target{
 		URI:            targetURI(m),
 		Token:          targetToken(m),
-		ConnectTimeout: time.Duration(m.ConnectTimeout) * time.Second,
+		ConnectTimeout: task.DurationOfSeconds(int64(m.ConnectTimeout)),
 		TLS: corelib.TargetTLS{
 			ServerName:    m.DialConfig.ServerName,
 			ServerPEMPath: m.DialConfig.ServerPemPath,
@@ -185,7 +186,8 @@ func fromView(v task.View) Task {
 			},
 		}
 	}
-	t.PipelineStatus = v.Pipeline
+	t.PipelineStatus = rest.PipelineStatusOf(v.Pipeline)
+	t.StoreStatus = rest.StoreStatusOf(v.Store)
 	if t.Reason == "" && v.Pipeline != nil && !v.Pipeline.Replicating && v.State == "Running" {
 		// Say so rather than let a "Running" task look like it moves data.
 		t.Reason = v.Pipeline.Detail

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
+
+	"github.com/milvus-cdc/milvus-cdc/internal/strictjson"
 )
 
 // envelope is the outer request object.
@@ -23,17 +26,26 @@ type Request struct {
 }
 
 // DecodeRequest parses a /cdc body. On failure it returns the milvus-cdc
-// error response (code 500 for malformed JSON and undecodable request_data,
-// 400 for an unknown request_type). Like milvus-cdc it matches keys
+// error response with milvus-cdc's message. The code is 400 for every
+// decoding failure (malformed JSON, request_data that is not an object or
+// has a field of the wrong type, an unknown request_type): milvus-cdc
+// answers the first ones with 500, but they are the client's to fix, and its
+// clients tell failures by code != 200 alone. Like milvus-cdc it matches keys
 // case-insensitively, ignores unknown keys and treats a missing request_data
 // as all-zero values. It never panics, whatever the input.
 func DecodeRequest(body []byte) (Request, *Response) {
 	var env envelope
 	if err := json.Unmarshal(body, &env); err != nil {
-		return Request{}, &Response{Code: 500, Message: fmt.Sprintf("fail to unmarshal the request, error: %v", err)}
+		return Request{}, &Response{Code: 400, Message: fmt.Sprintf("fail to unmarshal the request, error: %v", err)}
+	}
+	// encoding/json lets the last of two equal keys win and turns bytes that
+	// are not UTF-8 into U+FFFD; milvus-cdc's clients never send either, and
+	// acting on it would act on something not meant.
+	if err := strictjson.Check(body, reflect.TypeOf(envelope{})); err != nil {
+		return Request{}, &Response{Code: 400, Message: fmt.Sprintf("fail to unmarshal the request, error: %v", err)}
 	}
 	if !isObjectOrAbsent(env.RequestData) {
-		return Request{}, &Response{Code: 500, Message: "fail to unmarshal the request, error: request_data must be a JSON object"}
+		return Request{}, &Response{Code: 400, Message: "fail to unmarshal the request, error: request_data must be a JSON object"}
 	}
 	var data any
 	switch env.RequestType {
@@ -51,8 +63,11 @@ func DecodeRequest(body []byte) (Request, *Response) {
 		return Request{}, &Response{Code: 400, Message: fmt.Sprintf("invalid 'request_type' param, can be set [%s]", strings.Join(RequestTypes, " "))}
 	}
 	if len(env.RequestData) > 0 && !bytes.Equal(bytes.TrimSpace(env.RequestData), []byte("null")) {
+		if err := strictjson.CheckAt(env.RequestData, reflect.TypeOf(data), "request_data"); err != nil {
+			return Request{}, &Response{Code: 400, Message: fmt.Sprintf("fail to decode the %s request, error: %v", env.RequestType, err)}
+		}
 		if err := json.Unmarshal(env.RequestData, data); err != nil {
-			return Request{}, &Response{Code: 500, Message: fmt.Sprintf("fail to decode the %s request, error: %v", env.RequestType, describeDecodeError(err))}
+			return Request{}, &Response{Code: 400, Message: fmt.Sprintf("fail to decode the %s request, error: %v", env.RequestType, describeDecodeError(err))}
 		}
 	}
 	return Request{Type: env.RequestType, Data: data}, nil

@@ -40,14 +40,14 @@ func TestDecodeRequest(t *testing.T) {
 		}},
 		{"position", `{"request_type":"position","request_data":{"task_id":"p"}}`, TypePosition, 0, "", nil},
 
-		{"not json", `{"request_type":`, "", 500, "fail to unmarshal the request, error: unexpected end of JSON input", nil},
-		{"empty body", ``, "", 500, "fail to unmarshal the request, error: unexpected end of JSON input", nil},
-		{"data not an object", `{"request_type":"get","request_data":"x"}`, "", 500, "fail to unmarshal the request, error: request_data must be a JSON object", nil},
+		{"not json", `{"request_type":`, "", 400, "fail to unmarshal the request, error: unexpected end of JSON input", nil},
+		{"empty body", ``, "", 400, "fail to unmarshal the request, error: unexpected end of JSON input", nil},
+		{"data not an object", `{"request_type":"get","request_data":"x"}`, "", 400, "fail to unmarshal the request, error: request_data must be a JSON object", nil},
 		{"unknown type", `{"request_type":"explode"}`, "", 400, "invalid 'request_type' param, can be set [create delete pause resume get position list maintenance]", nil},
 		{"missing type", `{}`, "", 400, "invalid 'request_type' param, can be set [create delete pause resume get position list maintenance]", nil},
-		{"type mismatch", `{"request_type":"get","request_data":{"task_id":5}}`, "", 500, "fail to decode the get request, error: 'task_id' expected type 'string', got number", nil},
-		{"bool mismatch", `{"request_type":"delete","request_data":{"ignore_not_found":"yes"}}`, "", 500, "fail to decode the delete request, error: 'ignore_not_found' expected type 'bool', got string", nil},
-		{"nested mismatch", `{"request_type":"create","request_data":{"milvus_connect_param":{"connect_timeout":"10"}}}`, "", 500, "fail to decode the create request, error: 'milvus_connect_param.connect_timeout' expected type 'int', got string", nil},
+		{"type mismatch", `{"request_type":"get","request_data":{"task_id":5}}`, "", 400, "fail to decode the get request, error: 'task_id' expected type 'string', got number", nil},
+		{"bool mismatch", `{"request_type":"delete","request_data":{"ignore_not_found":"yes"}}`, "", 400, "fail to decode the delete request, error: 'ignore_not_found' expected type 'bool', got string", nil},
+		{"nested mismatch", `{"request_type":"create","request_data":{"milvus_connect_param":{"connect_timeout":"10"}}}`, "", 400, "fail to decode the create request, error: 'milvus_connect_param.connect_timeout' expected type 'int', got string", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

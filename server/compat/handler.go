@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/milvus-cdc/milvus-cdc/server/rest"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -71,7 +74,7 @@ func (h *Handler) dispatch(ctx context.Context, req Request) (any, error) {
 	case *TaskIDRequest:
 		return h.byTaskID(ctx, req.Type, d.TaskID)
 	case *ListRequest:
-		views, err := h.ctl.List(ctx, "")
+		views, store, err := h.ctl.ListWithStore(ctx, "")
 		if err != nil {
 			return nil, err
 		}
@@ -79,9 +82,13 @@ func (h *Handler) dispatch(ctx context.Context, req Request) (any, error) {
 		for _, v := range views {
 			tasks = append(tasks, fromView(v))
 		}
-		return ListResponse{Tasks: tasks}, nil
+		return ListResponse{Tasks: tasks, StoreStatus: rest.StoreStatusOf(store)}, nil
 	case *MaintenanceRequest:
-		return MaintenanceResponse{State: h.maintenance(d)}, nil
+		state, err := h.maintenance(d)
+		if err != nil {
+			return nil, err
+		}
+		return MaintenanceResponse{State: state}, nil
 	}
 	return nil, task.Errorf(task.CodeInternal, "unhandled request type %s", req.Type)
 }
@@ -127,26 +134,31 @@ func (h *Handler) byTaskID(ctx context.Context, typ, id string) (any, error) {
 	return nil, errors.New("unreachable")
 }
 
-// maintenance runs an operation and returns the State text; like milvus-cdc,
-// bad parameters are reported in the text with code 200.
-func (h *Handler) maintenance(d *MaintenanceRequest) string {
+// LogLevels are the levels set_log_level accepts (those of config log.level).
+var LogLevels = []string{"debug", "info", "warn", "error"}
+
+// maintenance runs an operation and returns the State text. A bad
+// set_log_level parameter is an error (code 400) naming the valid levels;
+// milvus-cdc answered it with code 200 and the problem in State, which
+// looks like success to a client that checks the code.
+func (h *Handler) maintenance(d *MaintenanceRequest) (string, error) {
 	switch d.Operation {
 	case "set_log_level":
 		raw, ok := d.Params["log_level"]
 		if !ok || raw == nil {
-			return "log_level is required"
+			return "", task.FieldErrorf(task.CodeValidation, "params.log_level", "log_level is required; use one of %s", strings.Join(LogLevels, ", "))
 		}
 		text := fmt.Sprint(raw)
 		lvl, err := zapcore.ParseLevel(text)
-		if err != nil {
-			return fmt.Sprintf("parse log level failed: %v", err)
+		if err != nil || !slices.Contains(LogLevels, lvl.String()) {
+			return "", task.FieldErrorf(task.CodeValidation, "params.log_level", "parse log level failed: %q is not a log level; use one of %s", text, strings.Join(LogLevels, ", "))
 		}
 		h.level.SetLevel(lvl)
-		return fmt.Sprintf("set log level to %s", text)
+		return fmt.Sprintf("set log level to %s", text), nil
 	default:
 		// set_force_log_msg and reset_log_msg drive milvus-cdc's message
 		// sampler, which this daemon does not have.
-		return unknownOperation(d.Operation)
+		return unknownOperation(d.Operation), nil
 	}
 }
 

@@ -4,7 +4,7 @@
 // milvus-cdc does.
 package compat
 
-import "github.com/milvus-cdc/milvus-cdc/corelib"
+import "github.com/milvus-cdc/milvus-cdc/api"
 
 // Request types, in the order the "invalid request_type" message lists them.
 const (
@@ -164,7 +164,10 @@ type Task struct {
 	// PipelineStatus is an addition to milvus-cdc's task: the live pipeline
 	// figures (state, last error, channel positions and lag, row counts),
 	// absent when no pipeline runs. Its keys are the REST API's.
-	PipelineStatus *corelib.Status `json:"pipeline_status,omitempty"`
+	PipelineStatus *api.PipelineStatus `json:"pipeline_status,omitempty"`
+	// StoreStatus is an addition too: set only when the task store did not
+	// answer and the task is shown as the daemon last knew it.
+	StoreStatus *api.StoreStatus `json:"store_status,omitempty"`
 }
 
 // GetResponse is data of "get".
@@ -175,6 +178,8 @@ type GetResponse struct {
 // ListResponse is data of "list".
 type ListResponse struct {
 	Tasks []Task `json:"tasks"`
+	// StoreStatus: see Task.StoreStatus.
+	StoreStatus *api.StoreStatus `json:"store_status,omitempty"`
 }
 
 // Position is one checkpoint as "position" shows it.

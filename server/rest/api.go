@@ -1,20 +1,27 @@
+// Package rest serves the REST task API under /api/v1: a strict request
+// decoder, the handlers, and the explicit conversion between the wire types
+// (package api) and the internal task model. Errors are
+// application/problem+json with a stable code from the task package's error
+// catalog.
 package rest
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"reflect"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
 
-	"github.com/milvus-cdc/milvus-cdc/corelib"
-	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
+	"github.com/milvus-cdc/milvus-cdc/api"
+	"github.com/milvus-cdc/milvus-cdc/internal/strictjson"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
@@ -33,7 +40,10 @@ func NewAPI(ctl *task.Controller, maxBytes int64) *API {
 
 // CreateTask handles POST /api/v1/tasks: 201 with the task.
 func (a *API) CreateTask(w http.ResponseWriter, r *http.Request) (int, any, error) {
-	var req CreateTaskRequest
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
+	var req api.CreateTaskRequest
 	if err := DecodeStrict(http.MaxBytesReader(w, r.Body, a.maxBytes), &req); err != nil {
 		return 0, nil, err
 	}
@@ -47,15 +57,18 @@ func (a *API) CreateTask(w http.ResponseWriter, r *http.Request) (int, any, erro
 
 // ListTasks handles GET /api/v1/tasks?state=Running.
 func (a *API) ListTasks(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r, "state"); err != nil {
+		return 0, nil, err
+	}
 	state, err := parseState(r.URL.Query().Get("state"))
 	if err != nil {
 		return 0, nil, err
 	}
-	views, err := a.ctl.List(r.Context(), state)
+	views, store, err := a.ctl.ListWithStore(r.Context(), state)
 	if err != nil {
 		return 0, nil, err
 	}
-	out := TaskList{Tasks: make([]Task, 0, len(views))}
+	out := api.TaskList{Tasks: make([]api.Task, 0, len(views)), Store: StoreStatusOf(store)}
 	for _, v := range views {
 		out.Tasks = append(out.Tasks, fromView(v))
 	}
@@ -64,6 +77,9 @@ func (a *API) ListTasks(_ http.ResponseWriter, r *http.Request) (int, any, error
 
 // GetTask handles GET /api/v1/tasks/{id}.
 func (a *API) GetTask(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	v, err := a.ctl.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return 0, nil, err
@@ -73,6 +89,9 @@ func (a *API) GetTask(_ http.ResponseWriter, r *http.Request) (int, any, error) 
 
 // DeleteTask handles DELETE /api/v1/tasks/{id}: 204.
 func (a *API) DeleteTask(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	if err := a.ctl.Delete(r.Context(), mux.Vars(r)["id"], false); err != nil {
 		return 0, nil, err
 	}
@@ -81,6 +100,9 @@ func (a *API) DeleteTask(_ http.ResponseWriter, r *http.Request) (int, any, erro
 
 // PauseTask handles POST /api/v1/tasks/{id}/pause: 200 with the task.
 func (a *API) PauseTask(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	v, err := a.ctl.Pause(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return 0, nil, err
@@ -90,6 +112,9 @@ func (a *API) PauseTask(_ http.ResponseWriter, r *http.Request) (int, any, error
 
 // ResumeTask handles POST /api/v1/tasks/{id}/resume: 200 with the task.
 func (a *API) ResumeTask(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	v, err := a.ctl.Resume(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return 0, nil, err
@@ -99,11 +124,14 @@ func (a *API) ResumeTask(_ http.ResponseWriter, r *http.Request) (int, any, erro
 
 // TaskStatus handles GET /api/v1/tasks/{id}/status.
 func (a *API) TaskStatus(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
 	v, err := a.ctl.Get(r.Context(), mux.Vars(r)["id"])
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, TaskStatus{ID: v.Spec.ID, State: string(v.State), Reason: v.Reason, Pipeline: v.Pipeline}, nil
+	return http.StatusOK, statusOf(v), nil
 }
 
 // Synced waits: the default and the largest wait of GET .../synced.
@@ -116,6 +144,9 @@ const (
 // whether or not the task is synced (the body says), 503 when the source
 // cannot be asked.
 func (a *API) TaskSynced(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r, "waitSeconds"); err != nil {
+		return 0, nil, err
+	}
 	wait, err := parseWait(r.URL.Query().Get("waitSeconds"))
 	if err != nil {
 		return 0, nil, err
@@ -124,7 +155,47 @@ func (a *API) TaskSynced(_ http.ResponseWriter, r *http.Request) (int, any, erro
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, TaskSynced{ID: v.Spec.ID, State: string(v.State), SyncReport: rep}, nil
+	return http.StatusOK, syncedOf(v, rep), nil
+}
+
+// onlyQuery refuses query parameters the route does not take (a typo such
+// as ?stat=Paused would otherwise be ignored and list every task), naming
+// the parameter and the ones the route accepts. Names are case-sensitive, as
+// the handlers read them.
+func onlyQuery(r *http.Request, allowed ...string) error {
+	q := r.URL.Query()
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if slices.Contains(allowed, name) {
+			continue
+		}
+		if len(allowed) == 0 {
+			return task.FieldErrorf(task.CodeBadRequest, name, "unknown query parameter %q: %s %s takes no query parameters", name, r.Method, routeOf(r))
+		}
+		return task.FieldErrorf(task.CodeBadRequest, name, "unknown query parameter %q: %s %s takes only %s", name, r.Method, routeOf(r), strings.Join(allowed, ", "))
+	}
+	if len(allowed) > 0 && len(q) > 0 {
+		for _, name := range allowed {
+			if len(q[name]) > 1 {
+				return task.FieldErrorf(task.CodeBadRequest, name, "the query parameter %q is given %d times; give it once", name, len(q[name]))
+			}
+		}
+	}
+	return nil
+}
+
+// routeOf is the route template of the request, for messages.
+func routeOf(r *http.Request) string {
+	if route := mux.CurrentRoute(r); route != nil {
+		if tmpl, err := route.GetPathTemplate(); err == nil {
+			return tmpl
+		}
+	}
+	return r.URL.Path
 }
 
 // parseWait reads waitSeconds: a number of seconds from 0 to MaxSyncedWait.
@@ -166,6 +237,12 @@ func DecodeStrict(r io.Reader, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return task.Errorf(task.CodeBadRequest, "the request body is empty; send a JSON object")
 	}
+	// encoding/json lets the last of two equal keys win and turns bytes that
+	// are not UTF-8 into U+FFFD; both would act on something not sent.
+	var loose *strictjson.Error
+	if errors.As(strictjson.Check(body, reflect.TypeOf(v)), &loose) {
+		return task.FieldErrorf(task.CodeBadRequest, loose.Path, "%s", loose.Message)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -186,6 +263,9 @@ func decodeError(err error) error {
 	switch {
 	case errors.As(err, &syntax):
 		return task.Errorf(task.CodeBadRequest, "malformed JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typ) && isInteger(typ.Type.Kind()) && strings.HasPrefix(typ.Value, "number"):
+		// A fraction, an exponent or a number beyond 64 bits.
+		return task.FieldErrorf(task.CodeBadRequest, typ.Field, "field %q must be a whole number (no fraction or exponent) that fits 64 bits, got %s", typ.Field, typ.Value)
 	case errors.As(err, &typ):
 		return task.FieldErrorf(task.CodeBadRequest, typ.Field, "field %q must be %s, got %s", typ.Field, jsonType(typ.Type.Kind().String()), typ.Value)
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -196,6 +276,15 @@ func decodeError(err error) error {
 	default:
 		return task.Errorf(task.CodeBadRequest, "malformed JSON: %v", err)
 	}
+}
+
+func isInteger(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 func jsonType(kind string) string {
@@ -212,110 +301,4 @@ func jsonType(kind string) string {
 		return "an object"
 	}
 	return kind
-}
-
-func toCreateInput(req CreateTaskRequest) task.CreateInput {
-	spec := corelib.TaskSpec{
-		ID: req.ID,
-		Target: corelib.Target{
-			URI:             req.Target.URI,
-			Token:           req.Target.Token,
-			TokenFile:       req.Target.TokenFile,
-			TokenEnv:        req.Target.TokenEnv,
-			ConnectTimeout:  time.Duration(req.Target.ConnectTimeoutSeconds) * time.Second,
-			ChannelNum:      req.Target.ChannelNum,
-			IgnorePartition: req.Target.IgnorePartition,
-		},
-		EnableUserRole:   req.EnableUserRole,
-		DisableAutoStart: req.DisableAutoStart,
-		WriterMode:       req.WriterMode,
-	}
-	if k := req.Target.Kafka; k != nil {
-		spec.Target.Kafka = kafkaTargetOf(k)
-	}
-	if t := req.Target.TLS; t != nil {
-		spec.Target.TLS = corelib.TargetTLS{ServerName: t.ServerName, ServerPEMPath: t.ServerPemPath, CAPEMPath: t.CaPemPath, ClientPEMPath: t.ClientPemPath, ClientKeyPath: t.ClientKeyPath}
-	}
-	for _, s := range req.Scope {
-		spec.Scope = append(spec.Scope, corelib.CollectionScope{Database: s.Database, Collection: s.Collection, StartPositions: s.Positions, UseStartPosition: s.UseStartPosition})
-	}
-	for _, m := range req.NameMapping {
-		spec.NameMapping = append(spec.NameMapping, corelib.NameMapping{SourceDatabase: m.SourceDatabase, TargetDatabase: m.TargetDatabase, Collections: m.Collections})
-	}
-	in := task.CreateInput{Spec: spec}
-	if rc := req.ReplicateChannel; rc != nil {
-		in.Spec.ReplicateChannel = rc.Name
-		in.ReplicateChannelPosition = rc.Position
-	}
-	return in
-}
-
-func fromView(v task.View) Task {
-	t := Task{
-		ID:     v.Spec.ID,
-		State:  string(v.State),
-		Reason: v.Reason,
-		Target: TargetView{
-			URI:                   v.Spec.Target.URI,
-			TokenSet:              v.TokenSet,
-			TokenFile:             v.Spec.Target.TokenFile,
-			TokenEnv:              v.Spec.Target.TokenEnv,
-			ConnectTimeoutSeconds: int(v.Spec.Target.ConnectTimeout / time.Second),
-			ChannelNum:            v.Spec.Target.ChannelNum,
-			IgnorePartition:       v.Spec.Target.IgnorePartition,
-		},
-		Scope:            make([]Scope, 0, len(v.Spec.Scope)),
-		Exclude:          v.Spec.Exclude,
-		ReplicateChannel: v.Spec.ReplicateChannel,
-		EnableUserRole:   v.Spec.EnableUserRole,
-		DisableAutoStart: v.Spec.DisableAutoStart,
-		WriterMode:       writerModeOf(v.Spec),
-		CreatedAt:        v.CreatedAt,
-		UpdatedAt:        v.UpdatedAt,
-	}
-	if k := v.Spec.Target.Kafka; k != nil {
-		t.Target.Kafka = kafkaViewOf(k, kafka.SchemaTopic(k))
-	}
-	if tls := v.Spec.Target.TLS; tls != (corelib.TargetTLS{}) {
-		t.Target.TLS = &TLS{ServerName: tls.ServerName, ServerPemPath: tls.ServerPEMPath, CaPemPath: tls.CAPEMPath, ClientPemPath: tls.ClientPEMPath, ClientKeyPath: tls.ClientKeyPath}
-	}
-	for _, s := range v.Spec.Scope {
-		t.Scope = append(t.Scope, Scope{Database: s.Database, Collection: s.Collection, Positions: s.StartPositions, UseStartPosition: s.UseStartPosition})
-	}
-	for _, m := range v.Spec.NameMapping {
-		t.NameMapping = append(t.NameMapping, NameMapping{SourceDatabase: m.SourceDatabase, TargetDatabase: m.TargetDatabase, Collections: m.Collections})
-	}
-	if p := v.Pipeline; p != nil {
-		st := *p
-		t.Pipeline = &st
-	}
-	return t
-}
-
-// ProblemFor renders a service error as a problem, with the HTTP status from
-// the error catalog. This is the one place REST errors get their status.
-func ProblemFor(err error, instance string) Problem {
-	e := task.AsError(err)
-	entry := task.Lookup(e.Code)
-	return Problem{
-		Type:     "urn:milvus-cdc:error:" + string(entry.Code),
-		Title:    entry.Title,
-		Status:   entry.HTTPStatus,
-		Detail:   e.Message,
-		Code:     string(entry.Code),
-		Field:    e.Field,
-		Instance: instance,
-	}
-}
-
-// String makes Problem readable in logs and test failures.
-func (p Problem) String() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail) }
-
-// writerModeOf names a task's writer mode, "api" for tasks stored before
-// the field existed.
-func writerModeOf(s corelib.TaskSpec) string {
-	if s.WriterMode == "" {
-		return corelib.WriterModeAPI
-	}
-	return s.WriterMode
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/milvus-cdc/milvus-cdc/api"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -28,7 +29,7 @@ func TestDecodeStrict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var req CreateTaskRequest
+			var req api.CreateTaskRequest
 			r := http.MaxBytesReader(httptest.NewRecorder(), ioNopCloser(tt.body), 100)
 			err := DecodeStrict(r, &req)
 			if tt.code == "" {
@@ -55,7 +56,7 @@ func FuzzDecodeStrict(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var req CreateTaskRequest
+		var req api.CreateTaskRequest
 		r := http.MaxBytesReader(httptest.NewRecorder(), ioNopCloser(string(body)), 512)
 		err := DecodeStrict(r, &req)
 		if err == nil {

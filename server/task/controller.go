@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 )
 
@@ -39,6 +40,19 @@ type Limits struct {
 	// reference (taskSecrets.dir and taskSecrets.envPrefix; secrets.go).
 	TokenFileDir   string
 	TokenEnvPrefix string
+	// StoreReadTimeout bounds the store read behind Get, List, Synced and
+	// CountByState, which then answer from memory; zero means
+	// DefaultStoreReadTimeout.
+	StoreReadTimeout time.Duration
+	// SourceMilvusAddress is the source Milvus proxy, host:port
+	// (source.milvus.address); a target at that address is refused. Empty
+	// skips the check.
+	SourceMilvusAddress string
+	// Probe checks that the target's host:port accepts a TCP connection
+	// within timeout, and says precisely why not (netcheck.Reach), before
+	// the factory verifies the target. Nil skips it (tests that dial an
+	// in-process target).
+	Probe func(ctx context.Context, hostPort string, timeout time.Duration) error
 }
 
 // Store is the part of the meta store the controller uses.
@@ -69,6 +83,9 @@ type View struct {
 	UpdatedAt time.Time
 	// Pipeline is the live pipeline status; nil when no pipeline runs.
 	Pipeline *corelib.Status
+	// Store is set when the task store did not answer and the task is shown
+	// as the controller last read or wrote it.
+	Store *StoreState
 }
 
 // Controller owns the task lifecycle. Mutations are serialized by mu inside
@@ -77,6 +94,7 @@ type View struct {
 // the pipelines map, so reads never wait for a mutation.
 type Controller struct {
 	store   Store
+	mem     *memory // what the store last said, for reads while it does not answer
 	factory corelib.PipelineFactory
 	limits  Limits
 	lg      *zap.Logger
@@ -112,7 +130,15 @@ func NewController(store Store, factory corelib.PipelineFactory, limits Limits, 
 	if limits.StoreTimeout <= 0 {
 		limits.StoreTimeout = DefaultStoreTimeout
 	}
-	return &Controller{store: timeoutStore{Store: store, d: limits.StoreTimeout}, factory: factory, limits: limits, lg: lg, pipelines: map[string]*runningPipeline{}}
+	if limits.StoreReadTimeout <= 0 {
+		limits.StoreReadTimeout = DefaultStoreReadTimeout
+	}
+	mem := newMemory()
+	return &Controller{
+		store:   recordingStore{Store: timeoutStore{Store: store, d: limits.StoreTimeout}, mem: mem},
+		mem:     mem,
+		factory: factory, limits: limits, lg: lg, pipelines: map[string]*runningPipeline{},
+	}
 }
 
 // Create validates, verifies the target, stores and starts a new task. When
@@ -126,6 +152,9 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 		in.Spec.WriterMode = corelib.WriterModeKafka // a Kafka target implies it
 	}
 	if err := c.validateSpec(in); err != nil {
+		return View{}, err
+	}
+	if err := c.probeTarget(ctx, in.Spec.Target); err != nil {
 		return View{}, err
 	}
 	resolved, err := c.withResolvedToken(in.Spec)
@@ -150,12 +179,12 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 			return c.view(existing), FieldErrorf(CodeTaskExists, "id", "the task %s already exists", in.Spec.ID)
 		}
 		if !errors.Is(err, meta.ErrNotFound) {
-			return View{}, wrap(CodeInternal, err, "fail to get the task info from etcd: %v", err)
+			return View{}, wrap(storeCode(err), err, "fail to get the task info from etcd: %v", err)
 		}
 	}
 	all, err := c.store.ListTasks(ctx)
 	if err != nil {
-		return View{}, wrap(CodeInternal, err, "fail to list the tasks from etcd: %v", err)
+		return View{}, wrap(storeCode(err), err, "fail to list the tasks from etcd: %v", err)
 	}
 	var sameTarget []corelib.TaskSpec
 	for _, t := range all {
@@ -186,7 +215,7 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 		if errors.Is(err, meta.ErrConflict) {
 			return View{}, wrap(CodeRevisionConflict, err, "fail to put the task info to etcd: %v", err)
 		}
-		return View{}, wrap(CodeInternal, err, "fail to put the task info to etcd: %v", err)
+		return View{}, wrap(storeCode(err), err, "fail to put the task info to etcd: %v", err)
 	}
 	running, err := c.startLocked(ctx, stored)
 	if err != nil {
@@ -198,6 +227,27 @@ func (c *Controller) Create(ctx context.Context, in CreateInput) (View, error) {
 	}
 	c.lg.Info("task created", zap.String("task_id", running.Spec.ID), zap.String("target", running.Spec.Target.Redacted()))
 	return c.view(running), nil
+}
+
+// probeTarget answers at once when the target's address cannot work at all
+// (an unknown host, a refused port), instead of after the whole connect
+// timeout with a generic "no answer".
+func (c *Controller) probeTarget(ctx context.Context, t corelib.Target) error {
+	if c.limits.Probe == nil || t.Kafka != nil { // the Kafka writer's Verify asks the brokers itself
+		return nil
+	}
+	addr, err := targetAddress(t) // validated already
+	if err != nil {
+		return err
+	}
+	timeout := t.ConnectTimeout
+	if timeout <= 0 {
+		timeout = corelib.DefaultConnectTimeout
+	}
+	if err := c.limits.Probe(ctx, addr, timeout); err != nil {
+		return &Error{Code: CodeTargetUnreachable, Field: "target.uri", Message: fmt.Sprintf("fail to connect the milvus: %v", err), Err: err}
+	}
+	return nil
 }
 
 // pinStartPositions adds, when the factory can, the current end of every
@@ -212,8 +262,8 @@ func (c *Controller) pinStartPositions(ctx context.Context, spec corelib.TaskSpe
 	given := map[string]bool{}
 	for _, cp := range initial {
 		given[cp.Channel] = true
-		if m := vchannelPattern.FindStringSubmatch(cp.Channel); m != nil {
-			given[m[1]] = true // the user's position covers its physical channel
+		if vc, err := source.ParseVChannel(cp.Channel); err == nil {
+			given[vc.PChannel] = true // the user's position covers its physical channel
 		}
 	}
 	pinned, err := sp.StartPositions(ctx, spec, given)
@@ -316,7 +366,7 @@ func (c *Controller) Delete(ctx context.Context, id string, ignoreNotFound bool)
 			}
 			return Errorf(CodeNotFound, "not found the task, task_id: %s", id)
 		}
-		return wrap(CodeInternal, err, "fail to get the task info, task_id: %s: %v", id, err)
+		return wrap(storeCode(err), err, "fail to get the task info, task_id: %s: %v", id, err)
 	}
 	if err := c.store.DeleteTask(ctx, id, t.Revision); err != nil {
 		return c.storeError(err, id, "fail to delete the task meta, task_id: %s: %v")
@@ -372,29 +422,71 @@ func (c *Controller) Get(ctx context.Context, id string) (View, error) {
 	if id == "" {
 		return View{}, FieldErrorf(CodeValidation, "task_id", "task_id is empty")
 	}
-	t, err := c.store.GetTask(ctx, id)
+	rctx, cancel := context.WithTimeout(ctx, c.limits.StoreReadTimeout)
+	t, err := c.store.GetTask(rctx, id)
+	cancel()
 	if err != nil {
 		if errors.Is(err, meta.ErrNotFound) {
 			return View{}, Errorf(CodeNotFound, "not found: [%s]", id)
 		}
-		return View{}, wrap(CodeInternal, err, "fail to get the task info, task_id: %s: %v", id, err)
+		if remembered, st, ok := c.recall(ctx, id, err); ok {
+			v := c.view(remembered)
+			v.Store = &st
+			return v, nil
+		}
+		return View{}, wrap(storeCode(err), err, "fail to get the task info, task_id: %s: %v", id, err)
 	}
 	return c.view(t), nil
 }
 
+// recall is the remembered task when the store did not answer a read (and
+// the caller is still waiting).
+func (c *Controller) recall(ctx context.Context, id string, err error) (meta.Task, StoreState, bool) {
+	if !storeUnreachable(err) || ctx.Err() != nil {
+		return meta.Task{}, StoreState{}, false
+	}
+	return c.mem.recall(id, err)
+}
+
+// listTasks reads every task within the read bound, or, when the store does
+// not answer, returns the remembered list and says so.
+func (c *Controller) listTasks(ctx context.Context) ([]meta.Task, *StoreState, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.limits.StoreReadTimeout)
+	defer cancel()
+	tasks, err := c.store.ListTasks(rctx)
+	if err == nil {
+		return tasks, nil, nil
+	}
+	if storeUnreachable(err) && ctx.Err() == nil {
+		if remembered, st, ok := c.mem.recallAll(err); ok {
+			return remembered, &st, nil
+		}
+	}
+	return nil, nil, err
+}
+
 // List returns every task, oldest first, optionally only those in state.
 func (c *Controller) List(ctx context.Context, state meta.State) ([]View, error) {
-	tasks, err := c.store.ListTasks(ctx)
+	views, _, err := c.ListWithStore(ctx, state)
+	return views, err
+}
+
+// ListWithStore is List that also returns, when the task store did not
+// answer and the list is the remembered one, the store's state.
+func (c *Controller) ListWithStore(ctx context.Context, state meta.State) ([]View, *StoreState, error) {
+	tasks, st, err := c.listTasks(ctx)
 	if err != nil {
-		return nil, wrap(CodeInternal, err, "fail to get all task info: %v", err)
+		return nil, nil, wrap(storeCode(err), err, "fail to get all task info: %v", err)
 	}
 	views := make([]View, 0, len(tasks))
 	for _, t := range tasks {
 		if state == "" || t.State == state {
-			views = append(views, c.view(t))
+			v := c.view(t)
+			v.Store = st
+			views = append(views, v)
 		}
 	}
-	return views, nil
+	return views, st, nil
 }
 
 // Synced reports whether the task's target holds everything the source had
@@ -429,7 +521,7 @@ func (c *Controller) Synced(ctx context.Context, id string, wait time.Duration) 
 
 // CountByState returns the number of tasks per state (every state present).
 func (c *Controller) CountByState(ctx context.Context) (map[meta.State]int, error) {
-	tasks, err := c.store.ListTasks(ctx)
+	tasks, _, err := c.listTasks(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -447,7 +539,7 @@ func (c *Controller) Checkpoints(ctx context.Context, id string) ([]corelib.Chec
 	}
 	cps, err := c.store.LoadCheckpoints(ctx, id)
 	if err != nil {
-		return nil, wrap(CodeInternal, err, "fail to get the task position, task_id: %s: %v", id, err)
+		return nil, wrap(storeCode(err), err, "fail to get the task position, task_id: %s: %v", id, err)
 	}
 	return cps, nil
 }
@@ -529,7 +621,7 @@ func (c *Controller) getTask(ctx context.Context, id string) (meta.Task, error) 
 		if errors.Is(err, meta.ErrNotFound) {
 			return meta.Task{}, Errorf(CodeNotFound, "not found the task, task_id: %s", id)
 		}
-		return meta.Task{}, wrap(CodeInternal, err, "fail to get the task info, task_id: %s: %v", id, err)
+		return meta.Task{}, wrap(storeCode(err), err, "fail to get the task info, task_id: %s: %v", id, err)
 	}
 	return t, nil
 }
@@ -542,8 +634,17 @@ func (c *Controller) storeError(err error, id, format string) error {
 	case errors.Is(err, meta.ErrConflict):
 		return wrap(CodeRevisionConflict, err, format, id, err)
 	default:
-		return wrap(CodeInternal, err, format, id, err)
+		return wrap(storeCode(err), err, format, id, err)
 	}
+}
+
+// storeCode is the code of a failed store call: store_unavailable when the
+// store did not answer (nothing was changed), internal otherwise.
+func storeCode(err error) Code {
+	if storeUnreachable(err) {
+		return CodeStoreUnavailable
+	}
+	return CodeInternal
 }
 
 // view converts a stored task to a View, dropping secrets.

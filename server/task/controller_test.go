@@ -330,7 +330,7 @@ func TestCreateAgainstExistingTasks(t *testing.T) {
 	require.Equal(t, "db1", v.Spec.Scope[0].Database)
 
 	_, err = h.ctl.Create(ctx, spec("http://t1:19530", "db1", "c1"))
-	requireCode(t, err, task.CodeDuplicateScope, "the collection name is duplicate with existing task, [db1.c1]")
+	requireCode(t, err, task.CodeDuplicateScope, "the collection name is duplicate with existing task, [db1.c1]; task "+a.Spec.ID+" already replicates db1.c1 to this target: leave it out of the scope, or delete task "+a.Spec.ID+" first")
 	_, err = h.ctl.Create(ctx, spec("HTTP://t1:19530/", "db1", "c1"))
 	requireCode(t, err, task.CodeDuplicateScope, "")
 	_, err = h.ctl.Create(ctx, spec("http://t2:19530", "db1", "c1"))
@@ -342,16 +342,16 @@ func TestCreateAgainstExistingTasks(t *testing.T) {
 	require.Equal(t, []string{"db1.c1"}, w.Spec.Exclude)
 	// ... but a narrower task under an existing wildcard is a duplicate.
 	_, err = h.ctl.Create(ctx, spec("http://t1:19530", "db1", "c2"))
-	requireCode(t, err, task.CodeDuplicateScope, "the collection name is duplicate with existing task, [db1.c2]")
+	requireCode(t, err, task.CodeDuplicateScope, "the collection name is duplicate with existing task, [db1.c2]; task "+w.Spec.ID+" already replicates db1.c2 (its scope db1.*) to this target: leave it out of the scope, or delete task "+w.Spec.ID+" first")
 
 	role := spec("http://t1:19530", "db2", "c")
 	role.Spec.EnableUserRole = true
-	_, err = h.ctl.Create(ctx, role)
+	roleTask, err := h.ctl.Create(ctx, role)
 	require.NoError(t, err)
 	role2 := spec("http://t1:19530", "db3", "c")
 	role2.Spec.EnableUserRole = true
 	_, err = h.ctl.Create(ctx, role2)
-	requireCode(t, err, task.CodeDuplicateScope, "the enable user role param is duplicate")
+	requireCode(t, err, task.CodeDuplicateScope, "the enable user role param is duplicate: task "+roleTask.Spec.ID+" already replicates users and roles to this target; leave enableUserRole off or delete task "+roleTask.Spec.ID)
 
 	_, err = h.ctl.Create(ctx, spec("http://t3:19530", "db1", "c1"))
 	require.NoError(t, err)

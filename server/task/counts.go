@@ -38,10 +38,14 @@ type StateCause struct {
 // CountByStateAndCause returns the number of tasks per state, Paused ones
 // split by cause; every state and every pause cause is present.
 func (c *Controller) CountByStateAndCause(ctx context.Context) (map[StateCause]int, error) {
-	tasks, err := c.store.ListTasks(ctx)
+	tasks, _, err := c.listTasks(ctx) // from memory while the store does not answer
 	if err != nil {
 		return nil, err
 	}
+	return countByStateAndCause(tasks), nil
+}
+
+func countByStateAndCause(tasks []meta.Task) map[StateCause]int {
 	counts := map[StateCause]int{}
 	for _, s := range []meta.State{meta.StateInitial, meta.StateRunning, meta.StateFailed} {
 		counts[StateCause{State: s}] = 0
@@ -56,5 +60,5 @@ func (c *Controller) CountByStateAndCause(ctx context.Context) (map[StateCause]i
 		}
 		counts[k]++
 	}
-	return counts, nil
+	return counts
 }

@@ -29,6 +29,7 @@ const (
 	CodeSourceUnavailable Code = "source_unavailable"  // the source Milvus could not be asked (synced)
 	CodeUnauthenticated   Code = "unauthenticated"     // no or an unknown bearer token (server.auth)
 	CodeForbidden         Code = "forbidden"           // the token's role does not allow the request
+	CodeStoreUnavailable  Code = "store_unavailable"   // the task store (etcd) did not answer; nothing was changed
 	CodeInternal          Code = "internal"            // store failure or a bug
 )
 
@@ -62,6 +63,7 @@ var Catalog = []Entry{
 	{CodeSourceUnavailable, http.StatusServiceUnavailable, 500, "The source Milvus cannot be reached"},
 	{CodeUnauthenticated, http.StatusUnauthorized, 401, "A valid bearer token is required"},
 	{CodeForbidden, http.StatusForbidden, 403, "The token's role does not allow this request"},
+	{CodeStoreUnavailable, http.StatusServiceUnavailable, 500, "The task store (etcd) does not answer; nothing was changed"},
 	{CodeInternal, http.StatusInternalServerError, 500, "Internal error"},
 }
 

@@ -34,11 +34,19 @@ func (d *Daemon) runCLI(t *testing.T, args ...string) cliResult {
 
 func runBinary(t *testing.T, env []string, args ...string) cliResult {
 	t.Helper()
+	return runBinaryIn(t, "", env, args...)
+}
+
+// runBinaryIn runs the built binary in the working directory dir ("" = the
+// test's).
+func runBinaryIn(t *testing.T, dir string, env []string, args ...string) cliResult {
+	t.Helper()
 	bin, err := daemonBinary()
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -247,6 +247,18 @@ func (d *Daemon) CDCRaw(t testing.TB, requestType string, data any) (int, string
 	return env.Code, env.Message, env.Data
 }
 
+// getJSON GETs a path of the daemon's API, requires 200 and decodes the body into out.
+func (d *Daemon) getJSON(t testing.TB, path string, out any) {
+	t.Helper()
+	resp, err := http.Get("http://" + d.addr + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", path, raw)
+	require.NoError(t, json.Unmarshal(raw, out), "GET %s: %s", path, raw)
+}
+
 // CreateTask creates a task replicating to the bed's target, deletes it when
 // the test ends, and waits until its pipeline replicates. extra holds the
 // other create fields (e.g. db_collections).

@@ -62,6 +62,7 @@ var settingLine = regexp.MustCompile(`^(?:export\s+)?([A-Z][A-Z0-9_]*)=(\S*)`)
 func bedSettings(t *testing.T, bed *Bed, settings string) string {
 	t.Helper()
 	values := map[string]string{
+		"source.milvus.address":       bed.SourceAddr,
 		"source.etcd.endpoints":       strings.Join(bed.EtcdEndpoints, ","),
 		"source.etcd.rootPath":        bed.SourceRoot,
 		"source.etcd.metaSubPath":     bed.SourceMetaSub,

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -47,17 +46,6 @@ type restSynced struct {
 	Synced      bool   `json:"synced"`
 	SourceNowTs uint64 `json:"sourceNowTs"`
 	Reason      string `json:"reason"`
-}
-
-func (d *Daemon) getJSON(t testing.TB, path string, out any) {
-	t.Helper()
-	resp, err := http.Get("http://" + d.addr + path)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s: %s", path, raw)
-	require.NoError(t, json.Unmarshal(raw, out), "GET %s: %s", path, raw)
 }
 
 func (d *Daemon) lag(t testing.TB, id string) float64 {

@@ -19,23 +19,28 @@ import (
 
 // TestWriterModeMismatchIsRefused: a task whose writer mode does not fit the
 // target's mode is refused at creation with an error naming the setting to
-// change; nothing is stored. The source Milvus (always a normal instance)
-// serves as the normal target in either bed; the bed's own target is the
-// other case.
+// change; nothing is stored. The bed's target is the mismatching one (a
+// replicate task against the api target, an api task against the replica).
+// The source Milvus is no target at all: a task replicating it to itself is
+// refused as a loop, naming source.milvus.address, before any connection.
 func TestWriterModeMismatchIsRefused(t *testing.T) {
 	bed := RequireBed(t)
 	d := StartDaemon(t, bed)
 	coll := UniqueName("e2e_mode")
 
-	cases := []struct {
+	type refusal struct {
 		name, target, mode, setting string
-	}{
-		{"replicate against a normal Milvus", bed.SourceAddr, WriterModeReplicate, "common.ttMsgEnabled=false"},
+		cdcCode                     int
+		restStatus                  int
+		restCode, restField         string
+	}
+	cases := []refusal{
+		{"the source itself", bed.SourceAddr, WriterModeReplicate, "source.milvus.address", 400, http.StatusUnprocessableEntity, "validation_failed", "target.uri"},
 	}
 	if bed.TargetMode() == WriterModeReplicate {
-		cases = append(cases, struct{ name, target, mode, setting string }{"api against a replica", bed.TargetAddr, WriterModeAPI, "common.ttMsgEnabled=true"})
+		cases = append(cases, refusal{"api against a replica", bed.TargetAddr, WriterModeAPI, "common.ttMsgEnabled=true", 500, http.StatusUnprocessableEntity, "target_mode", "writerMode"})
 	} else {
-		cases = append(cases, struct{ name, target, mode, setting string }{"replicate against the api target", bed.TargetAddr, WriterModeReplicate, "common.ttMsgEnabled=false"})
+		cases = append(cases, refusal{"replicate against the api target", bed.TargetAddr, WriterModeReplicate, "common.ttMsgEnabled=false", 500, http.StatusUnprocessableEntity, "target_mode", "writerMode"})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,7 +49,7 @@ func TestWriterModeMismatchIsRefused(t *testing.T) {
 				"collection_infos":     []any{map[string]any{"name": coll}},
 				"writer_mode":          tc.mode,
 			})
-			require.Equal(t, 500, code, "/cdc create: %s", msg)
+			require.Equal(t, tc.cdcCode, code, "/cdc create: %s", msg)
 			require.Contains(t, msg, tc.setting, "the error names the setting to change")
 
 			body, _ := json.Marshal(map[string]any{
@@ -56,11 +61,11 @@ func TestWriterModeMismatchIsRefused(t *testing.T) {
 			require.NoError(t, err)
 			raw, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode, "%s", raw)
+			require.Equal(t, tc.restStatus, resp.StatusCode, "%s", raw)
 			var p struct{ Code, Field, Detail string }
 			require.NoError(t, json.Unmarshal(raw, &p))
-			require.Equal(t, "target_mode", p.Code)
-			require.Equal(t, "writerMode", p.Field)
+			require.Equal(t, tc.restCode, p.Code)
+			require.Equal(t, tc.restField, p.Field)
 			require.Contains(t, p.Detail, tc.setting)
 		})
 	}

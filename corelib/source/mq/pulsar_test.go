@@ -12,8 +12,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
-
-	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 )
 
 // pulsarURLEnv names a real Pulsar broker for the Pulsar conformance run
@@ -92,11 +90,11 @@ func (p *realPulsar) produce(t *testing.T, channel string, payload []byte, props
 }
 
 func (p *realPulsar) sameID(t *testing.T, a, b []byte) bool {
-	ia, err := source.DecodePulsarMessageID(a)
+	ia, err := pulsar.DeserializeMessageID(a)
 	require.NoError(t, err)
-	ib, err := source.DecodePulsarMessageID(b)
+	ib, err := pulsar.DeserializeMessageID(b)
 	require.NoError(t, err)
-	return ia.Compare(ib) == 0
+	return samePulsarMessage(ia, ib)
 }
 
 func (p *realPulsar) expire(*testing.T, string, int) bool { return false }
