@@ -6,8 +6,9 @@
 #   make testbed-down                       stop what testbed-up started
 #   make testbed-status                     what runs, PIDs, RSS, ports
 #   make testbed-logs   [C=src]             tail the component logs
-#   make e2e            [MQ=pulsar|kafka] [TARGET_MODE=api|replicate]
-#                                           testbed-up, the e2e tests, testbed-down (always)
+#   make e2e            [MQ=pulsar|kafka] [TARGET_MODE=api|replicate] [E2E_RUN=regexp]
+#                                           testbed-up, the e2e tests, testbed-down (always);
+#                                           E2E_RUN selects tests as go test -run does
 
 MQ ?= pulsar
 # TARGET_MODE=replicate starts the target with common.ttMsgEnabled=false and the
@@ -16,6 +17,8 @@ TARGET_MODE ?= api
 TESTBED ?= deployments/testbed/testbed.sh
 E2E_PKGS ?= ./test/e2e/... ./corelib/source/...
 E2E_FLAGS ?= -count=1 -timeout 30m
+# E2E_RUN, when set, runs only the matching tests (go test -run).
+E2E_RUN ?=
 GO ?= go
 
 .PHONY: testbed-up testbed-down testbed-status testbed-logs e2e
@@ -41,7 +44,7 @@ e2e:
 		t=$$(date +%s); \
 		bedenv=$${MILVUS_CDC_BED_STATE:-$(CURDIR)/.testbed}/env; pulsar=$$(sed -n "s/^PULSAR_ADDRESS=//p" $$bedenv); web=$$(sed -n "s/^PULSAR_WEB_ADDRESS=//p" $$bedenv); \
 		TESTBED_ENV=$${TESTBED_ENV:-$$bedenv} MILVUS_CDC_TEST_PULSAR_URL=$$pulsar MILVUS_CDC_TEST_PULSAR_WEB_URL=$$web \
-		CGO_ENABLED=0 $(GO) test -tags e2e $(E2E_FLAGS) $(E2E_PKGS); rc=$$?; \
+		CGO_ENABLED=0 $(GO) test -tags e2e $(E2E_FLAGS) $(if $(E2E_RUN),-run '$(E2E_RUN)') $(E2E_PKGS); rc=$$?; \
 		echo "[e2e] phase go test: $$(( $$(date +%s) - t )) s (exit $$rc)"; \
 		if [ $$rc -ne 0 ]; then bash $(TESTBED) logs -n 40 src dst >&2 || true; fi; \
 	fi; \

@@ -36,6 +36,13 @@ const tickInterval = 200 * time.Millisecond
 // raise the watermark).
 const minTickGap = 50 * time.Millisecond
 
+// recreateSettle is how long a replica needs between dropping a collection
+// and creating another under its name. A Milvus 2.3 target that receives the
+// new collection's rows sooner (measured: within 3 s of the drop) loses them
+// without an error: neither its datanode nor its querynode ever sees them. 5
+// s between the two kept every row on the bed.
+const recreateSettle = 5 * time.Second
+
 // replicaWriter is writer mode "replicate".
 type replicaWriter struct {
 	env  sink.Env
@@ -51,9 +58,11 @@ type replicaWriter struct {
 	ticksDone chan struct{}
 
 	mu      sync.Mutex
-	ticked  map[string]uint64          // target physical channel → last tick sent
-	tickErr bool                       // the last tick failed; the status says so
-	created map[int64]*sink.Collection // live target collections by source ID, to tick before their first row
+	ticked  map[string]uint64           // target physical channel → last tick sent
+	tickErr bool                        // the last tick failed; the status says so
+	created map[int64]*sink.Collection  // live target collections by source ID, to tick before their first row
+	dropped map[collectionKey]time.Time // when this writer dropped a target collection, by name
+	sleep   func(context.Context, time.Duration) error
 }
 
 var (
@@ -65,7 +74,10 @@ func newReplicaWriter(env sink.Env) *replicaWriter {
 	if env.Log == nil {
 		env.Log = zap.NewNop()
 	}
-	return &replicaWriter{env: env, wake: make(chan struct{}, 1), ticked: map[string]uint64{}, created: map[int64]*sink.Collection{}}
+	return &replicaWriter{
+		env: env, wake: make(chan struct{}, 1), ticked: map[string]uint64{},
+		created: map[int64]*sink.Collection{}, dropped: map[collectionKey]time.Time{}, sleep: sleepCtx,
+	}
 }
 
 // attach sets the connection and starts the time ticks.
@@ -123,8 +135,13 @@ func (w *replicaWriter) fallbackTs() uint64 {
 // operation's source timestamp.
 func (w *replicaWriter) Apply(ctx context.Context, op sink.Op) error {
 	ctx = WithSourceTs(ctx, op.SourceTs())
-	if c, ok := op.(*sink.CreateCollection); ok && c.Fresh {
-		w.c.Forget(c.Coll.TargetDatabase, c.Coll.TargetName)
+	if c, ok := op.(*sink.CreateCollection); ok {
+		if c.Fresh {
+			w.c.Forget(c.Coll.TargetDatabase, c.Coll.TargetName)
+		}
+		if err := w.settleAfterDrop(ctx, c.Coll); err != nil {
+			return err
+		}
 	}
 	if err := w.ddl.Apply(ctx, op); err != nil {
 		return err
@@ -138,9 +155,41 @@ func (w *replicaWriter) Apply(ctx context.Context, op sink.Op) error {
 		w.c.Forget(o.Coll.TargetDatabase, o.Coll.TargetName)
 		w.mu.Lock()
 		delete(w.created, o.Coll.ID)
+		w.dropped[collectionKey{o.Coll.TargetDatabase, o.Coll.TargetName}] = time.Now()
 		w.mu.Unlock()
 	}
 	return nil
+}
+
+// settleAfterDrop waits, before a collection is created under the name of
+// one this writer dropped, until recreateSettle has passed since the drop.
+func (w *replicaWriter) settleAfterDrop(ctx context.Context, coll *sink.Collection) error {
+	key := collectionKey{coll.TargetDatabase, coll.TargetName}
+	w.mu.Lock()
+	at, ok := w.dropped[key]
+	delete(w.dropped, key)
+	w.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	wait := recreateSettle - time.Since(at)
+	if wait <= 0 {
+		return nil
+	}
+	w.env.Log.Info("waiting for the target to settle after a drop before creating a collection under the same name",
+		zap.String("collection", coll.Target()), zap.Duration("wait", wait))
+	return w.sleep(ctx, wait)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Write re-addresses the batch's messages and sends them, one

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
@@ -96,5 +97,41 @@ func testEnv() sink.Env {
 	return sink.Env{
 		Call:       func(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) },
 		Background: func(string, error) {},
+	}
+}
+
+func TestCreateUnderADroppedNameWaitsForTheTargetToSettle(t *testing.T) {
+	coll := func(name string) *sink.Collection { return &sink.Collection{TargetDatabase: "db", TargetName: name} }
+	tests := []struct {
+		name     string
+		droppedA time.Duration // how long ago "a" was dropped; 0: never
+		create   string
+		wantWait bool
+	}{
+		{name: "a name never dropped is created at once", create: "a"},
+		{name: "a name dropped just now waits", droppedA: time.Millisecond, create: "a", wantWait: true},
+		{name: "a name dropped long ago is created at once", droppedA: 2 * recreateSettle, create: "a"},
+		{name: "another name is created at once", droppedA: time.Millisecond, create: "b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newReplicaWriter(sink.Env{})
+			var waited time.Duration
+			w.sleep = func(_ context.Context, d time.Duration) error { waited = d; return nil }
+			if tt.droppedA > 0 {
+				w.dropped[collectionKey{"db", "a"}] = time.Now().Add(-tt.droppedA)
+			}
+			require.NoError(t, w.settleAfterDrop(context.Background(), coll(tt.create)))
+			if tt.wantWait {
+				require.Greater(t, waited, recreateSettle-time.Second)
+				require.LessOrEqual(t, waited, recreateSettle)
+			} else {
+				require.Zero(t, waited)
+			}
+			// The wait is owed once: a second create does not wait again.
+			waited = 0
+			require.NoError(t, w.settleAfterDrop(context.Background(), coll(tt.create)))
+			require.Zero(t, waited)
+		})
 	}
 }
