@@ -28,6 +28,9 @@ type Factory struct {
 	// an initial snapshot; it returns the reader and how to close it. Nil:
 	// such tasks fail with ErrNoRowSource.
 	Rows func(ctx context.Context) (RowSource, func() error, error)
+	// Budget bounds the pack bytes all pipelines hold at once (the
+	// memoryLimit setting); nil bounds nothing.
+	Budget *Budget
 }
 
 var _ corelib.PipelineFactory = (*Factory)(nil)
@@ -89,5 +92,6 @@ func (f *Factory) New(spec corelib.TaskSpec, deps corelib.Deps) (corelib.Pipelin
 		metrics: f.Metrics,
 		clock:   f.Clock,
 		rows:    f.Rows,
+		budget:  f.Budget,
 	}, nil
 }

@@ -309,8 +309,15 @@ func (p *Pipeline) applyPack(ctx context.Context, r *run, pack *source.Pack, rep
 		read += len(m.Raw)
 	}
 	r.health.metrics.addRead(pack.Channel, read)
+	// Room in the daemon's memory budget first: while there is none this
+	// channel reads nothing more.
+	release, err := p.budget.acquire(ctx, int64(read))
+	if err != nil {
+		return err
+	}
+	defer release()
 	r.health.metrics.batchIn(read)
-	err := r.applyPack(ctx, pack, replay)
+	err = r.applyPack(ctx, pack, replay)
 	r.health.metrics.batchOut(read)
 	if err != nil {
 		return err

@@ -63,6 +63,8 @@ type Pipeline struct {
 	// rows connects to the source to read its rows (initial snapshot); nil
 	// when the daemon cannot.
 	rows func(ctx context.Context) (RowSource, func() error, error)
+	// budget is the daemon's memory budget for packs; nil bounds nothing.
+	budget *Budget
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc // nil when no run is going or Stop was called

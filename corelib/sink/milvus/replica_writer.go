@@ -2,8 +2,10 @@ package milvus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,7 +145,7 @@ func (w *replicaWriter) Apply(ctx context.Context, op sink.Op) error {
 			return err
 		}
 	}
-	if err := w.ddl.Apply(ctx, op); err != nil {
+	if err := w.applyDDL(ctx, op); err != nil {
 		return err
 	}
 	switch o := op.(type) {
@@ -159,6 +161,46 @@ func (w *replicaWriter) Apply(ctx context.Context, op sink.Op) error {
 		w.mu.Unlock()
 	}
 	return nil
+}
+
+// catalogLagRetry bounds the retries of a partition operation that a
+// replica's catalog refuses because it does not see the collection yet.
+const (
+	catalogLagRetry = 3 * time.Second
+	catalogLagPause = 25 * time.Millisecond
+)
+
+// applyDDL replays an operation through the DDL writer. A replica records a
+// collection's creation at the source timestamp, but reads the collection
+// back at its own clock when it creates or drops a partition, and that clock
+// may trail the source's (a Milvus clock moves in 50 ms steps, and hosts'
+// clocks differ): for that long its catalog answers "key not found" for a
+// collection that exists. The operation is retried until the target's clock
+// has passed the creation.
+func (w *replicaWriter) applyDDL(ctx context.Context, op sink.Op) error {
+	err := w.ddl.Apply(ctx, op)
+	switch op.(type) {
+	case *sink.CreatePartition, *sink.DropPartition:
+	default:
+		return err
+	}
+	for deadline := time.Now().Add(catalogLagRetry); isCatalogLag(err) && time.Now().Before(deadline); {
+		if serr := w.sleep(ctx, catalogLagPause); serr != nil {
+			return err
+		}
+		err = w.ddl.Apply(ctx, op)
+	}
+	return err
+}
+
+// isCatalogLag recognises a replica's catalog reading a collection before
+// its clock reached the collection's creation.
+func isCatalogLag(err error) bool {
+	var te *sink.TargetError
+	if !errors.As(err, &te) {
+		return false
+	}
+	return strings.Contains(te.Reason, "key not found") && strings.Contains(te.Reason, "root-coord/")
 }
 
 // settleAfterDrop waits, before a collection is created under the name of

@@ -135,3 +135,61 @@ func TestCreateUnderADroppedNameWaitsForTheTargetToSettle(t *testing.T) {
 		})
 	}
 }
+
+// laggingCatalog answers CreatePartition as a replica whose clock trails the
+// collection's creation: "key not found" for the first lagged calls.
+type laggingCatalog struct {
+	milvuspb.UnimplementedMilvusServiceServer
+	mu            sync.Mutex
+	lagged, calls int
+	reason        string
+}
+
+func (f *laggingCatalog) HasPartition(context.Context, *milvuspb.HasPartitionRequest) (*milvuspb.BoolResponse, error) {
+	return &milvuspb.BoolResponse{Status: &commonpb.Status{}, Value: false}, nil
+}
+
+func (f *laggingCatalog) CreatePartition(context.Context, *milvuspb.CreatePartitionRequest) (*commonpb.Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.calls <= f.lagged {
+		return &commonpb.Status{ErrorCode: commonpb.ErrorCode_UnexpectedError, Code: 65535, Reason: f.reason}, nil
+	}
+	return &commonpb.Status{}, nil
+}
+
+func TestPartitionOperationsWaitForAReplicaCatalogThatLags(t *testing.T) {
+	const lag = "key not found[key=cdc-dst/meta/root-coord/collection/4708]: collection not found[collection=4708]"
+	tests := []struct {
+		name      string
+		lagged    int
+		reason    string
+		wantErr   bool
+		wantCalls int
+	}{
+		{name: "no lag", lagged: 0, reason: lag, wantCalls: 1},
+		{name: "a lag of a few calls is waited out", lagged: 3, reason: lag, wantCalls: 4},
+		{name: "another refusal is not retried", lagged: 1, reason: "invalid parameter", wantErr: true, wantCalls: 1},
+		{name: "a lag that outlasts the bound is an error", lagged: 1 << 20, reason: lag, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &laggingCatalog{lagged: tt.lagged, reason: tt.reason}
+			w := newReplicaWriter(testEnv())
+			w.c = NewReplicaClient(serve(t, f))
+			w.ddl = newAPIWriter(w.env, w.c.Client, nil)
+			w.sleep = func(context.Context, time.Duration) error { time.Sleep(time.Millisecond); return nil }
+			op := &sink.CreatePartition{Coll: &sink.Collection{TargetDatabase: "default", TargetName: "c"}, Partition: "p1"}
+			err := w.Apply(context.Background(), op)
+			if tt.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err)
+			}
+			if tt.wantCalls > 0 {
+				require.Equal(t, tt.wantCalls, f.calls)
+			}
+		})
+	}
+}
