@@ -30,6 +30,9 @@ type Config struct {
 	MaxTaskNum      int       `mapstructure:"maxTaskNum"`
 	MaxNameLength   int       `mapstructure:"maxNameLength"`
 	MaxRequestBytes int64     `mapstructure:"maxRequestBytes"`
+	// MemoryLimit is the daemon's memory target (a size: 256MiB, 1GiB): Go's
+	// soft memory limit, and twice the pack bytes the pipelines hold at once.
+	MemoryLimit string `mapstructure:"memoryLimit"`
 	Log             LogConfig `mapstructure:"log"`
 	MetaStore       MetaStore `mapstructure:"metaStore"`
 	Source          Source    `mapstructure:"source"`
@@ -194,6 +197,7 @@ func Default() Config {
 		MaxTaskNum:      100,
 		MaxNameLength:   256,
 		MaxRequestBytes: 1 << 20,
+		MemoryLimit:     "256MiB",
 		Log:             LogConfig{Level: "info", Format: "console"},
 		MetaStore: MetaStore{
 			RootPath: "milvus-cdc",
@@ -464,6 +468,11 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequestBytes < 1024 {
 		bad("maxRequestBytes", "is %d; set at least 1024 (default 1048576)", c.MaxRequestBytes)
+	}
+	if n, err := ParseSize(c.MemoryLimit); err != nil {
+		bad("memoryLimit", "%v; write a size such as 256MiB or 1GiB (default 256MiB)", err)
+	} else if n < MinMemoryLimit {
+		bad("memoryLimit", "is %s; set at least 64MiB (default 256MiB)", c.MemoryLimit)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

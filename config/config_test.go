@@ -108,6 +108,8 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 		{"maxTaskNum", func(c *Config) { c.MaxTaskNum = 0 }, "config maxTaskNum: is 0; set a positive number"},
 		{"maxNameLength", func(c *Config) { c.MaxNameLength = -1 }, "config maxNameLength:"},
 		{"maxRequestBytes", func(c *Config) { c.MaxRequestBytes = 10 }, "config maxRequestBytes:"},
+		{"memoryLimit not a size", func(c *Config) { c.MemoryLimit = "lots" }, `config memoryLimit: "lots" is not a size; write a size such as 256MiB`},
+		{"memoryLimit too small", func(c *Config) { c.MemoryLimit = "16MiB" }, "config memoryLimit: is 16MiB; set at least 64MiB"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, `config log.level: "loud" is unknown; use debug, info, warn or error`},
 		{"log format", func(c *Config) { c.Log.Format = "xml" }, "config log.format:"},
 		{"rootPath", func(c *Config) { c.MetaStore.RootPath = " " }, "config metaStore.rootPath:"},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -121,6 +122,9 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		return err
 	}
 	defer closeSource()
+	if factory.Budget, err = applyMemoryLimit(cfg.MemoryLimitBytes(), registry, lg); err != nil {
+		return err
+	}
 	ctl := task.NewController(store, factory, task.Limits{
 		MaxTaskNum:       cfg.MaxTaskNum,
 		MaxNameLength:    cfg.MaxNameLength,
@@ -224,4 +228,20 @@ func newLogger(c config.LogConfig) (*zap.Logger, zap.AtomicLevel, error) {
 		return nil, zap.AtomicLevel{}, fmt.Errorf("build logger: %w", err)
 	}
 	return lg, level, nil
+}
+
+// applyMemoryLimit makes memoryLimit Go's soft memory limit, unless the
+// environment set one (GOMEMLIMIT wins, as Go documents), and returns the
+// pipelines' budget for the packs being applied: half of it, the rest being
+// the readers' prefetch, the writers' encoded requests and the daemon itself.
+func applyMemoryLimit(limit int64, reg prometheus.Registerer, lg *zap.Logger) (*pipeline.Budget, error) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
+	b, err := pipeline.NewBudget(limit/2, reg)
+	if err != nil {
+		return nil, fmt.Errorf("register memory budget metrics: %w", err)
+	}
+	lg.Debug("memory limit", zap.Int64("bytes", limit), zap.Int64("packBudgetBytes", limit/2))
+	return b, nil
 }
