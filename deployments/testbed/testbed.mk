@@ -6,6 +6,7 @@
 #   make testbed-down                       stop what testbed-up started
 #   make testbed-status                     what runs, PIDs, RSS, ports
 #   make testbed-logs   [C=src]             tail the component logs
+#   make nemesis        [MQ=pulsar|kafka]   the fault suite (test/e2e/nemesis_test.go) on its own bed
 #   make e2e            [MQ=pulsar|kafka] [TARGET_MODE=api|replicate] [E2E_RUN=regexp]
 #                                           testbed-up, the e2e tests, testbed-down (always);
 #                                           E2E_RUN selects tests as go test -run does
@@ -19,9 +20,11 @@ E2E_PKGS ?= ./test/e2e/... ./corelib/source/...
 E2E_FLAGS ?= -count=1 -timeout 30m
 # E2E_RUN, when set, runs only the matching tests (go test -run).
 E2E_RUN ?=
+# E2E_TAGS are the build tags of the suite; "e2e nemesis" adds the fault suite.
+E2E_TAGS ?= e2e
 GO ?= go
 
-.PHONY: testbed-up testbed-down testbed-status testbed-logs e2e
+.PHONY: testbed-up testbed-down testbed-status testbed-logs e2e nemesis
 
 testbed-up:
 	bash $(TESTBED) up --mq $(MQ) --target-mode $(TARGET_MODE)
@@ -44,7 +47,7 @@ e2e:
 		t=$$(date +%s); \
 		bedenv=$${MILVUS_CDC_BED_STATE:-$(CURDIR)/.testbed}/env; pulsar=$$(sed -n "s/^PULSAR_ADDRESS=//p" $$bedenv); web=$$(sed -n "s/^PULSAR_WEB_ADDRESS=//p" $$bedenv); \
 		TESTBED_ENV=$${TESTBED_ENV:-$$bedenv} MILVUS_CDC_TEST_PULSAR_URL=$$pulsar MILVUS_CDC_TEST_PULSAR_WEB_URL=$$web \
-		CGO_ENABLED=0 $(GO) test -tags e2e $(E2E_FLAGS) $(if $(E2E_RUN),-run '$(E2E_RUN)') $(E2E_PKGS); rc=$$?; \
+		CGO_ENABLED=0 $(GO) test -tags '$(E2E_TAGS)' $(E2E_FLAGS) $(if $(E2E_RUN),-run '$(E2E_RUN)') $(E2E_PKGS); rc=$$?; \
 		echo "[e2e] phase go test: $$(( $$(date +%s) - t )) s (exit $$rc)"; \
 		if [ $$rc -ne 0 ]; then bash $(TESTBED) logs -n 40 src dst >&2 || true; fi; \
 	fi; \
@@ -53,3 +56,10 @@ e2e:
 	echo "[e2e] phase testbed-down: $$(( $$(date +%s) - t )) s"; \
 	echo "[e2e] total: $$(( $$(date +%s) - start )) s, MQ=$(MQ), TARGET_MODE=$(TARGET_MODE), exit $$rc"; \
 	exit $$rc
+
+# The fault suite: kill -9, target, broker and etcd outages, junk bytes, drop
+# and recreate, each ending with a key-by-key validation; NEMESIS_RESULTS
+# receives its table.
+NEMESIS_RESULTS ?= $(CURDIR)/.testbed-nemesis.md
+nemesis:
+	NEMESIS_RESULTS=$(NEMESIS_RESULTS) $(MAKE) -f $(firstword $(MAKEFILE_LIST)) e2e E2E_TAGS='e2e nemesis' E2E_RUN='^TestNemesis$$' E2E_PKGS=./test/e2e/ MQ=$(MQ) TARGET_MODE=$(TARGET_MODE)
