@@ -34,14 +34,30 @@ func exposedNames(t *testing.T) map[string]bool {
 	p.health.metrics.addRead("dml_0", 10)
 	p.health.failed(stageRead, context.Canceled)
 	p.health.metrics.retried(stageRead)
+	p.health.metrics.skipped("undecodable message")
+	p.health.metrics.addSnapshotRows(1)
+	_, err = NewBudget(1, reg)
+	require.NoError(t, err)
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
 	names := map[string]bool{"milvus_cdc_daemon_tasks": true} // server/metrics.go
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
 	}
+	// What the scrape-time collector exposes only in some states (the
+	// snapshot's remaining collections while one runs).
+	descs := make(chan *prometheus.Desc, 16)
+	liveCollector{m}.Describe(descs)
+	close(descs)
+	for d := range descs {
+		if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			names[m[1]] = true
+		}
+	}
 	return names
 }
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 var metricRef = regexp.MustCompile(`milvus_cdc_daemon_[a-z_]+`)
 
