@@ -250,27 +250,75 @@ func (d *Daemon) snapshotRowsMetric(t *testing.T, id string) int64 {
 }
 
 // requireFullComparison: the target holds the source's rows key by key with
-// equal values, as many keys as the writer left (wantKeys), and as many rows
-// (count(*)) as the source.
+// equal values (every field), as many keys as the writer left (wantKeys),
+// and as many rows (count(*)) as the source. It retries while the target
+// catches up, reading both sides once per attempt.
 func requireFullComparison(t *testing.T, ctx context.Context, src, dst client.Client, coll string, wantKeys int) {
 	t.Helper()
 	start := time.Now()
-	Eventually(t, ctx, catchUp, 2*time.Second, "target equals source key by key", SameCollection(src, dst, coll, coll))
-	d, err := CompareCollections(ctx, src, dst, coll, coll)
-	require.NoError(t, err)
-	require.True(t, d.Empty(), d.String())
-	require.Empty(t, d.MissingOnTgt, "0 missing")
-	require.Empty(t, d.ExtraOnTgt, "0 extra")
-	require.Empty(t, d.Values, "values equal")
-	require.Equal(t, d.SourceCount, d.TargetCount, "count(*): as many rows on the target as on the source, none duplicated")
-	srcKeys, err := QueryAllRows(ctx, src, coll)
-	require.NoError(t, err)
-	dstKeys, err := QueryAllRows(ctx, dst, coll)
-	require.NoError(t, err)
-	require.Len(t, srcKeys, wantKeys, "the source holds the keys the writer left")
-	require.Len(t, dstKeys, wantKeys, "the target holds every key once")
-	t.Logf("compared %d keys field by field: 0 missing, 0 extra, 0 different values; count(*) source %d, target %d (in %s)",
-		len(dstKeys), d.SourceCount, d.TargetCount, time.Since(start).Round(time.Millisecond))
+	var srcN, dstN int64
+	var srcRows, dstRows map[string]Row
+	Eventually(t, ctx, catchUp, 2*time.Second, "target equals source key by key", func(ctx context.Context) (bool, string, error) {
+		var err error
+		if srcN, err = CountRows(ctx, src, coll); err != nil {
+			return false, "", err
+		}
+		if dstN, err = CountRows(ctx, dst, coll); err != nil {
+			return false, "", err
+		}
+		if srcRows, err = queryAllRowsBatched(ctx, src, coll); err != nil {
+			return false, "", err
+		}
+		if dstRows, err = queryAllRowsBatched(ctx, dst, coll); err != nil {
+			return false, "", err
+		}
+		missing, extra, values := CompareRows(srcRows, dstRows)
+		status := fmt.Sprintf("count(*) source %d target %d; keys source %d target %d; %d missing, %d extra, %d different",
+			srcN, dstN, len(srcRows), len(dstRows), len(missing), len(extra), len(values))
+		return srcN == dstN && len(missing) == 0 && len(extra) == 0 && len(values) == 0, status, nil
+	})
+	require.Len(t, srcRows, wantKeys, "the source holds the keys the writer left")
+	require.Len(t, dstRows, wantKeys, "the target holds every key")
+	require.EqualValues(t, wantKeys, dstN, "count(*) on the target: every key once, none duplicated")
+	require.EqualValues(t, srcN, dstN)
+	t.Logf("compared %d keys field by field: 0 missing, 0 extra, 0 different values; count(*) %d on both (in %s)",
+		len(dstRows), dstN, time.Since(start).Round(time.Millisecond))
+}
+
+// queryAllRowsBatched is QueryAllRows with 4,000 keys a query instead of
+// 500: every primary key listed by one unbounded query, then every field of
+// those keys.
+func queryAllRowsBatched(ctx context.Context, c client.Client, name string) (map[string]Row, error) {
+	coll, err := c.DescribeCollection(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("describe %s: %w", name, err)
+	}
+	pk := primaryField(coll.Schema)
+	pks, err := queryAllPKs(ctx, c, name, pk)
+	if err != nil {
+		return nil, err
+	}
+	outputs := []string{}
+	for _, f := range coll.Schema.Fields {
+		outputs = append(outputs, f.Name)
+	}
+	if coll.Schema.EnableDynamicField {
+		outputs = append(outputs, "$meta")
+	}
+	rows := make(map[string]Row, len(pks))
+	const batch = 4000
+	for start := 0; start < len(pks); start += batch {
+		end := min(start+batch, len(pks))
+		expr := fmt.Sprintf("%s in [%s]", pk.Name, strings.Join(pks[start:end], ","))
+		rs, err := c.Query(ctx, name, nil, expr, outputs, client.WithSearchQueryConsistencyLevel(entity.ClStrong))
+		if err != nil {
+			return nil, fmt.Errorf("query %s rows %d..%d: %w", name, start, end, err)
+		}
+		if err := collectRows(rs, pk.Name, rows); err != nil {
+			return nil, fmt.Errorf("query %s: %w", name, err)
+		}
+	}
+	return rows, nil
 }
 
 // runInitialSync is the whole scenario for one key type: preload, create
