@@ -5,9 +5,12 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -321,11 +324,59 @@ func queryAllRowsBatched(ctx context.Context, c client.Client, name string) (map
 	return rows, nil
 }
 
+// createWithCLI creates the task of collection coll with `milvus-cdc task
+// create --initial-sync`, after checking that writer mode replicate is
+// refused with the field named and nothing created.
+func createWithCLI(t *testing.T, d *Daemon, coll string) string {
+	t.Helper()
+	body := map[string]any{
+		"target": map[string]any{"uri": "http://" + d.bed.TargetAddr, "connectTimeoutSeconds": 10},
+		"scope":  []any{map[string]any{"database": "default", "collection": coll}},
+	}
+	file := func(extra map[string]any) string {
+		m := map[string]any{}
+		for k, v := range body {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		raw, err := json.Marshal(m)
+		require.NoError(t, err)
+		p := filepath.Join(t.TempDir(), "task.json")
+		require.NoError(t, os.WriteFile(p, raw, 0o600))
+		return p
+	}
+	r := d.runCLI(t, "task", "create", "-f", file(map[string]any{"writerMode": "replicate"}), "--initial-sync")
+	require.Equal(t, 1, r.code, "stdout: %s stderr: %s", r.stdout, r.stderr)
+	require.Contains(t, r.stderr, `initialSync (initial_sync) cannot be used with writer mode "replicate"`)
+	require.Equal(t, "no tasks\n", d.mustCLI(t, "task", "list"), "the refused create stored nothing")
+
+	out := d.mustCLI(t, "task", "create", "-f", file(nil), "--initial-sync", "-o", "json")
+	var created struct {
+		ID          string `json:"id"`
+		InitialSync bool   `json:"initialSync"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &created), out)
+	require.True(t, created.InitialSync)
+	t.Cleanup(func() {
+		if d.cmd != nil {
+			d.CDCRaw(t, "delete", map[string]any{"task_id": created.ID, "ignore_not_found": true})
+		}
+	})
+	require.Equal(t, []string{"Initial sync:", "yes"}, tableCells(t, d.mustCLI(t, "task", "get", created.ID), "Initial sync:"))
+	return created.ID
+}
+
 // runInitialSync is the whole scenario for one key type: preload, create
 // the task with initial_sync while a writer churns, watch the snapshot,
 // compare. killAt > 0 kills the daemon (SIGKILL) once that fraction of the
 // rows is copied and restarts it.
-func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64) {
+// With viaCLI the task is created with `milvus-cdc task create
+// --initial-sync` (after the same with writer mode replicate was refused),
+// and `task status` is checked during the snapshot and `task status -w`
+// after it.
+func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64, viaCLI bool) {
 	bed := RequireBed(t)
 	SkipInReplicateMode(t, bed, "initial sync is refused in writer mode replicate")
 	ctx := context.Background()
@@ -336,8 +387,14 @@ func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64) {
 	preloadPartitioned(t, ctx, src, schema, rows)
 	DropCollectionOnCleanup(t, dst, coll)
 
+	var id string
 	start := time.Now()
-	id := d.createTaskNoWait(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}, "initial_sync": true})
+	if viaCLI {
+		id = createWithCLI(t, d, coll)
+		start = time.Now()
+	} else {
+		id = d.createTaskNoWait(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}, "initial_sync": true})
+	}
 	w := startChurn(ctx, src, schema, rows)
 	churning := true
 	defer func() {
@@ -348,8 +405,9 @@ func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64) {
 	}()
 
 	var (
-		sawSnapshot, sawNotSynced bool
+		sawSnapshot, sawNotSynced, sawCLI bool
 		killedAt, metricAfter     int64
+		finalCopied               int64
 		killed                    bool
 	)
 	deadline := time.Now().Add(snapshotEnd)
@@ -361,6 +419,14 @@ func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64) {
 			sawSnapshot = true
 			if !sawNotSynced && !d.synced(t, id, 0) {
 				sawNotSynced = true
+			}
+			if viaCLI && !sawCLI && copied > 0 && !s.Pipeline.Snapshot.Done {
+				out := d.mustCLI(t, "task", "status", id)
+				if strings.Contains(out, "Initial sync: copying") {
+					sawCLI = true
+					require.Equal(t, []string{"Phase:", "snapshot"}, tableCells(t, out, "Phase:"), out)
+					t.Logf("task status during the snapshot:\n%s", out[strings.Index(out, "Initial sync:"):])
+				}
 			}
 			if killAt > 0 && !killed && total > 0 && float64(copied) >= killAt*float64(total) {
 				d.Kill(t)
@@ -375,6 +441,7 @@ func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64) {
 			// The copy reads the rows as they are while it runs: keys the
 			// writer added are copied too, keys it deleted are not.
 			require.Positive(t, copied)
+			finalCopied = copied
 			t.Logf("snapshot done in %s: %d rows copied (%d counted when the copy began)", time.Since(start).Round(time.Millisecond), copied, total)
 			if killed {
 				metricAfter = d.snapshotRowsMetric(t, id)
@@ -388,15 +455,23 @@ func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64) {
 	}
 	require.True(t, sawSnapshot, "the status said phase snapshot with progress during the snapshot")
 	require.True(t, sawNotSynced, "synced said false during the snapshot")
+	if viaCLI {
+		require.True(t, sawCLI, "task status showed the snapshot's progress")
+		out := d.mustCLI(t, "task", "status", id, "-w", "--interval", "500ms")
+		last := out[strings.LastIndex(out, "\x1b[2J"):]
+		require.Contains(t, last, "Initial sync: done", "the watch ends once the snapshot is done:\n%s", last)
+		require.Equal(t, []string{"Phase:", "following"}, tableCells(t, last, "Phase:"))
+	}
 	require.Positive(t, w.upserted.Load()+w.deleted.Load(), "the writer changed pre-existing keys during the snapshot")
 	churning = false
 	w.end(t)
 	if killed {
-		t.Logf("after the restart this process copied %d rows; %d were copied before the kill", metricAfter, killedAt)
+		t.Logf("after the restart this process copied %d rows (snapshot_rows_total); %d were copied before the kill; %d rows copied in all, so %d copied twice",
+			metricAfter, killedAt, finalCopied, killedAt+metricAfter-finalCopied)
 		require.Positive(t, killedAt)
 		require.Less(t, metricAfter, int64(rows), "rows copied before the kill are not copied again")
 		// At most the chunk in flight at the kill is copied twice.
-		require.LessOrEqual(t, metricAfter, int64(rows)-killedAt+16384)
+		require.LessOrEqual(t, metricAfter, finalCopied-killedAt+16384)
 	}
 
 	Eventually(t, ctx, catchUp, time.Second, "synced after the snapshot", func(ctx context.Context) (bool, string, error) {
@@ -412,12 +487,13 @@ func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64) {
 // deleted and new keys inserted; after synced the target equals the source
 // row by row.
 func TestInitialSyncInt64KeysUnderWrites(t *testing.T) {
-	runInitialSync(t, false, 100_000, 0)
+	runInitialSync(t, false, 100_000, 0, false)
 }
 
-// TestInitialSyncVarcharKeysUnderWrites: the same with varchar keys.
+// TestInitialSyncVarcharKeysUnderWrites: the same with varchar keys, the
+// task created and watched with the CLI.
 func TestInitialSyncVarcharKeysUnderWrites(t *testing.T) {
-	runInitialSync(t, true, 20_000, 0)
+	runInitialSync(t, true, 20_000, 0, true)
 }
 
 // TestInitialSyncResumesAfterKill: the daemon is killed with SIGKILL at
@@ -425,6 +501,6 @@ func TestInitialSyncVarcharKeysUnderWrites(t *testing.T) {
 // last stored chunk (the rows copied before the kill are not copied again)
 // and the target ends equal to the source.
 func TestInitialSyncResumesAfterKill(t *testing.T) {
-	runInitialSync(t, false, 100_000, 0.5)
+	runInitialSync(t, false, 100_000, 0.5, false)
 }
 
