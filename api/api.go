@@ -29,6 +29,10 @@ type CreateTaskRequest struct {
 	// WriterMode is "api" (default) or "replicate" (docs/writer-modes.md);
 	// a Kafka target implies "kafka".
 	WriterMode string `json:"writerMode,omitempty"`
+	// InitialSync copies the rows the in-scope collections hold before
+	// following the changes (docs/replication.md, "Initial sync"); not in
+	// writer mode "replicate".
+	InitialSync bool `json:"initialSync,omitempty"`
 }
 
 // TargetRequest is the target of a new task: a Milvus (uri), or Kafka.
@@ -93,6 +97,7 @@ type Task struct {
 	EnableUserRole   bool            `json:"enableUserRole"`
 	DisableAutoStart bool            `json:"disableAutoStart"`
 	WriterMode       string          `json:"writerMode"`
+	InitialSync      bool            `json:"initialSync"`
 	Pipeline         *PipelineStatus `json:"pipeline,omitempty"`
 	CreatedAt        time.Time       `json:"createdAt"`
 	UpdatedAt        time.Time       `json:"updatedAt"`

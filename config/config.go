@@ -123,6 +123,38 @@ type SourceMilvus struct {
 	// Address is the source proxy, host:port. A task whose target is this
 	// address is refused (it would replicate the source to itself).
 	Address string `mapstructure:"address"`
+	// Token, or Username and Password, authenticate the daemon's queries of
+	// the source's rows (tasks with an initial sync); empty when the source
+	// runs without authentication.
+	Token string `mapstructure:"token" secret:"true"`
+	// TokenFile holds Token instead (config/secrets.go).
+	TokenFile string `mapstructure:"tokenFile"`
+	Username  string `mapstructure:"username"`
+	Password  string `mapstructure:"password" secret:"true"`
+	// PasswordFile holds Password instead (config/secrets.go).
+	PasswordFile string `mapstructure:"passwordFile"`
+	// TLS connects to the source proxy over TLS; caFile is its trust root
+	// (the system's when empty), certFile and keyFile a client certificate.
+	TLS SourceMilvusTLS `mapstructure:"tls"`
+}
+
+// SourceMilvusTLS is the TLS setup of the connection to the source proxy.
+type SourceMilvusTLS struct {
+	TLS `mapstructure:",squash"`
+	// ServerName overrides the name the proxy's certificate is checked for.
+	ServerName string `mapstructure:"serverName"`
+}
+
+// Credential is the source's token as Milvus takes it: Token, or
+// "username:password".
+func (m SourceMilvus) Credential() string {
+	if m.Token != "" {
+		return m.Token
+	}
+	if m.Username != "" {
+		return m.Username + ":" + m.Password
+	}
+	return ""
 }
 
 // Cluster is the source's name in change events: ClusterName, or the etcd
@@ -496,7 +528,7 @@ func (c Config) Validate() error {
 			bad("metaStore.embed.peerURL", "equals clientURL; use a different port")
 		}
 	}
-	validateSourceMilvus(c.Source.Milvus.Address, bad)
+	validateSourceMilvus(c.Source.Milvus, bad)
 	validateEtcd("source.etcd", c.Source.Etcd.Etcd, false, bad)
 	if c.Source.Etcd.RootPath == "" {
 		bad("source.etcd.rootPath", "is empty; set the source Milvus etcd.rootPath, e.g. by-dev")
@@ -559,10 +591,21 @@ func withoutScheme(addr string) string {
 	return addr
 }
 
-func validateSourceMilvus(addr string, bad func(string, string, ...any)) {
+func validateSourceMilvus(m SourceMilvus, bad func(string, string, ...any)) {
+	addr := m.Address
 	hostPort := withoutScheme(addr)
 	if host, port, err := net.SplitHostPort(hostPort); err != nil || host == "" || port == "" {
 		bad("source.milvus.address", "%q is not host:port; set the source Milvus proxy address, e.g. 127.0.0.1:19530", addr)
+	}
+	if m.Token != "" && (m.Username != "" || m.Password != "") {
+		bad("source.milvus.token", "set either token or username and password, not both")
+	}
+	if (m.Username == "") != (m.Password == "") {
+		bad("source.milvus.username", "username and password must be set together")
+	}
+	validateTLS("source.milvus.tls", m.TLS.TLS, bad)
+	if !m.TLS.Enabled && (m.TLS.CAFile != "" || m.TLS.CertFile != "" || m.TLS.KeyFile != "" || m.TLS.ServerName != "") {
+		bad("source.milvus.tls.enabled", "is false but TLS files or a server name are set; set enabled: true or remove them")
 	}
 }
 

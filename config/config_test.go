@@ -130,6 +130,17 @@ func TestValidateNamesKeyAndFix(t *testing.T) {
 			`config source.mq.pulsar.address: "http://p:6650" needs the scheme pulsar:// (or pulsar+ssl:// for TLS), e.g. pulsar://p:6650`},
 		{"source milvus address", func(c *Config) { c.Source.Milvus.Address = "milvus" },
 			`config source.milvus.address: "milvus" is not host:port; set the source Milvus proxy address, e.g. 127.0.0.1:19530`},
+		{"source milvus token and user", func(c *Config) {
+			c.Source.Milvus.Token, c.Source.Milvus.Username, c.Source.Milvus.Password = "t", "root", "p"
+		}, "config source.milvus.token: set either token or username and password, not both"},
+		{"source milvus user without password", func(c *Config) { c.Source.Milvus.Username = "root" },
+			"config source.milvus.username: username and password must be set together"},
+		{"source milvus tls file", func(c *Config) {
+			c.Source.Milvus.TLS = SourceMilvusTLS{TLS: TLS{Enabled: true, CAFile: "/nonexistent/ca.pem"}}
+		}, "config source.milvus.tls.caFile: cannot read /nonexistent/ca.pem"},
+		{"source milvus tls files while off", func(c *Config) {
+			c.Source.Milvus.TLS = SourceMilvusTLS{TLS: TLS{CAFile: "/etc/ssl/ca.pem"}}
+		}, "config source.milvus.tls.enabled: is false but TLS files or a server name are set"},
 		{"kafka brokers", func(c *Config) {
 			c.Source.MQ.Type = MQKafka
 			c.Source.MQ.Kafka.Brokers = nil

@@ -47,6 +47,8 @@ func (c *Config) secretFiles() []secretFile {
 	return []secretFile{
 		{"metaStore.etcd.password", &c.MetaStore.Etcd.Password, c.MetaStore.Etcd.PasswordFile},
 		{"source.etcd.password", &c.Source.Etcd.Password, c.Source.Etcd.PasswordFile},
+		{"source.milvus.token", &c.Source.Milvus.Token, c.Source.Milvus.TokenFile},
+		{"source.milvus.password", &c.Source.Milvus.Password, c.Source.Milvus.PasswordFile},
 		{"source.mq.pulsar.authParams", &c.Source.MQ.Pulsar.AuthParams, c.Source.MQ.Pulsar.AuthParamsFile},
 		{"source.mq.kafka.sasl.password", &c.Source.MQ.Kafka.SASL.Password, c.Source.MQ.Kafka.SASL.PasswordFile},
 	}

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -44,10 +46,12 @@ const topUsage = `Usage:
   milvus-cdc help                                            print this summary
 
 Task commands:
-  create -f FILE       create a task from a YAML or JSON file (the REST create body; - reads stdin)
+  create -f FILE       create a task from a YAML or JSON file (the REST create body; - reads stdin);
+                       --initial-sync copies the rows the collections hold first
   list [--state S]     list tasks, or only those in state S (e.g. Running, Paused)
   get ID               show one task
-  status ID            state, lag, per-channel positions, per-collection counts
+  status ID [-w]       state, phase, lag, per-channel positions, per-collection counts, initial
+                       sync progress; -w redraws every --interval until the initial sync is done
   synced ID [--wait D] whether the target holds every source write (exit 3 when not)
   pause ID | resume ID | delete ID
 
@@ -146,7 +150,8 @@ type taskCommand struct {
 // taskOptions are the parsed flags of a task command.
 type taskOptions struct {
 	server, output, file, state string
-	timeout, wait               time.Duration
+	timeout, wait, interval     time.Duration
+	initialSync, watch          bool
 	io                          cliIO
 	conn                        connFlags // token and TLS (cli_conn.go)
 }
@@ -193,6 +198,11 @@ func runTask(args []string, cio cliIO) int {
 	case "create":
 		fs.StringVar(&o.file, "f", "", "task file, YAML or JSON (the REST create body); - reads stdin")
 		fs.StringVar(&o.file, "file", "", "same as -f")
+		fs.BoolVar(&o.initialSync, "initial-sync", false, "copy the rows the in-scope collections hold before following their changes (initialSync; not in writer mode replicate)")
+	case "status":
+		fs.BoolVar(&o.watch, "w", false, "watch: redraw every --interval until the initial sync is done (or the task stops)")
+		fs.BoolVar(&o.watch, "watch", false, "same as -w")
+		fs.DurationVar(&o.interval, "interval", 2*time.Second, "how often -w redraws")
 	case "list":
 		fs.StringVar(&o.state, "state", "", "only tasks in this state, as the API names it (e.g. Running, Paused; the daemon lists the valid ones when refused)")
 	case "synced":
@@ -230,6 +240,12 @@ func runTask(args []string, cio cliIO) int {
 		return exitUsage
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	if o.watch {
+		// A watch runs until done or interrupted; each request keeps its
+		// own --timeout (the client's).
+		cancel()
+		ctx, cancel = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	}
 	defer cancel()
 	code, err := cmd.run(ctx, c, o, pos)
 	if err != nil {
@@ -326,6 +342,9 @@ func cmdCreate(ctx context.Context, c *client.Client, o *taskOptions, _ []string
 	if err != nil {
 		return exitUsage, err
 	}
+	if o.initialSync {
+		req.InitialSync = true
+	}
 	t, raw, err := c.CreateTask(ctx, req)
 	if err != nil {
 		return exitFailed, err
@@ -350,11 +369,59 @@ func cmdGet(ctx context.Context, c *client.Client, o *taskOptions, args []string
 }
 
 func cmdStatus(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	if o.watch {
+		return watchStatus(ctx, c, o, args[0])
+	}
 	s, raw, err := c.TaskStatus(ctx, args[0])
 	if err != nil {
 		return exitFailed, err
 	}
 	return exitOK, o.print(raw, func(w io.Writer) error { return renderStatus(w, s, time.Now()) })
+}
+
+// clearScreen moves the cursor home and clears a terminal, so that each
+// table of a watch replaces the last.
+const clearScreen = "\x1b[H\x1b[2J"
+
+// watchStatus shows the status every interval until the task's initial sync
+// is done (its pipeline follows the channels) or no pipeline runs; with -o
+// json one body per line.
+func watchStatus(ctx context.Context, c *client.Client, o *taskOptions, id string) (int, error) {
+	if o.interval < 100*time.Millisecond {
+		return exitUsage, fmt.Errorf("--interval %s: use at least 100ms", o.interval)
+	}
+	for {
+		s, raw, err := c.TaskStatus(ctx, id)
+		if err != nil {
+			return exitFailed, err
+		}
+		if o.output == "table" {
+			fmt.Fprint(o.io.stdout, clearScreen)
+		}
+		if err := o.print(raw, func(w io.Writer) error { return renderStatus(w, s, time.Now()) }); err != nil {
+			return exitFailed, err
+		}
+		if watchDone(s) {
+			return exitOK, nil
+		}
+		select {
+		case <-ctx.Done():
+			return exitOK, nil
+		case <-time.After(o.interval):
+		}
+	}
+}
+
+// watchDone: nothing more to wait for, the initial sync (if any) is over.
+func watchDone(s api.TaskStatus) bool {
+	p := s.Pipeline
+	if p == nil || p.State == "failed" || p.State == "stopped" {
+		return true
+	}
+	if p.Snapshot != nil && !p.Snapshot.Done {
+		return false
+	}
+	return p.Phase == "following"
 }
 
 func cmdSynced(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {

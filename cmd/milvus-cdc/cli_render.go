@@ -98,6 +98,7 @@ func renderTask(w io.Writer, t api.Task) error {
 	row(tw, "Reason:", reasonOf(t.Reason, t.Pipeline))
 	row(tw, "Target:", fmt.Sprintf("%s (token set: %s)", targetText(t.Target), yesNo(t.Target.TokenSet)))
 	row(tw, "Writer mode:", t.WriterMode)
+	row(tw, "Initial sync:", yesNo(t.InitialSync))
 	row(tw, "Scope:", formatScope(t.Scope))
 	if len(t.Exclude) > 0 {
 		row(tw, "Excluded:", strings.Join(t.Exclude, ", "))
@@ -140,6 +141,7 @@ func renderStatus(w io.Writer, s api.TaskStatus, now time.Time) error {
 		return tw.Flush()
 	}
 	row(tw, "Pipeline:", pipelineSummary(p))
+	row(tw, "Phase:", p.Phase)
 	row(tw, "Detail:", p.Detail)
 	row(tw, "Lag:", formatLag(p.LagSeconds))
 	row(tw, "Retries:", strconv.FormatInt(p.Retries, 10))
@@ -169,6 +171,38 @@ func renderStatus(w io.Writer, s api.TaskStatus, now time.Time) error {
 	}
 	if len(p.Collections) == 0 {
 		row(tw, "(none yet)")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return renderSnapshot(w, p.Snapshot)
+}
+
+// renderSnapshot is the initial sync's progress: one line per collection
+// with rows copied of the total, the rate and the time left.
+func renderSnapshot(w io.Writer, sn *api.SnapshotStatus) error {
+	if sn == nil {
+		return nil
+	}
+	state := fmt.Sprintf("copying, %d collection(s) to go", sn.Remaining)
+	if sn.Done {
+		state = "done"
+	}
+	fmt.Fprintf(w, "\nInitial sync: %s\n", state)
+	tw := newTable(w)
+	row(tw, "DATABASE", "COLLECTION", "STATE", "COPIED", "TOTAL", "PROGRESS", "RATE", "ETA", "REASON")
+	for _, c := range sn.Collections {
+		progress, rate, eta := none, none, none
+		if c.Total > 0 {
+			progress = strconv.FormatFloat(100*float64(c.Copied)/float64(c.Total), 'f', 1, 64) + "%"
+		}
+		if c.RowsPerSecond > 0 {
+			rate = strconv.FormatFloat(c.RowsPerSecond, 'f', 0, 64) + " rows/s"
+		}
+		if c.ETASeconds != nil {
+			eta = (time.Duration(*c.ETASeconds * float64(time.Second))).Round(time.Second).String()
+		}
+		row(tw, c.Database, c.Name, c.State, strconv.FormatInt(c.Copied, 10), strconv.FormatInt(c.Total, 10), progress, rate, eta, c.Reason)
 	}
 	return tw.Flush()
 }

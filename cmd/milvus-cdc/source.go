@@ -6,17 +6,21 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/milvus-cdc/milvus-cdc/config"
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/milvusconn"
 	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink/kafka"
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/mq"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/rows"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 )
 
@@ -55,7 +59,35 @@ func newPipelineFactory(cfg config.Source, metrics *pipeline.Metrics, lg *zap.Lo
 	writers := sink.Registry{}
 	milvus.Register(writers)
 	kafka.Register(writers, cfg.Cluster())
-	return &pipeline.Factory{Source: src, Writers: writers, Logger: lg, Metrics: metrics, Clock: clock}, closeAll, nil
+	return &pipeline.Factory{Source: src, Writers: writers, Logger: lg, Metrics: metrics, Clock: clock, Rows: sourceRows(cfg.Milvus)}, closeAll, nil
+}
+
+// sourceRows connects to the source proxy (source.milvus) for the initial
+// sync of a task: each call opens one connection, closed when the snapshot
+// ends.
+func sourceRows(m config.SourceMilvus) func(ctx context.Context) (pipeline.RowSource, func() error, error) {
+	return func(ctx context.Context) (pipeline.RowSource, func() error, error) {
+		conn, err := milvusconn.Connect(ctx, sourceTarget(m))
+		if err != nil {
+			return nil, nil, fmt.Errorf("source.milvus: %w", err)
+		}
+		return rows.New(conn.Service), conn.Close, nil
+	}
+}
+
+// sourceTarget is the source proxy as milvusconn dials it: TLS without
+// files of our own trusts the system's roots (an https address).
+func sourceTarget(m config.SourceMilvus) corelib.Target {
+	t := corelib.Target{URI: m.Address, Token: m.Credential()}
+	if !m.TLS.Enabled {
+		return t
+	}
+	t.TLS = corelib.TargetTLS{ServerName: m.TLS.ServerName, CAPEMPath: m.TLS.CAFile, ClientPEMPath: m.TLS.CertFile, ClientKeyPath: m.TLS.KeyFile}
+	if i := strings.Index(t.URI, "://"); i >= 0 {
+		t.URI = t.URI[i+3:]
+	}
+	t.URI = "https://" + t.URI
+	return t
 }
 
 func newMQClient(c config.MQ, lg *zap.Logger) (mq.Client, error) {

@@ -101,6 +101,7 @@ func toCreateInput(req *CreateRequest, maxNameLength int) (task.CreateInput, err
 		EnableUserRole:   req.ExtraInfo.EnableUserRole,
 		DisableAutoStart: req.DisableAutoStart,
 		WriterMode:       req.WriterMode,
+		InitialSync:      req.InitialSync,
 	}
 	for _, nm := range req.NameMapping {
 		spec.NameMapping = append(spec.NameMapping, corelib.NameMapping{
@@ -164,9 +165,10 @@ func compatState(s meta.State) string {
 // the token, username and password keys stay absent.
 func fromView(v task.View) Task {
 	t := Task{
-		TaskID: v.Spec.ID,
-		State:  compatState(v.State),
-		Reason: v.Reason,
+		TaskID:      v.Spec.ID,
+		State:       compatState(v.State),
+		Reason:      v.Reason,
+		InitialSync: v.Spec.InitialSync,
 	}
 	if k := v.Spec.Target.Kafka; k != nil {
 		t.KafkaConnectParam = kafkaConnectParam(k)

@@ -117,6 +117,9 @@ type CreateRequest struct {
 	// WriterMode is "api" (default) or "replicate", or "kafka", which a
 	// Kafka target implies; not a milvus-cdc field.
 	WriterMode string `json:"writer_mode"`
+	// InitialSync copies the rows the collections hold before following
+	// their changes (not in writer mode "replicate"); not a milvus-cdc field.
+	InitialSync bool `json:"initial_sync"`
 }
 
 // CreateResponse is data of "create".
@@ -161,6 +164,9 @@ type Task struct {
 	DBCollections      map[string][]CollectionInfo `json:"db_collections"`
 	State              string                      `json:"state"`
 	Reason             string                      `json:"reason,omitempty"`
+	// InitialSync is an addition: the task copies (or copied) the existing
+	// rows first; absent when not.
+	InitialSync bool `json:"initial_sync,omitempty"`
 	// PipelineStatus is an addition to milvus-cdc's task: the live pipeline
 	// figures (state, last error, channel positions and lag, row counts),
 	// absent when no pipeline runs. Its keys are the REST API's.

@@ -28,6 +28,7 @@ func toCreateInput(req api.CreateTaskRequest) task.CreateInput {
 		EnableUserRole:   req.EnableUserRole,
 		DisableAutoStart: req.DisableAutoStart,
 		WriterMode:       req.WriterMode,
+		InitialSync:      req.InitialSync,
 	}
 	if k := req.Target.Kafka; k != nil {
 		spec.Target.Kafka = kafkaTargetOf(k)
@@ -69,6 +70,7 @@ func fromView(v task.View) api.Task {
 		EnableUserRole:   v.Spec.EnableUserRole,
 		DisableAutoStart: v.Spec.DisableAutoStart,
 		WriterMode:       writerModeOf(v.Spec),
+		InitialSync:      v.Spec.InitialSync,
 		Pipeline:         PipelineStatusOf(v.Pipeline),
 		CreatedAt:        v.CreatedAt,
 		UpdatedAt:        v.UpdatedAt,

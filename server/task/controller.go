@@ -96,8 +96,11 @@ type Controller struct {
 	store   Store
 	mem     *memory // what the store last said, for reads while it does not answer
 	factory corelib.PipelineFactory
-	limits  Limits
-	lg      *zap.Logger
+	// snapshots keeps the initial snapshots' progress: the store itself
+	// when it implements corelib.SnapshotStore (meta.Store does).
+	snapshots corelib.SnapshotStore
+	limits    Limits
+	lg        *zap.Logger
 
 	mu        sync.Mutex // serializes mutations
 	pmu       sync.RWMutex
@@ -134,11 +137,15 @@ func NewController(store Store, factory corelib.PipelineFactory, limits Limits, 
 		limits.StoreReadTimeout = DefaultStoreReadTimeout
 	}
 	mem := newMemory()
-	return &Controller{
+	c := &Controller{
 		store:   recordingStore{Store: timeoutStore{Store: store, d: limits.StoreTimeout}, mem: mem},
 		mem:     mem,
 		factory: factory, limits: limits, lg: lg, pipelines: map[string]*runningPipeline{},
 	}
+	if ss, ok := store.(corelib.SnapshotStore); ok {
+		c.snapshots = timeoutSnapshots{s: ss, d: limits.StoreTimeout}
+	}
+	return c
 }
 
 // Create validates, verifies the target, stores and starts a new task. When
@@ -283,6 +290,7 @@ func (c *Controller) startLocked(ctx context.Context, t meta.Task) (meta.Task, e
 	}
 	p, err := c.factory.New(spec, corelib.Deps{
 		Checkpoints: c.store,
+		Snapshots:   c.snapshots,
 		Logger:      c.lg.With(zap.String("task_id", t.Spec.ID)),
 		OnFailure:   c.onPipelineFailure(t.Spec.ID, rp),
 	})

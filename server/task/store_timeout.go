@@ -64,3 +64,21 @@ func (s timeoutStore) DeleteTask(ctx context.Context, id string, revision int64)
 	defer cancel()
 	return s.Store.DeleteTask(ctx, id, revision)
 }
+
+// timeoutSnapshots bounds each call of a snapshot-progress store.
+type timeoutSnapshots struct {
+	s corelib.SnapshotStore
+	d time.Duration
+}
+
+func (t timeoutSnapshots) LoadSnapshot(ctx context.Context, taskID string) (corelib.SnapshotProgress, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.LoadSnapshot(ctx, taskID)
+}
+
+func (t timeoutSnapshots) SaveSnapshot(ctx context.Context, taskID string, p corelib.SnapshotProgress) (corelib.SnapshotProgress, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	return t.s.SaveSnapshot(ctx, taskID, p)
+}

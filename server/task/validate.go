@@ -68,6 +68,11 @@ func (c *Controller) validateSpec(in CreateInput) error {
 	default:
 		return FieldErrorf(CodeValidation, "writerMode", "the writer mode %q is unknown: use %q (the default) or %q, or give a Kafka target (writer mode %q)", s.WriterMode, corelib.WriterModeAPI, corelib.WriterModeReplicate, corelib.WriterModeKafka)
 	}
+	if s.InitialSync && s.WriterMode == corelib.WriterModeReplicate {
+		// The replicate writer re-sends the source's messages with their
+		// timestamps; rows read through the query API have none to give.
+		return FieldErrorf(CodeValidation, "initialSync", "initialSync (initial_sync) cannot be used with writer mode %q: that mode replays the source's own messages with their timestamps, which rows copied through the query API do not have; use writer mode %q for an initial sync, or copy the existing data with milvus-backup first (docs/replication.md)", corelib.WriterModeReplicate, corelib.WriterModeAPI)
+	}
 	for i, sc := range s.Scope {
 		field := fmt.Sprintf("scope[%d]", i)
 		if !utf8.ValidString(sc.Database) {

@@ -40,6 +40,11 @@ func TestHandlerServesTheSelfContainedPage(t *testing.T) {
 		`<th>Scope</th>`,
 		`id="lag-warn"`,
 		`timeZoneName: "short"`,
+		`id="create-initial-sync" type="checkbox"`, // create with an initial sync
+		`body.initialSync = true`,
+		`request("POST", "api/v1/tasks", body`,
+		`"Initial sync"`, // the snapshot's progress per collection
+		`"data-phase": "snapshot"`,
 	} {
 		require.Contains(t, page, want)
 	}
