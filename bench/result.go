@@ -66,9 +66,14 @@ type Result struct {
 	// configurations take the api-mode baseline of the same MQ, dim and batch
 	// measured earlier in the run.
 	BaselineFrom string `json:"baseline_from,omitempty"`
-	// SnapshotRatio is reserved for the initial-sync copy (rows/s of the
-	// snapshot phase / direct insert); null until the daemon has one.
+	// SnapshotRatio is the initial-sync copy's rate (rows/s from the
+	// create of a task with initialSync until its snapshot phase ended) over
+	// the baseline's direct-insert rate; null where no copy was measured
+	// (replicate mode refuses initialSync).
 	SnapshotRatio *float64 `json:"snapshot_ratio"`
+	// SnapshotRows and SnapshotSeconds are that copy's rows and duration.
+	SnapshotRows    int64   `json:"snapshot_rows,omitempty"`
+	SnapshotSeconds float64 `json:"snapshot_s,omitempty"`
 
 	// SourceRowsPerS is the rate at which the source acknowledged the rows
 	// written while the task was paused: what the source sustains alone.
@@ -138,6 +143,17 @@ func (r *Result) SetBaseline(d, inserts time.Duration) {
 	r.BaselineRowsPerS = Rate(float64(r.Rows), d)
 	r.BaselineInsertRowsPerS = Rate(float64(r.Rows), inserts)
 	r.deriveRatio()
+}
+
+// SetSnapshot records an initial-sync copy of rows taking d and derives its
+// ratio to the baseline's rate.
+func (r *Result) SetSnapshot(rows int64, d time.Duration) {
+	r.SnapshotRows, r.SnapshotSeconds = rows, d.Seconds()
+	r.SnapshotRatio = nil
+	if r.BaselineRowsPerS > 0 && d > 0 {
+		ratio := Rate(float64(rows), d) / r.BaselineRowsPerS
+		r.SnapshotRatio = &ratio
+	}
 }
 
 // UseBaseline copies the baseline of another configuration (replicate mode
@@ -290,15 +306,19 @@ func sanitizeFloats(p any) {
 	}
 }
 
-var tableHeader = []string{"config", "drain ratio", "drain s", "baseline s", "drain rows/s", "startup s", "target busy",
+var tableHeader = []string{"config", "drain ratio", "snapshot ratio", "drain s", "baseline s", "drain rows/s", "startup s", "target busy",
 	"CPU s/10k rows", "source rows/s", "lag p50 s", "lag p99 s", "peak RSS MiB", "load avg"}
 
 func tableRow(r Result) []string {
 	if r.Error != "" {
 		return dashRow(len(tableHeader), []string{r.Config}, "error: "+r.Error)
 	}
+	snapshot := "-"
+	if r.SnapshotRatio != nil {
+		snapshot = fmt.Sprintf("%.2f", *r.SnapshotRatio)
+	}
 	return []string{r.Config,
-		fmt.Sprintf("%.2f", r.DrainRatio), fmt.Sprintf("%.2f", r.DrainSeconds), fmt.Sprintf("%.2f", r.BaselineSeconds),
+		fmt.Sprintf("%.2f", r.DrainRatio), snapshot, fmt.Sprintf("%.2f", r.DrainSeconds), fmt.Sprintf("%.2f", r.BaselineSeconds),
 		fmt.Sprintf("%.0f", r.DrainRowsPerS), fmt.Sprintf("%.2f", r.DrainStartupSeconds), fmt.Sprintf("%.2f", r.TargetBusy),
 		fmt.Sprintf("%.3f", r.CPUSPer10kRows), fmt.Sprintf("%.0f", r.SourceRowsPerS),
 		fmt.Sprintf("%.3f", r.LagP50S), fmt.Sprintf("%.3f", r.LagP99S),

@@ -63,6 +63,17 @@ func TestUseBaseline(t *testing.T) {
 	require.Equal(t, []float64{2, 500, 1000, 0.2, 0.4}, []float64{r.BaselineSeconds, r.BaselineRowsPerS, r.BaselineInsertRowsPerS, r.LagFloorP50S, r.LagFloorP99S})
 }
 
+func TestSetSnapshot(t *testing.T) {
+	r := NewResult(Config{MQ: "pulsar", Mode: "api", Dim: 768, Batch: 5000, Rows: 1000}, time.Now())
+	r.SetSnapshot(1200, time.Second)
+	require.Nil(t, r.SnapshotRatio, "no baseline: no ratio")
+	r.SetBaseline(2*time.Second, time.Second) // 500 rows/s
+	r.SetSnapshot(1200, 2*time.Second)        // 600 rows/s
+	require.NotNil(t, r.SnapshotRatio)
+	require.InDelta(t, 1.2, *r.SnapshotRatio, 1e-9)
+	require.Equal(t, []float64{1200, 2}, []float64{float64(r.SnapshotRows), r.SnapshotSeconds})
+}
+
 func TestSetLag(t *testing.T) {
 	var r Result
 	r.SetLag(LagSummary{Count: 200, Lost: 1, P50: 250 * time.Millisecond, P95: time.Second, P99: 1500 * time.Millisecond, Max: 2 * time.Second})
@@ -160,7 +171,7 @@ func TestTables(t *testing.T) {
 				"| 0.900 | 1.300 | 2 | 0.200 / 0.400 | 260 | 4.00 5.00 6.00 |", "| kafka/api/dim128/batch100/rows10 | - | - |"}},
 		{"markdown", func(b *bytes.Buffer, r []Result) error { return WriteMarkdown(b, r) }, 4,
 			[]string{"| config | drain ratio |", "| --- | ---: |",
-				"| pulsar/api/dim768/batch5000/rows100000 | 0.85 | 2.00 | 1.70 | 50000 | 0.25 | 0.60 | 0.080 | 9000 | 0.300 | 1.100 | 120 | 1.00 2.00 3.00 |",
+				"| pulsar/api/dim768/batch5000/rows100000 | 0.85 | - | 2.00 | 1.70 | 50000 | 0.25 | 0.60 | 0.080 | 9000 | 0.300 | 1.100 | 120 | 1.00 2.00 3.00 |",
 				"| kafka/api/dim128/batch100/rows10 | - |", "error: bed down |"}},
 	}
 	for _, tc := range tests {

@@ -180,6 +180,55 @@ func (d *daemon) createTask(ctx context.Context, target, mode string, collection
 	return out.ID, nil
 }
 
+// createCopyTask creates a task with initialSync that copies one source
+// collection into a target collection of another name.
+func (d *daemon) createCopyTask(ctx context.Context, target, from, to string) (string, error) {
+	req := map[string]any{
+		"target":      map[string]any{"uri": "http://" + target, "connectTimeoutSeconds": 10},
+		"scope":       []map[string]any{{"database": "default", "collection": from}},
+		"nameMapping": []map[string]any{{"sourceDatabase": "default", "targetDatabase": "default", "collections": map[string]string{from: to}}},
+		"writerMode":  "api",
+		"initialSync": true,
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := d.rest(ctx, http.MethodPost, "/api/v1/tasks", req, http.StatusCreated, &out); err != nil {
+		return "", err
+	}
+	return out.ID, nil
+}
+
+// waitSnapshotDone polls the task's status until its pipeline follows the
+// source (the snapshot phase ended) and returns when it first saw that.
+func (d *daemon) waitSnapshotDone(ctx context.Context, id string, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		var out struct {
+			Pipeline *struct {
+				Phase string `json:"phase"`
+				State string `json:"state"`
+			} `json:"pipeline"`
+		}
+		if err := d.rest(ctx, http.MethodGet, "/api/v1/tasks/"+id+"/status", nil, http.StatusOK, &out); err != nil {
+			return time.Time{}, err
+		}
+		if p := out.Pipeline; p != nil {
+			if p.Phase == "following" {
+				return time.Now(), nil
+			}
+			last = p.Phase + "/" + p.State
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return time.Time{}, fmt.Errorf("snapshot not done after %s (last %s; daemon log %s)", timeout, last, d.logPath)
+}
+
 func (d *daemon) pause(ctx context.Context, id string) error {
 	return d.rest(ctx, http.MethodPost, "/api/v1/tasks/"+id+"/pause", nil, http.StatusOK, nil)
 }

@@ -166,11 +166,51 @@ func runConfig(ctx context.Context, o options, p plan, b *bed, bin, work string,
 	res.CDCPeakRSSMiB = max(setupPeak, res.DrainPeakRSSMiB, res.LagPeakRSSMiB, peaks.overall)
 	res.LagLoadAchievedRowsPerS = bench.Rate(float64(loadRows), o.lagFor)
 	res.SetLag(bench.SummarizeLags(lags, lost))
+	if cfg.Mode == bench.ModeAPI {
+		if err := measureSnapshot(ctx, o, b, d, src, tgt, coll, &res); err != nil {
+			return fail(fmt.Errorf("snapshot: %w", err))
+		}
+	}
 	res.LoadAvgEnd = loadAvg()
 	logf("lag at %.0f rows/s (written: %.0f rows/s): %d markers, %d lost, p50 %.3f s, p95 %.3f s, p99 %.3f s, max %.3f s; peak RSS %.0f MiB (lag %.0f)",
 		res.LagLoadRowsPerS, res.LagLoadAchievedRowsPerS, res.LagMarkers, res.LagLost, res.LagP50S, res.LagP95S, res.LagP99S, res.LagMaxS,
 		res.CDCPeakRSSMiB, res.LagPeakRSSMiB)
 	return res
+}
+
+// measureSnapshot times the initial sync of the drain collection (its rows
+// and the lag run's) into a new target collection: from the create of a task
+// with initialSync until its status says it follows the source. Compared
+// with the baseline's direct inserts of the same batches, it shows what the
+// copy costs beyond the target's own limit.
+func measureSnapshot(ctx context.Context, o options, b *bed, d *daemon, src, tgt client.Client, coll string, res *bench.Result) error {
+	rows, err := countRows(ctx, src, coll)
+	if err != nil {
+		return err
+	}
+	copyName := coll + "_copy"
+	defer dropCollection(tgt, copyName)
+	start := time.Now()
+	id, err := d.createCopyTask(ctx, b.TargetURI, coll, copyName)
+	if err != nil {
+		return err
+	}
+	defer d.deleteTask(id)
+	done, err := d.waitSnapshotDone(ctx, id, o.timeout)
+	if err != nil {
+		return err
+	}
+	got, err := countRows(ctx, tgt, copyName)
+	if err != nil {
+		return err
+	}
+	if got != rows {
+		return fmt.Errorf("the copy holds %d rows, the source %d", got, rows)
+	}
+	res.SetSnapshot(rows, done.Sub(start))
+	logf("snapshot: %d rows copied in %.2f s (%.0f rows/s, ratio to the baseline %.2f)",
+		rows, res.SnapshotSeconds, bench.Rate(float64(rows), done.Sub(start)), *res.SnapshotRatio)
+	return nil
 }
 
 // measureBaseline inserts the rows straight into the target with the bed
