@@ -167,6 +167,9 @@ func runConfig(ctx context.Context, o options, p plan, b *bed, bin, work string,
 	res.LagLoadAchievedRowsPerS = bench.Rate(float64(loadRows), o.lagFor)
 	res.SetLag(bench.SummarizeLags(lags, lost))
 	if cfg.Mode == bench.ModeAPI {
+		// The copy task covers the same source collection: the replicating
+		// task goes first (a target takes one task per collection).
+		d.deleteTask(taskID)
 		if err := measureSnapshot(ctx, o, b, d, src, tgt, coll, &res); err != nil {
 			return fail(fmt.Errorf("snapshot: %w", err))
 		}
