@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -122,14 +123,53 @@ func (r *Reader) Count(ctx context.Context, t Table) (int64, error) {
 // when after is nil), in primary-key order, with every field including the
 // dynamic one. A chunk of 0 rows means the table has been read to its end.
 func (r *Reader) Next(ctx context.Context, t Table, after *Key, limit int) (*Chunk, error) {
+	return r.NextFields(ctx, t, after, limit, nil)
+}
+
+// NextFields is Next reading only the named fields (the primary key is
+// always read); nil reads every field.
+func (r *Reader) NextFields(ctx context.Context, t Table, after *Key, limit int, fields []string) (*Chunk, error) {
 	expr := "" // with a limit, an empty expression reads from the smallest key
 	if after != nil {
 		expr = t.PK.GetName() + " > " + literal(*after)
 	}
+	return r.query(ctx, t, expr, fields, []*commonpb.KeyValuePair{{Key: "limit", Value: strconv.Itoa(limit)}})
+}
+
+// MaxLookup is the most keys Lookup takes in one call.
+const MaxLookup = 1000
+
+// Lookup reads the rows of the given keys (at most MaxLookup), every field;
+// keys the table does not hold are absent from the chunk, and the rows come
+// in no particular order.
+func (r *Reader) Lookup(ctx context.Context, t Table, keys []Key) (*Chunk, error) {
+	if len(keys) == 0 {
+		return &Chunk{}, nil
+	}
+	if len(keys) > MaxLookup {
+		return nil, fmt.Errorf("lookup of %d keys in %s: at most %d at a time", len(keys), t.Collection, MaxLookup)
+	}
+	var b strings.Builder
+	b.WriteString(t.PK.GetName())
+	b.WriteString(" in [")
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(literal(k))
+	}
+	b.WriteByte(']')
+	return r.query(ctx, t, b.String(), nil, nil)
+}
+
+func (r *Reader) query(ctx context.Context, t Table, expr string, fields []string, params []*commonpb.KeyValuePair) (*Chunk, error) {
+	if len(fields) == 0 {
+		fields = []string{"*"}
+	}
 	resp, err := r.svc.Query(t.ctx(ctx), &milvuspb.QueryRequest{
 		DbName: t.Database, CollectionName: t.Collection, PartitionNames: t.partitions(),
-		Expr: expr, OutputFields: []string{"*"}, ConsistencyLevel: commonpb.ConsistencyLevel_Strong,
-		QueryParams: []*commonpb.KeyValuePair{{Key: "limit", Value: strconv.Itoa(limit)}},
+		Expr: expr, OutputFields: fields, ConsistencyLevel: commonpb.ConsistencyLevel_Strong,
+		QueryParams: params,
 	})
 	if err := check(t, resp.GetStatus(), err); err != nil {
 		return nil, err
@@ -183,6 +223,28 @@ func check(t Table, st *commonpb.Status, err error) error {
 		return fmt.Errorf("%s: %w", t.Collection, ErrGone)
 	}
 	return fmt.Errorf("query %s on the source failed (code %d): %s", t.Collection, st.GetCode(), st.GetReason())
+}
+
+// Schema is a collection's schema as the Milvus describes it.
+func (r *Reader) Schema(ctx context.Context, db, coll string) (*schemapb.CollectionSchema, error) {
+	t := Table{Database: db, Collection: coll}
+	resp, err := r.svc.DescribeCollection(t.ctx(ctx), &milvuspb.DescribeCollectionRequest{DbName: db, CollectionName: coll})
+	if err := check(t, resp.GetStatus(), err); err != nil {
+		return nil, err
+	}
+	return resp.GetSchema(), nil
+}
+
+// Partitions lists a collection's partition names, sorted.
+func (r *Reader) Partitions(ctx context.Context, db, coll string) ([]string, error) {
+	t := Table{Database: db, Collection: coll}
+	resp, err := r.svc.ShowPartitions(t.ctx(ctx), &milvuspb.ShowPartitionsRequest{DbName: db, CollectionName: coll})
+	if err := check(t, resp.GetStatus(), err); err != nil {
+		return nil, err
+	}
+	names := append([]string(nil), resp.GetPartitionNames()...)
+	sort.Strings(names)
+	return names, nil
 }
 
 // Index is an index of a source collection, as CreateIndex takes it.
