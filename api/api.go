@@ -289,6 +289,74 @@ type ChannelSync struct {
 	Synced      bool       `json:"synced"`
 }
 
+// VerifyRequest is the body of POST /api/v1/tasks/{id}/verify.
+type VerifyRequest struct {
+	// Mode is "sample" (the default: counts, every primary key, and the
+	// values of Sample rows per collection) or "full" (the values of every
+	// row).
+	Mode string `json:"mode,omitempty"`
+	// Sample is how many rows per collection have their values compared in
+	// mode sample: 1 to 100000, default 1000.
+	Sample int `json:"sample,omitempty"`
+}
+
+// TaskVerify is the body of a verify answer.
+type TaskVerify struct {
+	ID string `json:"id"`
+	// Equal is true when every collection of the task is equal on both
+	// sides.
+	Equal       bool               `json:"equal"`
+	Mode        string             `json:"mode"`
+	Sample      int                `json:"sample,omitempty"`
+	Collections []CollectionVerify `json:"collections"`
+}
+
+// CollectionVerify is one collection's comparison.
+type CollectionVerify struct {
+	Database       string `json:"database"`
+	Name           string `json:"name"`
+	TargetDatabase string `json:"targetDatabase"`
+	TargetName     string `json:"targetName"`
+	// Result is "equal" or "not_equal".
+	Result string `json:"result"`
+	// Reason explains a difference no key names (a missing collection,
+	// partition counts).
+	Reason     string            `json:"reason,omitempty"`
+	SourceRows int64             `json:"sourceRows"`
+	TargetRows int64             `json:"targetRows"`
+	Partitions []PartitionVerify `json:"partitions,omitempty"`
+	// SourceKeyHash and TargetKeyHash digest the set of primary keys
+	// ("count:hex", independent of order).
+	SourceKeyHash string `json:"sourceKeyHash"`
+	TargetKeyHash string `json:"targetKeyHash"`
+	// RowsCompared is how many rows had their field values compared.
+	RowsCompared int64 `json:"rowsCompared"`
+	// Missing, Extra and Differing count the rows missing on the target,
+	// on the target but not the source, and with differing values; the
+	// key lists hold the first 20 of each.
+	Missing         int64    `json:"missing"`
+	Extra           int64    `json:"extra"`
+	Differing       int64    `json:"differing"`
+	MissingKeys     []string `json:"missingKeys,omitempty"`
+	ExtraKeys       []string `json:"extraKeys,omitempty"`
+	DifferingKeys   []string `json:"differingKeys,omitempty"`
+	DifferingFields []string `json:"differingFields,omitempty"`
+}
+
+// PartitionVerify is one partition's row counts; -1 where the side has no
+// such partition.
+type PartitionVerify struct {
+	Name       string `json:"name"`
+	SourceRows int64  `json:"sourceRows"`
+	TargetRows int64  `json:"targetRows"`
+}
+
+// Verify results of a collection.
+const (
+	VerifyEqual    = "equal"
+	VerifyNotEqual = "not_equal"
+)
+
 // TaskList is the body of GET /api/v1/tasks.
 type TaskList struct {
 	Tasks []Task `json:"tasks"`

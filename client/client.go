@@ -1,6 +1,6 @@
 // Package client is a typed Go client of the daemon's REST task API
-// (/api/v1/tasks): create, list, get, pause, resume, delete, status and
-// synced. Each call returns the decoded value and the body exactly as the
+// (/api/v1/tasks): create, list, get, pause, resume, delete, status,
+// synced and verify. Each call returns the decoded value and the body exactly as the
 // daemon sent it; a failed call returns an *APIError (the daemon answered
 // with a problem), a *TimeoutError (no answer in the time allowed) or an
 // *UnreachableError (no connection at all). The request
@@ -216,6 +216,14 @@ func (c *Client) TaskSynced(ctx context.Context, id string, wait time.Duration) 
 	}
 	raw, err := c.call(ctx, http.MethodGet, taskPath(id, "synced"), q, nil, &s)
 	return s, raw, err
+}
+
+// VerifyTask compares the task's target with its source once the task is
+// synced (docs/api.md, "Verify"); the answer says whether they are equal.
+func (c *Client) VerifyTask(ctx context.Context, id string, req api.VerifyRequest) (api.TaskVerify, []byte, error) {
+	var v api.TaskVerify
+	raw, err := c.call(ctx, http.MethodPost, taskPath(id, "verify"), nil, req, &v)
+	return v, raw, err
 }
 
 // taskPath escapes the id so that an id with a slash or a dot-dot cannot

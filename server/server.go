@@ -93,6 +93,7 @@ func (s *Server) routes() *mux.Router {
 	r.Handle(v1+"/{id}/resume", s.wrapREST(v1+"/{id}/resume", s.rest.ResumeTask)).Methods(http.MethodPost)
 	r.Handle(v1+"/{id}/status", s.wrapREST(v1+"/{id}/status", s.rest.TaskStatus)).Methods(http.MethodGet)
 	r.Handle(v1+"/{id}/synced", s.wrapREST(v1+"/{id}/synced", s.rest.TaskSynced)).Methods(http.MethodGet)
+	r.Handle(v1+"/{id}/verify", s.wrapREST(v1+"/{id}/verify", s.rest.VerifyTask)).Methods(http.MethodPost)
 	r.Handle("/api/v1/info", s.wrapREST("/api/v1/info", s.info)).Methods(http.MethodGet)
 
 	r.Handle("/", s.instrument("/", web.Handler())).Methods(http.MethodGet) // status page (server/web)

@@ -36,7 +36,12 @@ const (
 	exitFailed    = 1 // the daemon refused the request or could not be reached
 	exitUsage     = 2 // bad command line or task file
 	exitNotSynced = 3 // task synced: the target does not hold everything yet
+	exitNotEqual  = 4 // task verify: the target differs from the source
 )
+
+// verifyTimeout is the default --timeout of task verify: it reads every
+// key of the task's collections on both sides.
+const verifyTimeout = 30 * time.Minute
 
 const topUsage = `Usage:
   milvus-cdc [--config FILE] [--check-config|--print-config]  run the daemon (also: milvus-cdc serve ...)
@@ -53,6 +58,10 @@ Task commands:
   status ID [-w]       state, phase, lag, per-channel positions, per-collection counts, initial
                        sync progress; -w redraws every --interval until the initial sync is done
   synced ID [--wait D] whether the target holds every source write (exit 3 when not)
+  verify ID [--full | --sample N]
+                       compare the target with the source once synced: counts, every key,
+                       the values of N rows per collection (default 1000) or of every row
+                       with --full (exit 4 when they differ; default --timeout 30m)
   pause ID | resume ID | delete ID
 
 Flags of every task command:
@@ -152,6 +161,8 @@ type taskOptions struct {
 	server, output, file, state string
 	timeout, wait, interval     time.Duration
 	initialSync, watch          bool
+	full                        bool
+	sample                      int
 	io                          cliIO
 	conn                        connFlags // token and TLS (cli_conn.go)
 }
@@ -162,6 +173,7 @@ var taskCommands = map[string]taskCommand{
 	"get":    {args: "ID", nArgs: 1, run: cmdGet},
 	"status": {args: "ID", nArgs: 1, run: cmdStatus},
 	"synced": {args: "ID [--wait 5s]", nArgs: 1, run: cmdSynced},
+	"verify": {args: "ID [--full | --sample N]", nArgs: 1, run: cmdVerify},
 	"pause":  {args: "ID", nArgs: 1, run: cmdPause},
 	"resume": {args: "ID", nArgs: 1, run: cmdResume},
 	"delete": {args: "ID", nArgs: 1, run: cmdDelete},
@@ -207,6 +219,9 @@ func runTask(args []string, cio cliIO) int {
 		fs.StringVar(&o.state, "state", "", "only tasks in this state, as the API names it (e.g. Running, Paused; the daemon lists the valid ones when refused)")
 	case "synced":
 		fs.DurationVar(&o.wait, "wait", 5*time.Second, "how long the daemon may wait for the target to catch up (0-60s)")
+	case "verify":
+		fs.BoolVar(&o.full, "full", false, "compare the values of every row, not of a sample")
+		fs.IntVar(&o.sample, "sample", 0, "rows per collection whose values are compared (1-100000; default 1000)")
 	}
 	pos, err := parseInterspersed(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -214,6 +229,13 @@ func runTask(args []string, cio cliIO) int {
 	}
 	if err != nil {
 		return exitUsage // the flag package printed the error and the usage
+	}
+	if name == "verify" {
+		timeoutSet := false
+		fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+		if !timeoutSet {
+			o.timeout = verifyTimeout
+		}
 	}
 	if o.output != "table" && o.output != "json" {
 		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: -o %q: use table or json\n", name, o.output)
@@ -437,6 +459,29 @@ func cmdSynced(ctx context.Context, c *client.Client, o *taskOptions, args []str
 	}
 	if !s.Synced {
 		return exitNotSynced, nil
+	}
+	return exitOK, nil
+}
+
+func cmdVerify(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	req := api.VerifyRequest{Mode: "sample", Sample: o.sample}
+	switch {
+	case o.full && o.sample != 0:
+		return exitUsage, errors.New("--full compares every row: give --full or --sample, not both")
+	case o.full:
+		req.Mode = "full"
+	case o.sample < 0:
+		return exitUsage, fmt.Errorf("--sample %d: use 1 to 100000 rows", o.sample)
+	}
+	v, raw, err := c.VerifyTask(ctx, args[0], req)
+	if err != nil {
+		return exitFailed, err
+	}
+	if err := o.print(raw, func(w io.Writer) error { return renderVerify(w, v) }); err != nil {
+		return exitFailed, err
+	}
+	if !v.Equal {
+		return exitNotEqual, nil
 	}
 	return exitOK, nil
 }

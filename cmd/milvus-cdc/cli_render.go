@@ -239,6 +239,60 @@ func renderSynced(w io.Writer, s api.TaskSynced) error {
 	return tw.Flush()
 }
 
+// renderVerify is the verify view: the answer, then one line per collection
+// and the first keys that differ.
+func renderVerify(w io.Writer, v api.TaskVerify) error {
+	tw := newTable(w)
+	row(tw, "ID:", v.ID)
+	mode := v.Mode
+	if v.Mode == "sample" {
+		mode = fmt.Sprintf("sample (%d rows per collection)", v.Sample)
+	}
+	row(tw, "Mode:", mode)
+	row(tw, "Equal:", strconv.FormatBool(v.Equal))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	tw = newTable(w)
+	row(tw, "COLLECTION", "TARGET", "RESULT", "SOURCE ROWS", "TARGET ROWS", "COMPARED", "MISSING", "EXTRA", "DIFFERING")
+	for _, c := range v.Collections {
+		row(tw, c.Database+"."+c.Name, c.TargetDatabase+"."+c.TargetName, c.Result,
+			strconv.FormatInt(c.SourceRows, 10), strconv.FormatInt(c.TargetRows, 10), strconv.FormatInt(c.RowsCompared, 10),
+			strconv.FormatInt(c.Missing, 10), strconv.FormatInt(c.Extra, 10), strconv.FormatInt(c.Differing, 10))
+	}
+	if len(v.Collections) == 0 {
+		row(tw, "(no collection in scope)")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range v.Collections {
+		if c.Result == "equal" {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s.%s:\n", c.Database, c.Name)
+		if c.Reason != "" {
+			fmt.Fprintf(w, "  reason: %s\n", c.Reason)
+		}
+		for _, p := range c.Partitions {
+			if p.SourceRows != p.TargetRows {
+				fmt.Fprintf(w, "  partition %s: %d rows on the source, %d on the target\n", p.Name, p.SourceRows, p.TargetRows)
+			}
+		}
+		if len(c.MissingKeys) > 0 {
+			fmt.Fprintf(w, "  missing on the target: %s\n", strings.Join(c.MissingKeys, " "))
+		}
+		if len(c.ExtraKeys) > 0 {
+			fmt.Fprintf(w, "  extra on the target: %s\n", strings.Join(c.ExtraKeys, " "))
+		}
+		for _, d := range c.DifferingFields {
+			fmt.Fprintf(w, "  differing values: %s\n", d)
+		}
+	}
+	return nil
+}
+
 func rowsApplied(p *api.PipelineStatus) int64 {
 	var n int64
 	for _, c := range p.Collections {

@@ -125,7 +125,11 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 	if factory.Budget, err = applyMemoryLimit(cfg.MemoryLimitBytes(), registry, lg); err != nil {
 		return err
 	}
-	ctl := task.NewController(store, factory, task.Limits{
+	verifier, err := newVerifier(cfg.Source.Milvus.Address, factory, registry, lg)
+	if err != nil {
+		return fmt.Errorf("register verify metrics: %w", err)
+	}
+	ctl := task.NewController(store, verifyingFactory{Factory: factory, verifier: verifier}, task.Limits{
 		MaxTaskNum:       cfg.MaxTaskNum,
 		MaxNameLength:    cfg.MaxNameLength,
 		ReplicateChannel: cfg.Source.ReplicateChannel,

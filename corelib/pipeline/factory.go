@@ -47,6 +47,12 @@ func (f *Factory) Verify(ctx context.Context, spec corelib.TaskSpec) error {
 	})
 }
 
+// InScope lists the created source collections a task replicates, with
+// their names on the target (what verification compares).
+func (f *Factory) InScope(ctx context.Context, spec corelib.TaskSpec) ([]*sink.Collection, error) {
+	return f.inScope(ctx, spec)
+}
+
 // inScope lists the created source collections a task replicates, resolved
 // to their target names.
 func (f *Factory) inScope(ctx context.Context, spec corelib.TaskSpec) ([]*sink.Collection, error) {

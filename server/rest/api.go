@@ -21,6 +21,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/milvus-cdc/milvus-cdc/api"
+	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/internal/strictjson"
 	"github.com/milvus-cdc/milvus-cdc/meta"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
@@ -157,6 +158,35 @@ func (a *API) TaskSynced(_ http.ResponseWriter, r *http.Request) (int, any, erro
 	}
 	return http.StatusOK, syncedOf(v, rep), nil
 }
+
+// VerifyTask handles POST /api/v1/tasks/{id}/verify: 200 with the
+// comparison, equal or not (the body says); an empty body means mode sample.
+func (a *API) VerifyTask(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
+	var req api.VerifyRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBytes))
+	switch {
+	case err != nil:
+		return 0, nil, DecodeStrict(failedReader{err}, &req) // the same errors as any other body
+	case len(bytes.TrimSpace(body)) > 0: // no body: the defaults
+		if err := DecodeStrict(bytes.NewReader(body), &req); err != nil {
+			return 0, nil, err
+		}
+	}
+	id := mux.Vars(r)["id"]
+	rep, err := a.ctl.Verify(r.Context(), id, corelib.VerifyOptions{Mode: req.Mode, Sample: req.Sample})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, verifyOf(id, rep), nil
+}
+
+// failedReader is a body that failed to be read.
+type failedReader struct{ err error }
+
+func (f failedReader) Read([]byte) (int, error) { return 0, f.err }
 
 // onlyQuery refuses query parameters the route does not take (a typo such
 // as ?stat=Paused would otherwise be ignored and list every task), naming

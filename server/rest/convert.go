@@ -246,3 +246,24 @@ func copyPtr[T any](p *T) *T {
 	v := *p
 	return &v
 }
+
+func verifyOf(id string, r corelib.VerifyReport) api.TaskVerify {
+	out := api.TaskVerify{ID: id, Equal: r.Equal, Mode: r.Mode, Sample: r.Sample, Collections: make([]api.CollectionVerify, 0, len(r.Collections))}
+	for _, c := range r.Collections {
+		cv := api.CollectionVerify{
+			Database: c.Database, Name: c.Name, TargetDatabase: c.TargetDatabase, TargetName: c.TargetName,
+			Result: api.VerifyNotEqual, Reason: c.Reason, SourceRows: c.SourceRows, TargetRows: c.TargetRows,
+			SourceKeyHash: c.SourceKeyHash, TargetKeyHash: c.TargetKeyHash, RowsCompared: c.Compared,
+			Missing: c.Missing, Extra: c.Extra, Differing: c.Differing,
+			MissingKeys: c.MissingKeys, ExtraKeys: c.ExtraKeys, DifferingKeys: c.DifferingKeys, DifferingFields: c.DifferingFields,
+		}
+		if c.Equal {
+			cv.Result = api.VerifyEqual
+		}
+		for _, p := range c.Partitions {
+			cv.Partitions = append(cv.Partitions, api.PartitionVerify{Name: p.Name, SourceRows: p.SourceRows, TargetRows: p.TargetRows})
+		}
+		out.Collections = append(out.Collections, cv)
+	}
+	return out
+}
