@@ -55,10 +55,38 @@ func Start(t testing.TB) *Daemon {
 
 // Factory builds Pipelines that report Status and Synced as set by the test.
 type Factory struct {
-	mu     sync.Mutex
-	status corelib.Status
-	synced corelib.SyncReport
+	mu         sync.Mutex
+	status     corelib.Status
+	synced     corelib.SyncReport
+	verify     corelib.VerifyReport
+	verifyOpts []corelib.VerifyOptions
 }
+
+// SetVerify sets what VerifyTask answers from now on.
+func (f *Factory) SetVerify(r corelib.VerifyReport) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.verify = r
+}
+
+// VerifyOptions returns the options of every VerifyTask call so far.
+func (f *Factory) VerifyOptions() []corelib.VerifyOptions {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]corelib.VerifyOptions(nil), f.verifyOpts...)
+}
+
+// VerifyTask records the options and answers the report SetVerify set.
+func (f *Factory) VerifyTask(_ context.Context, _ corelib.TaskSpec, opts corelib.VerifyOptions) (corelib.VerifyReport, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.verifyOpts = append(f.verifyOpts, opts)
+	rep := f.verify
+	rep.Mode, rep.Sample = opts.Mode, opts.Sample
+	return rep, nil
+}
+
+var _ corelib.TaskVerifier = (*Factory)(nil)
 
 // SetStatus sets what every pipeline reports from now on.
 func (f *Factory) SetStatus(s corelib.Status) {
