@@ -4,7 +4,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,14 +23,12 @@ import (
 // task's position (what retention does to a task paused for too long). On
 // resume the task must fail, naming the channel and the fix, and apply
 // nothing past the gap: the target keeps exactly the rows from before the
-// pause. Kafka only: the records are deleted with DeleteRecords, as
-// retention.ms would; Pulsar keeps what Milvus's own subscriptions have not
-// acknowledged, so its retention cannot be forced on the bed.
+// pause. Kafka: the records are deleted with DeleteRecords, as retention.ms
+// would. Pulsar: the topic is unloaded (its ledger is closed, a new one
+// opened) and truncated, which deletes every ledger but the current one, as
+// retention would delete the old ones.
 func TestRetentionGapFailsTheTask(t *testing.T) {
 	bed := RequireBed(t)
-	if bed.MQType != "kafka" {
-		t.Skipf("MQ %s: the broker's retention is forced through Kafka's DeleteRecords; run with MQ=kafka", bed.MQType)
-	}
 	ctx := context.Background()
 	d := StartDaemon(t, bed)
 	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
@@ -48,8 +50,15 @@ func TestRetentionGapFailsTheTask(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, desc.PhysicalChannels, 1)
 	channel := desc.PhysicalChannels[0]
-	low := deleteKafkaRecords(t, ctx, bed.KafkaBrokers, channel)
-	t.Logf("deleted the records of %s below offset %d", channel, low)
+	switch bed.MQType {
+	case "kafka":
+		low := deleteKafkaRecords(t, ctx, bed.KafkaBrokers, channel)
+		t.Logf("deleted the records of %s below offset %d", channel, low)
+	case "pulsar":
+		truncatePulsarTopic(t, ctx, bed, channel)
+	default:
+		t.Skipf("MQ %s: no way to force its retention", bed.MQType)
+	}
 
 	d.CDC(t, "resume", map[string]any{"task_id": id})
 	var reason string
@@ -89,6 +98,43 @@ func (d *Daemon) restTaskState(t testing.TB, id string) (string, string) {
 	}
 	d.getJSON(t, "/api/v1/tasks/"+id, &tk)
 	return tk.State, tk.Reason
+}
+
+// truncatePulsarTopic closes the topic's current ledger (unload) and
+// deletes every older one (truncate), through the admin REST API.
+func truncatePulsarTopic(t *testing.T, ctx context.Context, bed *Bed, channel string) {
+	t.Helper()
+	base := fmt.Sprintf("%s/admin/v2/persistent/%s/%s/%s", strings.TrimSuffix(bed.PulsarWebAddress, "/"), bed.PulsarTenant, bed.PulsarNamespace, channel)
+	admin := func(method, path string) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Less(t, resp.StatusCode, 300, "%s %s: %s", method, base+path, body)
+	}
+	ledgers := func() string {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/internalStats", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var st struct {
+			Ledgers []struct {
+				LedgerID int64 `json:"ledgerId"`
+				Entries  int64 `json:"entries"`
+			} `json:"ledgers"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+		return fmt.Sprint(st.Ledgers)
+	}
+	t.Logf("ledgers of %s before: %s", channel, ledgers())
+	admin(http.MethodPut, "/unload")
+	// The producers reconnect to the reloaded topic on a new ledger.
+	time.Sleep(3 * time.Second)
+	admin(http.MethodDelete, "/truncate")
+	t.Logf("ledgers of %s after unload and truncate: %s", channel, ledgers())
 }
 
 // deleteKafkaRecords deletes every record of partition 0 of topic up to its
