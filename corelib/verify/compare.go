@@ -74,11 +74,11 @@ func (c *Comparer) Compare(ctx context.Context, coll Collection, opts corelib.Ve
 		out.Reason = "the collection is missing on the target"
 	}
 	if out.SourceRows, err = src.count(ctx, ""); err != nil {
-		return out, err
+		return notLoaded(out, "source", err)
 	}
 	if !targetGone {
 		if out.TargetRows, err = dst.count(ctx, ""); err != nil {
-			return out, err
+			return notLoaded(out, "target", err)
 		}
 		if out.Partitions, err = c.partitions(ctx, src, dst); err != nil {
 			return out, err
@@ -111,6 +111,16 @@ func (c *Comparer) Compare(ctx context.Context, coll Collection, opts corelib.Ve
 			out.Reason = fmt.Sprintf("partition %s holds %s on the source and %s on the target", p.Name, rowsOf(p.SourceRows), rowsOf(p.TargetRows))
 		}
 	}
+	return out, nil
+}
+
+// notLoaded reports a collection that cannot be queried on one side as not
+// equal, with the reason; any other error is returned.
+func notLoaded(out corelib.CollectionVerify, side string, err error) (corelib.CollectionVerify, error) {
+	if !errors.Is(err, rows.ErrNotLoaded) {
+		return out, err
+	}
+	out.Reason = fmt.Sprintf("the collection is not loaded on the %s, so its rows cannot be compared; load it", side)
 	return out, nil
 }
 

@@ -88,7 +88,7 @@ func (s *Service) VerifyTask(ctx context.Context, spec corelib.TaskSpec, opts co
 	}
 	src, closeSrc, err := s.Source(ctx)
 	if err != nil {
-		return corelib.VerifyReport{}, fmt.Errorf("connect to the source Milvus: %w", err)
+		return corelib.VerifyReport{}, fmt.Errorf("connect to the source Milvus: %v", err) // not the target's ErrTargetUnreachable
 	}
 	defer func() { _ = closeSrc() }()
 	dst, closeDst, err := s.Target(ctx, spec.Target)

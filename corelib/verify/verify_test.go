@@ -25,9 +25,11 @@ type fakeRow struct {
 
 // fakeMilvus is a RowSource over rows held in memory, one collection "c".
 type fakeMilvus struct {
-	varchar bool
-	gone    bool
-	rows    map[rows.Key]fakeRow
+	varchar   bool
+	gone      bool
+	notLoaded bool
+	rows      map[rows.Key]fakeRow
+	order     []fakeRow // rows sorted by key, built at the first read
 	// reads counts the rows returned by NextFields and Lookup.
 	reads, maxChunk int
 }
@@ -54,6 +56,7 @@ func (f *fakeMilvus) put(i int, part string, num int64) {
 
 func (f *fakeMilvus) clone() *fakeMilvus {
 	c := *f
+	c.order = nil
 	c.rows = map[rows.Key]fakeRow{}
 	for k, r := range f.rows {
 		c.rows[k] = r
@@ -92,6 +95,9 @@ func (f *fakeMilvus) Partitions(context.Context, string, string) ([]string, erro
 }
 
 func (f *fakeMilvus) Count(_ context.Context, t rows.Table) (int64, error) {
+	if f.notLoaded {
+		return 0, fmt.Errorf("c: %w", rows.ErrNotLoaded)
+	}
 	var n int64
 	for _, r := range f.rows {
 		if t.Partition == "" || r.part == t.Partition {
@@ -111,15 +117,14 @@ func (f *fakeMilvus) sorted() []fakeRow {
 }
 
 func (f *fakeMilvus) NextFields(_ context.Context, _ rows.Table, after *rows.Key, limit int, fields []string) (*rows.Chunk, error) {
-	var sel []fakeRow
-	for _, r := range f.sorted() {
-		if after == nil || compareKeys(r.key, *after) > 0 {
-			sel = append(sel, r)
-		}
-		if len(sel) == limit {
-			break
-		}
+	if len(f.order) != len(f.rows) { // rows are changed before the first read only
+		f.order = f.sorted()
 	}
+	from := 0
+	if after != nil {
+		from = sort.Search(len(f.order), func(i int) bool { return compareKeys(f.order[i].key, *after) > 0 })
+	}
+	sel := f.order[from:min(from+limit, len(f.order))]
 	f.maxChunk = max(f.maxChunk, len(sel))
 	return f.chunk(sel, len(fields) == 0), nil
 }
@@ -231,6 +236,10 @@ func TestCompareNamesTheKeysThatDiffer(t *testing.T) {
 			require.Zero(t, cv.Mismatched())
 			require.Equal(t, "partition _default holds 1999 rows on the source and 2000 rows on the target", cv.Reason)
 		}},
+		{name: "collection not loaded on the target", opts: full, change: func(_, dst *fakeMilvus) { dst.notLoaded = true },
+			check: func(t *testing.T, cv corelib.CollectionVerify) {
+				require.Equal(t, "the collection is not loaded on the target, so its rows cannot be compared; load it", cv.Reason)
+			}},
 		{name: "collection missing on the target", opts: full, change: func(_, dst *fakeMilvus) { dst.gone = true },
 			check: func(t *testing.T, cv corelib.CollectionVerify) {
 				require.Equal(t, "the collection is missing on the target", cv.Reason)

@@ -57,8 +57,11 @@ func (c *Controller) Verify(ctx context.Context, id string, opts corelib.VerifyO
 	}
 	rep, err := verifier.VerifyTask(ctx, spec, opts)
 	if err != nil {
-		if errors.Is(err, corelib.ErrNoMilvusTarget) {
+		switch {
+		case errors.Is(err, corelib.ErrNoMilvusTarget):
 			return corelib.VerifyReport{}, wrap(CodeUnsupported, err, "%v", err)
+		case errors.Is(err, corelib.ErrTargetUnreachable):
+			return corelib.VerifyReport{}, wrap(CodeTargetUnreachable, err, "cannot verify the task %s: %v", id, err)
 		}
 		return corelib.VerifyReport{}, wrap(CodeSourceUnavailable, err, "cannot verify the task %s: %v", id, err)
 	}
