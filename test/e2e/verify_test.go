@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +246,66 @@ func (d *Daemon) metricsText(t testing.TB) string {
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(raw)
+}
+
+// smallSchema is an Int64 key and an 8-dimensional float vector: many rows
+// cheaply.
+func smallSchema(name string) *entity.Schema {
+	return &entity.Schema{
+		CollectionName: name,
+		Description:    "milvus-cdc e2e: many small rows",
+		Fields: []*entity.Field{
+			entity.NewField().WithName(FieldID).WithDataType(entity.FieldTypeInt64).WithIsPrimaryKey(true).WithIsAutoID(false),
+			entity.NewField().WithName(FieldFloatVector).WithDataType(entity.FieldTypeFloatVector).WithDim(FloatVectorDim),
+		},
+	}
+}
+
+// TestVerifyLargeCollection verifies a collection of
+// MILVUS_CDC_E2E_VERIFY_ROWS rows (e.g. 1000000; skipped when unset) in both
+// modes and logs how long each took and the daemon's peak memory, which
+// must not grow with the row count: both sides are read a chunk at a time.
+func TestVerifyLargeCollection(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("MILVUS_CDC_E2E_VERIFY_ROWS"))
+	if n <= 0 {
+		t.Skip("set MILVUS_CDC_E2E_VERIFY_ROWS to the row count to verify")
+	}
+	bed := RequireBed(t)
+	ctx := context.Background()
+	d := StartDaemon(t, bed)
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	schema := smallSchema(UniqueName("e2e_verify_large"))
+	coll := schema.CollectionName
+	id := d.createScopeTask(t, coll)
+	replicatedCollection(t, ctx, src, dst, schema, 2)
+	started := time.Now()
+	_, err := NewDataset(schema, 0, n).Insert(ctx, src, 10000)
+	require.NoError(t, err)
+	t.Logf("%d rows written to the source in %s", n, time.Since(started))
+	Eventually(t, ctx, 30*time.Minute, 5*time.Second, "target holds every row", func(ctx context.Context) (bool, string, error) {
+		c, err := CountRows(ctx, dst, coll)
+		return c == int64(n), fmt.Sprintf("target rows %d of %d", c, n), err
+	})
+	t.Logf("replicated in %s; daemon peak RSS %s", time.Since(started), d.peakRSS(t))
+	for _, body := range []string{`{"mode":"sample"}`, `{"mode":"full"}`} {
+		started := time.Now()
+		v := d.verify(t, id, body)
+		require.True(t, v.Equal, "%s: %+v", body, v)
+		require.EqualValues(t, n, v.Collections[0].SourceRows)
+		require.EqualValues(t, n, v.Collections[0].TargetRows)
+		t.Logf("verify %s of %d rows: %s, %d rows compared, daemon peak RSS %s", body, n, time.Since(started), v.Collections[0].RowsCompared, d.peakRSS(t))
+	}
+}
+
+// peakRSS is the daemon process's peak resident memory (VmHWM).
+func (d *Daemon) peakRSS(t testing.TB) string {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", d.cmd.Process.Pid))
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:"))
+		}
+	}
+	return "unknown"
 }
