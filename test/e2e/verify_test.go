@@ -262,13 +262,13 @@ func smallSchema(name string) *entity.Schema {
 }
 
 // TestVerifyLargeCollection verifies a collection of
-// MILVUS_CDC_E2E_VERIFY_ROWS rows (e.g. 1000000; skipped when unset) in both
+// E2E_VERIFY_ROWS rows (e.g. 1000000; skipped when unset) in both
 // modes and logs how long each took and the daemon's peak memory, which
 // must not grow with the row count: both sides are read a chunk at a time.
 func TestVerifyLargeCollection(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("MILVUS_CDC_E2E_VERIFY_ROWS"))
+	n, _ := strconv.Atoi(os.Getenv("E2E_VERIFY_ROWS"))
 	if n <= 0 {
-		t.Skip("set MILVUS_CDC_E2E_VERIFY_ROWS to the row count to verify")
+		t.Skip("set E2E_VERIFY_ROWS to the row count to verify")
 	}
 	bed := RequireBed(t)
 	ctx := context.Background()
