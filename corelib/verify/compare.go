@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/source/rows"
@@ -30,18 +31,21 @@ type Collection struct {
 	TargetDatabase, TargetName string
 }
 
-// Chunk sizes: keys per query when only keys are read, rows per query when
-// whole rows are (the query API answers at most 16,384 rows).
+// Chunk sizes: keys per query when only keys are read; whole rows are read
+// 1,000 first, then as many as make about chunkBytes (the query API
+// answers at most 16,384 rows).
 const (
-	keyChunkRows     = 16384
-	DefaultChunkRows = 2000
+	keyChunkRows   = 16384
+	firstChunkRows = 1000
+	minChunkRows   = 100
+	chunkBytes     = 4 << 20
 )
 
 // Comparer compares collections of two Milvus.
 type Comparer struct {
 	Source, Target RowSource
-	// ChunkRows is how many whole rows a query reads; zero means
-	// DefaultChunkRows.
+	// ChunkRows fixes how many whole rows a query reads; zero adapts it to
+	// the rows' size.
 	ChunkRows int
 }
 
@@ -237,6 +241,7 @@ type stream struct {
 	s      side
 	fields []string // nil: every field
 	limit  int
+	adapt  bool // size chunks by their bytes
 	after  *rows.Key
 	cols   columns
 	order  []int
@@ -245,18 +250,24 @@ type stream struct {
 }
 
 func (w *walk) stream(s side) *stream {
-	st := &stream{s: s, limit: w.c.chunkRows()}
+	st := &stream{s: s, limit: firstChunkRows, adapt: w.c.ChunkRows <= 0}
+	if !st.adapt {
+		st.limit = w.c.ChunkRows
+	}
 	if w.sample != nil { // keys only
-		st.fields, st.limit = []string{w.pk}, keyChunkRows
+		st.fields, st.limit, st.adapt = []string{w.pk}, keyChunkRows, false
 	}
 	return st
 }
 
-func (c *Comparer) chunkRows() int {
-	if c.ChunkRows > 0 {
-		return c.ChunkRows
+// adaptLimit sizes the next chunk after the bytes per row of the last one.
+func (st *stream) adaptLimit(ch *rows.Chunk) {
+	size := 0
+	for _, c := range ch.Columns {
+		size += proto.Size(c)
 	}
-	return DefaultChunkRows
+	perRow := max(size/ch.Rows, 1)
+	st.limit = min(max(chunkBytes/perRow, minChunkRows), keyChunkRows)
 }
 
 // peek returns the current row's key; ok is false at the end.
@@ -272,6 +283,9 @@ func (st *stream) peek(ctx context.Context) (rows.Key, bool, error) {
 		if ch.Rows == 0 {
 			st.done = true
 			break
+		}
+		if st.adapt {
+			st.adaptLimit(ch)
 		}
 		st.cols = index(ch, st.s.t.PK.GetName())
 		st.order, st.i = sortedIndex(st.cols.keys), 0

@@ -35,7 +35,8 @@ type Service struct {
 	// Scope lists the source collections a task replicates, with their
 	// names on the target.
 	Scope func(ctx context.Context, spec corelib.TaskSpec) ([]Collection, error)
-	// ChunkRows is how many whole rows a query reads (zero: DefaultChunkRows).
+	// ChunkRows fixes how many whole rows a query reads (zero: sized to
+	// about 4 MiB per chunk).
 	ChunkRows int
 	Metrics   *Metrics
 	Log       *zap.Logger

@@ -270,18 +270,21 @@ func TestCompareNamesTheKeysThatDiffer(t *testing.T) {
 
 func TestCompareReadsInChunks(t *testing.T) {
 	tests := []struct {
-		mode     string
-		maxChunk int
+		name      string
+		mode      string
+		chunkRows int
+		maxChunk  int
 	}{
-		{corelib.VerifyModeFull, 300},
-		{corelib.VerifyModeSample, keyChunkRows},
+		{"full, fixed chunks", corelib.VerifyModeFull, 300, 300},
+		{"full, chunks sized by bytes (small rows: the most a query answers)", corelib.VerifyModeFull, 0, keyChunkRows},
+		{"sample reads keys only", corelib.VerifyModeSample, 300, keyChunkRows},
 	}
 	for _, tt := range tests {
-		t.Run(tt.mode, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
 			src := newFake(false, 40000)
 			dst := src.clone()
 			opts, _ := Normalize(corelib.VerifyOptions{Mode: tt.mode})
-			cmp := &Comparer{Source: src, Target: dst, ChunkRows: 300}
+			cmp := &Comparer{Source: src, Target: dst, ChunkRows: tt.chunkRows}
 			cv, err := cmp.Compare(context.Background(), Collection{Name: "c", TargetName: "c"}, opts)
 			require.NoError(t, err)
 			require.True(t, cv.Equal)
