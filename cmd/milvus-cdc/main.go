@@ -125,7 +125,7 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 	if factory.Budget, err = applyMemoryLimit(cfg.MemoryLimitBytes(), registry, lg); err != nil {
 		return err
 	}
-	verifier, err := newVerifier(cfg.Source.Milvus.Address, factory, registry, lg)
+	verifier, err := newVerifier(cfg.Source.Milvus, factory, registry, lg)
 	if err != nil {
 		return fmt.Errorf("register verify metrics: %w", err)
 	}

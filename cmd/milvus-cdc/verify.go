@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/milvus-cdc/milvus-cdc/config"
 	"github.com/milvus-cdc/milvus-cdc/corelib"
 	"github.com/milvus-cdc/milvus-cdc/corelib/milvusconn"
 	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
@@ -25,10 +27,10 @@ func (f verifyingFactory) VerifyTask(ctx context.Context, spec corelib.TaskSpec,
 	return f.verifier.VerifyTask(ctx, spec, opts)
 }
 
-// newVerifier reads the source through its proxy (source.milvus.address)
-// and each task's target with the task's token and TLS, both with
-// rows.Reader.
-func newVerifier(sourceAddress string, factory *pipeline.Factory, reg prometheus.Registerer, lg *zap.Logger) (*verify.Service, error) {
+// newVerifier reads the source through its proxy (source.milvus: address,
+// credential and TLS, as the initial sync does) and each task's target with
+// the task's token and TLS, both with rows.Reader.
+func newVerifier(source config.SourceMilvus, factory *pipeline.Factory, reg prometheus.Registerer, lg *zap.Logger) (*verify.Service, error) {
 	metrics, err := verify.NewMetrics(reg)
 	if err != nil {
 		return nil, err
@@ -42,7 +44,11 @@ func newVerifier(sourceAddress string, factory *pipeline.Factory, reg prometheus
 	}
 	return &verify.Service{
 		Source: func(ctx context.Context) (verify.RowSource, func() error, error) {
-			return connect(ctx, corelib.Target{URI: sourceAddress})
+			rs, closeFn, err := connect(ctx, sourceTarget(source))
+			if err != nil {
+				return nil, nil, fmt.Errorf("source.milvus: %v", err) // not the target's ErrTargetUnreachable
+			}
+			return rs, closeFn, nil
 		},
 		Target: connect,
 		Scope: func(ctx context.Context, spec corelib.TaskSpec) ([]verify.Collection, error) {
