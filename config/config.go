@@ -26,17 +26,17 @@ const EnvPrefix = "MILVUS_CDC"
 // Config is the whole daemon configuration. The mapstructure tags are the YAML
 // keys (camelCase, as agreed in the shared schema).
 type Config struct {
-	Address         string    `mapstructure:"address"`
-	MaxTaskNum      int       `mapstructure:"maxTaskNum"`
-	MaxNameLength   int       `mapstructure:"maxNameLength"`
-	MaxRequestBytes int64     `mapstructure:"maxRequestBytes"`
+	Address         string `mapstructure:"address"`
+	MaxTaskNum      int    `mapstructure:"maxTaskNum"`
+	MaxNameLength   int    `mapstructure:"maxNameLength"`
+	MaxRequestBytes int64  `mapstructure:"maxRequestBytes"`
 	// MemoryLimit is the daemon's memory target (a size: 256MiB, 1GiB): Go's
 	// soft memory limit, and twice the pack bytes the pipelines hold at once.
-	MemoryLimit string `mapstructure:"memoryLimit"`
-	Log             LogConfig `mapstructure:"log"`
-	MetaStore       MetaStore `mapstructure:"metaStore"`
-	Source          Source    `mapstructure:"source"`
-	Debug           Debug     `mapstructure:"debug"`
+	MemoryLimit string    `mapstructure:"memoryLimit"`
+	Log         LogConfig `mapstructure:"log"`
+	MetaStore   MetaStore `mapstructure:"metaStore"`
+	Source      Source    `mapstructure:"source"`
+	Debug       Debug     `mapstructure:"debug"`
 	// Server secures the API: bearer tokens and TLS (config/server.go).
 	Server Server `mapstructure:"server"`
 	// TaskSecrets bounds where target tokens given by reference are read.

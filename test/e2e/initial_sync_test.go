@@ -406,9 +406,9 @@ func runInitialSync(t *testing.T, varcharPK bool, rows int, killAt float64, viaC
 
 	var (
 		sawSnapshot, sawNotSynced, sawCLI bool
-		killedAt, metricAfter     int64
-		finalCopied               int64
-		killed                    bool
+		killedAt, metricAfter             int64
+		finalCopied                       int64
+		killed                            bool
 	)
 	deadline := time.Now().Add(snapshotEnd)
 	for {
@@ -503,4 +503,3 @@ func TestInitialSyncVarcharKeysUnderWrites(t *testing.T) {
 func TestInitialSyncResumesAfterKill(t *testing.T) {
 	runInitialSync(t, false, 100_000, 0.5, false)
 }
-
