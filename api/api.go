@@ -33,6 +33,10 @@ type CreateTaskRequest struct {
 	// following the changes (docs/replication.md, "Initial sync"); not in
 	// writer mode "replicate".
 	InitialSync bool `json:"initialSync,omitempty"`
+	// StartFrom is where the task starts reading: "latest" (default: the
+	// channels' ends at create), "earliest" (the oldest message the broker
+	// holds) or an RFC 3339 time (rows stamped after it).
+	StartFrom string `json:"startFrom,omitempty"`
 }
 
 // TargetRequest is the target of a new task: a Milvus (uri), or Kafka.
@@ -98,6 +102,7 @@ type Task struct {
 	DisableAutoStart bool            `json:"disableAutoStart"`
 	WriterMode       string          `json:"writerMode"`
 	InitialSync      bool            `json:"initialSync"`
+	StartFrom        string          `json:"startFrom,omitempty"`
 	Pipeline         *PipelineStatus `json:"pipeline,omitempty"`
 	CreatedAt        time.Time       `json:"createdAt"`
 	UpdatedAt        time.Time       `json:"updatedAt"`

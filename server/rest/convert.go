@@ -29,6 +29,7 @@ func toCreateInput(req api.CreateTaskRequest) task.CreateInput {
 		DisableAutoStart: req.DisableAutoStart,
 		WriterMode:       req.WriterMode,
 		InitialSync:      req.InitialSync,
+		StartFrom:        req.StartFrom,
 	}
 	if k := req.Target.Kafka; k != nil {
 		spec.Target.Kafka = kafkaTargetOf(k)
@@ -71,6 +72,7 @@ func fromView(v task.View) api.Task {
 		DisableAutoStart: v.Spec.DisableAutoStart,
 		WriterMode:       writerModeOf(v.Spec),
 		InitialSync:      v.Spec.InitialSync,
+		StartFrom:        v.Spec.StartFrom,
 		Pipeline:         PipelineStatusOf(v.Pipeline),
 		CreatedAt:        v.CreatedAt,
 		UpdatedAt:        v.UpdatedAt,
