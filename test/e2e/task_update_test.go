@@ -120,7 +120,7 @@ func TestUpdatePausedTaskKeepsOneCollectionAndAddsAnother(t *testing.T) {
 
 	// Bad input is refused naming the field, and changes nothing.
 	bad := d.call(t, "", http.MethodPatch, "/api/v1/tasks/"+id, `{"scope":[{"database":"","collection":"x"}]}`)
-	require.Equal(t, http.StatusBadRequest, bad.status, "%s", bad.body)
+	require.Equal(t, http.StatusUnprocessableEntity, bad.status, "%s", bad.body)
 	require.Equal(t, "scope[0].database", bad.json(t)["field"])
 
 	start := time.Now()
@@ -145,7 +145,7 @@ func TestUpdatePausedTaskKeepsOneCollectionAndAddsAnother(t *testing.T) {
 // TestStartFromEarliestAndTime: a task created with startFrom earliest
 // replicates rows written before the create; one created with startFrom
 // <time> replicates the rows written after that time (before and after the
-// create) and none written before it. A future time is refused.
+// create) and none written before it. A future time is refused (422 validation_failed, as create refuses every bad field).
 func TestStartFromEarliestAndTime(t *testing.T) {
 	bed := RequireBed(t)
 	ctx := context.Background()
@@ -155,7 +155,7 @@ func TestStartFromEarliestAndTime(t *testing.T) {
 
 	future := d.call(t, "", http.MethodPost, "/api/v1/tasks", fmt.Sprintf(`{"target":{"uri":"http://%s"},"scope":[{"database":"default","collection":"x"}],"startFrom":%q}`,
 		bed.TargetAddr, time.Now().Add(time.Hour).UTC().Format(time.RFC3339)))
-	require.Equal(t, http.StatusBadRequest, future.status, "%s", future.body)
+	require.Equal(t, http.StatusUnprocessableEntity, future.status, "%s", future.body)
 	require.Equal(t, "startFrom", future.json(t)["field"])
 
 	early := newSourceCollection(t, ctx, src, dst, "e2e_from_earliest")
