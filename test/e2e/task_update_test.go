@@ -145,7 +145,9 @@ func TestUpdatePausedTaskKeepsOneCollectionAndAddsAnother(t *testing.T) {
 // TestStartFromEarliestAndTime: a task created with startFrom earliest
 // replicates rows written before the create; one created with startFrom
 // <time> replicates the rows written after that time (before and after the
-// create) and none written before it. A future time is refused (422 validation_failed, as create refuses every bad field).
+// create) and none written before it. A future time, and one older than what
+// the broker holds, are refused (422 validation_failed, as create refuses
+// every bad field).
 func TestStartFromEarliestAndTime(t *testing.T) {
 	bed := RequireBed(t)
 	ctx := context.Background()
@@ -157,6 +159,14 @@ func TestStartFromEarliestAndTime(t *testing.T) {
 		bed.TargetAddr, time.Now().Add(time.Hour).UTC().Format(time.RFC3339)))
 	require.Equal(t, http.StatusUnprocessableEntity, future.status, "%s", future.body)
 	require.Equal(t, "startFrom", future.json(t)["field"])
+
+	// A time before the oldest message the broker holds (the bed's channels
+	// begin when its Milvus first wrote) is refused, naming the channel.
+	expired := d.call(t, "", http.MethodPost, "/api/v1/tasks", fmt.Sprintf(`{"target":{"uri":"http://%s"},"scope":[{"database":"*","collection":"*"}],"startFrom":"2001-01-01T00:00:00Z"}`, bed.TargetAddr))
+	require.Equal(t, http.StatusUnprocessableEntity, expired.status, "%s", expired.body)
+	require.Equal(t, "startFrom", expired.json(t)["field"])
+	require.Regexp(t, `channel \S+ holds nothing published before`, expired.json(t)["detail"])
+	t.Logf("refused: %s", expired.json(t)["detail"])
 
 	early := newSourceCollection(t, ctx, src, dst, "e2e_from_earliest")
 	timed := newSourceCollection(t, ctx, src, dst, "e2e_from_time")
