@@ -160,16 +160,16 @@ func TestStartFromEarliestAndTime(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, future.status, "%s", future.body)
 	require.Equal(t, "startFrom", future.json(t)["field"])
 
+
+	early := newSourceCollection(t, ctx, src, dst, "e2e_from_earliest")
+	timed := newSourceCollection(t, ctx, src, dst, "e2e_from_time")
 	// A time before the oldest message the broker holds (the bed's channels
 	// begin when its Milvus first wrote) is refused, naming the channel.
-	expired := d.call(t, "", http.MethodPost, "/api/v1/tasks", fmt.Sprintf(`{"target":{"uri":"http://%s"},"scope":[{"database":"*","collection":"*"}],"startFrom":"2001-01-01T00:00:00Z"}`, bed.TargetAddr))
+	expired := d.call(t, "", http.MethodPost, "/api/v1/tasks", fmt.Sprintf(`{"target":{"uri":"http://%s"},"scope":[{"database":"default","collection":%q}],"startFrom":"2001-01-01T00:00:00Z"}`, bed.TargetAddr, timed.CollectionName))
 	require.Equal(t, http.StatusUnprocessableEntity, expired.status, "%s", expired.body)
 	require.Equal(t, "startFrom", expired.json(t)["field"])
 	require.Regexp(t, `channel \S+ holds nothing published before`, expired.json(t)["detail"])
 	t.Logf("refused: %s", expired.json(t)["detail"])
-
-	early := newSourceCollection(t, ctx, src, dst, "e2e_from_earliest")
-	timed := newSourceCollection(t, ctx, src, dst, "e2e_from_time")
 	require.NoError(t, insertInto(ctx, src, early, "", 0, 500, 250))
 	require.NoError(t, insertInto(ctx, src, timed, "", 0, 500, 250)) // before the time
 	time.Sleep(2 * time.Second)
