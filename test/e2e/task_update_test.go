@@ -160,7 +160,6 @@ func TestStartFromEarliestAndTime(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, future.status, "%s", future.body)
 	require.Equal(t, "startFrom", future.json(t)["field"])
 
-
 	early := newSourceCollection(t, ctx, src, dst, "e2e_from_earliest")
 	timed := newSourceCollection(t, ctx, src, dst, "e2e_from_time")
 	// A time before the oldest message the broker holds (the bed's channels
