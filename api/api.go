@@ -33,6 +33,36 @@ type CreateTaskRequest struct {
 	// following the changes (docs/replication.md, "Initial sync"); not in
 	// writer mode "replicate".
 	InitialSync bool `json:"initialSync,omitempty"`
+	// StartFrom is where the task starts reading: "latest" (default: the
+	// channels' ends at create), "earliest" (the oldest message the broker
+	// holds) or an RFC 3339 time (rows stamped after it).
+	StartFrom string `json:"startFrom,omitempty"`
+}
+
+// UpdateTaskRequest is the body of PATCH /api/v1/tasks/{id}, accepted only
+// while the task is Paused. A field left out stays as it is.
+type UpdateTaskRequest struct {
+	// Scope replaces the scope: collections left out stop being replicated,
+	// new ones start from the task's checkpoints (or the channel's end).
+	Scope []Scope `json:"scope,omitempty"`
+	// NameMapping replaces the name mapping; [] removes it.
+	NameMapping []NameMapping `json:"nameMapping,omitempty"`
+	// Target replaces the target's credentials.
+	Target *TargetCredentials `json:"target,omitempty"`
+}
+
+// TargetCredentials are a Milvus target's credentials in an update. Giving
+// any of Token, TokenFile, TokenEnv or Username+Password replaces the token
+// (at most one way; Token "" removes it); TLS replaces the TLS material
+// ({} removes it).
+type TargetCredentials struct {
+	Token     *string `json:"token,omitempty"`
+	TokenFile string  `json:"tokenFile,omitempty"`
+	TokenEnv  string  `json:"tokenEnv,omitempty"`
+	// Username and Password make the token "username:password".
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
+	TLS      *TLS   `json:"tls,omitempty"`
 }
 
 // TargetRequest is the target of a new task: a Milvus (uri), or Kafka.
@@ -98,6 +128,7 @@ type Task struct {
 	DisableAutoStart bool            `json:"disableAutoStart"`
 	WriterMode       string          `json:"writerMode"`
 	InitialSync      bool            `json:"initialSync"`
+	StartFrom        string          `json:"startFrom,omitempty"`
 	Pipeline         *PipelineStatus `json:"pipeline,omitempty"`
 	CreatedAt        time.Time       `json:"createdAt"`
 	UpdatedAt        time.Time       `json:"updatedAt"`

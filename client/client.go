@@ -185,6 +185,13 @@ func (c *Client) PauseTask(ctx context.Context, id string) (api.Task, []byte, er
 	return t, raw, err
 }
 
+// UpdateTask changes a Paused task (PATCH) and returns it.
+func (c *Client) UpdateTask(ctx context.Context, id string, req api.UpdateTaskRequest) (api.Task, []byte, error) {
+	var t api.Task
+	raw, err := c.call(ctx, http.MethodPatch, taskPath(id, ""), nil, req, &t)
+	return t, raw, err
+}
+
 // ResumeTask resumes a task and returns it.
 func (c *Client) ResumeTask(ctx context.Context, id string) (api.Task, []byte, error) {
 	var t api.Task

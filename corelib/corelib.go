@@ -9,6 +9,7 @@ package corelib
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -47,6 +48,36 @@ type TaskSpec struct {
 	// InitialSync copies the rows the in-scope collections hold when the
 	// task is created before following the changes after that point.
 	InitialSync bool `json:"initialSync,omitempty"`
+	// StartFrom is where a new task starts reading its channels (see
+	// ParseStartFrom): "" or StartFromLatest, StartFromEarliest, or an
+	// RFC 3339 time. Only create reads it.
+	StartFrom string `json:"startFrom,omitempty"`
+}
+
+// Values of TaskSpec.StartFrom besides an RFC 3339 time.
+const (
+	// StartFromLatest starts every channel at its end when the task is
+	// created (the default).
+	StartFromLatest = "latest"
+	// StartFromEarliest starts every channel at the oldest message the
+	// broker still holds.
+	StartFromEarliest = "earliest"
+)
+
+// ParseStartFrom reads TaskSpec.StartFrom: latest ("" too), earliest, or an
+// RFC 3339 time, returned as t (zero for latest and earliest).
+func ParseStartFrom(s string) (earliest bool, t time.Time, err error) {
+	switch s {
+	case "", StartFromLatest:
+		return false, time.Time{}, nil
+	case StartFromEarliest:
+		return true, time.Time{}, nil
+	}
+	t, err = time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("startFrom %q is neither %q, %q nor an RFC 3339 time such as 2026-01-02T15:04:05Z", s, StartFromLatest, StartFromEarliest)
+	}
+	return false, t, nil
 }
 
 // Writer modes of a task.

@@ -12,3 +12,9 @@ var ErrTargetMode = errors.New("the writer mode does not fit the target")
 // ErrTargetUnreachable wraps every failure to connect to a task's target
 // (wrong address, refused credentials or TLS, no answer in time).
 var ErrTargetUnreachable = errors.New("target milvus unreachable")
+
+// ErrStartExpired is wrapped by the StartPositions error of a task whose
+// startFrom time lies before the oldest message a channel still holds (the
+// broker's retention dropped what it asks for). The control plane refuses
+// the create, naming the channel.
+var ErrStartExpired = errors.New("the start time is older than what the broker retains")

@@ -89,6 +89,7 @@ func (s *Server) routes() *mux.Router {
 	r.Handle(v1, s.wrapREST(v1, s.rest.ListTasks)).Methods(http.MethodGet)
 	r.Handle(v1+"/{id}", s.wrapREST(v1+"/{id}", s.rest.GetTask)).Methods(http.MethodGet)
 	r.Handle(v1+"/{id}", s.wrapREST(v1+"/{id}", s.rest.DeleteTask)).Methods(http.MethodDelete)
+	r.Handle(v1+"/{id}", s.wrapREST(v1+"/{id}", s.rest.UpdateTask)).Methods(http.MethodPatch)
 	r.Handle(v1+"/{id}/pause", s.wrapREST(v1+"/{id}/pause", s.rest.PauseTask)).Methods(http.MethodPost)
 	r.Handle(v1+"/{id}/resume", s.wrapREST(v1+"/{id}/resume", s.rest.ResumeTask)).Methods(http.MethodPost)
 	r.Handle(v1+"/{id}/status", s.wrapREST(v1+"/{id}/status", s.rest.TaskStatus)).Methods(http.MethodGet)

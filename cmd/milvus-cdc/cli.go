@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -62,6 +63,8 @@ Task commands:
                        compare the target with the source once synced: counts, every key,
                        the values of N rows per collection (default 1000) or of every row
                        with --full (exit 4 when they differ; default --timeout 30m)
+  update ID -f FILE    change a Paused task: scope, nameMapping, target credentials (the REST PATCH body)
+  update ID --add DB.COLL --remove DB.COLL   add or remove scope entries (repeatable)
   pause ID | resume ID | delete ID
 
 Flags of every task command:
@@ -163,6 +166,7 @@ type taskOptions struct {
 	initialSync, watch          bool
 	full                        bool
 	sample                      int
+	add, remove                 stringList // update: scope entries to add and remove
 	io                          cliIO
 	conn                        connFlags // token and TLS (cli_conn.go)
 }
@@ -174,6 +178,7 @@ var taskCommands = map[string]taskCommand{
 	"status": {args: "ID", nArgs: 1, run: cmdStatus},
 	"synced": {args: "ID [--wait 5s]", nArgs: 1, run: cmdSynced},
 	"verify": {args: "ID [--full | --sample N]", nArgs: 1, run: cmdVerify},
+	"update": {args: "ID -f FILE | --add DB.COLL --remove DB.COLL", nArgs: 1, run: cmdUpdate},
 	"pause":  {args: "ID", nArgs: 1, run: cmdPause},
 	"resume": {args: "ID", nArgs: 1, run: cmdResume},
 	"delete": {args: "ID", nArgs: 1, run: cmdDelete},
@@ -215,6 +220,11 @@ func runTask(args []string, cio cliIO) int {
 		fs.BoolVar(&o.watch, "w", false, "watch: redraw every --interval until the initial sync is done (or the task stops)")
 		fs.BoolVar(&o.watch, "watch", false, "same as -w")
 		fs.DurationVar(&o.interval, "interval", 2*time.Second, "how often -w redraws")
+	case "update":
+		fs.StringVar(&o.file, "f", "", "update file, YAML or JSON (the REST PATCH body: scope, nameMapping, target); - reads stdin")
+		fs.StringVar(&o.file, "file", "", "same as -f")
+		fs.Var(&o.add, "add", "add DB.COLLECTION to the scope (repeatable)")
+		fs.Var(&o.remove, "remove", "remove DB.COLLECTION from the scope (repeatable)")
 	case "list":
 		fs.StringVar(&o.state, "state", "", "only tasks in this state, as the API names it (e.g. Running, Paused; the daemon lists the valid ones when refused)")
 	case "synced":
@@ -372,6 +382,67 @@ func cmdCreate(ctx context.Context, c *client.Client, o *taskOptions, _ []string
 		return exitFailed, err
 	}
 	return exitOK, o.print(raw, func(w io.Writer) error { return renderTaskTable(w, []api.Task{t}) })
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func cmdUpdate(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	var req api.UpdateTaskRequest
+	if o.file == "" && len(o.add) == 0 && len(o.remove) == 0 {
+		return exitUsage, errors.New("give -f FILE (the REST PATCH body: scope, nameMapping, target) or --add/--remove DB.COLLECTION (see docs/cli.md)")
+	}
+	if o.file != "" {
+		if err := readRequestFile(o.file, o.io.stdin, &req); err != nil {
+			return exitUsage, err
+		}
+	}
+	if len(o.add) > 0 || len(o.remove) > 0 {
+		if req.Scope != nil {
+			return exitUsage, errors.New("the file gives scope; do not combine it with --add or --remove")
+		}
+		cur, _, err := c.GetTask(ctx, args[0])
+		if err != nil {
+			return exitFailed, err
+		}
+		scope, err := editScope(cur.Scope, o.add, o.remove)
+		if err != nil {
+			return exitUsage, err
+		}
+		req.Scope = scope
+	}
+	t, raw, err := c.UpdateTask(ctx, args[0], req)
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderTask(w, t) })
+}
+
+// editScope adds and removes "db.collection" entries of a scope.
+func editScope(scope []api.Scope, add, remove []string) ([]api.Scope, error) {
+	out := append([]api.Scope{}, scope...)
+	for _, name := range remove {
+		db, coll, ok := strings.Cut(name, ".")
+		if !ok || db == "" || coll == "" {
+			return nil, fmt.Errorf("--remove %q: use DB.COLLECTION", name)
+		}
+		i := slices.IndexFunc(out, func(s api.Scope) bool { return s.Database == db && s.Collection == coll })
+		if i < 0 {
+			return nil, fmt.Errorf("--remove %q: the task's scope has no such entry", name)
+		}
+		out = slices.Delete(out, i, i+1)
+	}
+	for _, name := range add {
+		db, coll, ok := strings.Cut(name, ".")
+		if !ok || db == "" || coll == "" {
+			return nil, fmt.Errorf("--add %q: use DB.COLLECTION (e.g. default.orders)", name)
+		}
+		out = append(out, api.Scope{Database: db, Collection: coll})
+	}
+	return out, nil
 }
 
 func cmdList(ctx context.Context, c *client.Client, o *taskOptions, _ []string) (int, error) {
@@ -533,6 +604,11 @@ func (o *taskOptions) print(raw []byte, table func(io.Writer) error) error {
 // refusing unknown fields with the field's name.
 func readTaskFile(path string, stdin io.Reader) (api.CreateTaskRequest, error) {
 	var req api.CreateTaskRequest
+	return req, readRequestFile(path, stdin, &req)
+}
+
+// readRequestFile decodes a YAML or JSON request body file strictly into req.
+func readRequestFile(path string, stdin io.Reader, req any) error {
 	var data []byte
 	var err error
 	if path == "-" {
@@ -541,16 +617,16 @@ func readTaskFile(path string, stdin io.Reader) (api.CreateTaskRequest, error) {
 		data, err = os.ReadFile(path)
 	}
 	if err != nil {
-		return req, fmt.Errorf("read the task file: %w", err)
+		return fmt.Errorf("read the task file: %w", err)
 	}
 	body, err := taskFileJSON(data)
 	if err != nil {
-		return req, fmt.Errorf("task file %s: %w", path, err)
+		return fmt.Errorf("task file %s: %w", path, err)
 	}
-	if err := rest.DecodeStrict(bytes.NewReader(body), &req); err != nil {
-		return req, fmt.Errorf("task file %s: %w", path, err)
+	if err := rest.DecodeStrict(bytes.NewReader(body), req); err != nil {
+		return fmt.Errorf("task file %s: %w", path, err)
 	}
-	return req, nil
+	return nil
 }
 
 // taskFileJSON returns the file as JSON: as is when it is a JSON object,

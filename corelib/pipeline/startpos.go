@@ -25,6 +25,14 @@ type latestPositioner interface {
 	LatestPosition(ctx context.Context, channel string) (source.Position, error)
 }
 
+// timePositioner is a Source that can say where a channel was at a time.
+type timePositioner interface {
+	// PositionAt is where a reader must start to see every message with a
+	// timestamp after t; an error wrapping corelib.ErrStartExpired when the
+	// channel no longer holds what was written at t.
+	PositionAt(ctx context.Context, channel string, t time.Time) (source.Position, error)
+}
+
 // startPositionTimeout bounds reading the last message of one channel.
 const startPositionTimeout = 15 * time.Second
 
@@ -59,9 +67,41 @@ func (f *Factory) StartPositions(ctx context.Context, spec corelib.TaskSpec, ski
 	if !skip[rc] {
 		channels = append(channels, rc)
 	}
-	positions, err := latestPositions(ctx, lp, channels)
+	earliest, at, err := corelib.ParseStartFrom(spec.StartFrom)
 	if err != nil {
 		return nil, err
+	}
+	var positions []source.Position
+	switch {
+	case earliest:
+		// Without a message ID a channel is read from the oldest message
+		// the broker holds, the replicate channel too.
+		for _, ch := range channels {
+			positions = append(positions, source.Position{Channel: ch})
+		}
+	case !at.IsZero():
+		tp, ok := f.Source.(timePositioner)
+		if !ok {
+			return nil, fmt.Errorf("this source cannot start a task at a time")
+		}
+		data := channels
+		if len(data) > 0 && data[len(data)-1] == rc {
+			data = data[:len(data)-1]
+		}
+		if positions, err = timePositions(ctx, tp, data, at); err != nil {
+			return nil, err
+		}
+		if !skip[rc] { // operations are not ordered by time there: from its end
+			latest, err := latestPositions(ctx, lp, []string{rc})
+			if err != nil {
+				return nil, err
+			}
+			positions = append(positions, latest...)
+		}
+	default:
+		if positions, err = latestPositions(ctx, lp, channels); err != nil {
+			return nil, err
+		}
 	}
 	cps := make([]corelib.Checkpoint, 0, len(positions))
 	for _, pos := range positions {
@@ -123,6 +163,33 @@ func latestPositions(ctx context.Context, lp latestPositioner, channels []string
 	return out, nil
 }
 
+// timePositions finds the channels' positions at t, a few at a time.
+func timePositions(ctx context.Context, tp timePositioner, channels []string, t time.Time) ([]source.Position, error) {
+	out := make([]source.Position, len(channels))
+	errs := make([]error, len(channels))
+	sem := make(chan struct{}, startPositionWorkers)
+	var wg sync.WaitGroup
+	for i, ch := range channels {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			cctx, cancel := context.WithTimeout(ctx, startPositionTimeout)
+			defer cancel()
+			out[i], errs[i] = tp.PositionAt(cctx, ch, t)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("the position of channel %s at %s: %w", ch, t.UTC().Format(time.RFC3339), errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // pinnedCheckpoint stores a pinned position the way the pipeline stores its
 // own: a data channel resumes from MsgID inclusive past Timestamp (the
 // message there is old and filtered out); the replicate channel resumes
@@ -163,5 +230,43 @@ func (s *MilvusSource) LatestPosition(ctx context.Context, channel string) (sour
 	if dm, err := source.DecodeMessage(m.Payload); err == nil {
 		pos.Timestamp = dm.EndTs
 	}
+	return pos, nil
+}
+
+// seekMargin is how much before the start time a channel is sought by
+// publish time: the broker's clock and the source's timestamps may differ
+// a little, and the timestamp filter drops what the margin adds.
+const seekMargin = 5 * time.Second
+
+// PositionAt finds where a channel was at t: the first message published
+// at or after t minus seekMargin, with t's hybrid timestamp, so that the
+// reader drops every message stamped at or before t (source.SeekFilter).
+// A channel whose oldest held message was published after t has lost what
+// t asks for (retention): the error wraps corelib.ErrStartExpired.
+func (s *MilvusSource) PositionAt(ctx context.Context, channel string, t time.Time) (source.Position, error) {
+	ts, ok := s.MQ.(mq.TimeSeeker)
+	if !ok {
+		return source.Position{}, fmt.Errorf("the source broker cannot seek by time")
+	}
+	pos := source.Position{Channel: channel, Timestamp: source.ComposeTSByTime(t)}
+	oldest, err := ts.OldestPublishTime(ctx, channel)
+	if errors.Is(err, mq.ErrEmptyChannel) {
+		return pos, nil // everything it will get is newer: from its start
+	}
+	if err != nil {
+		return source.Position{}, err
+	}
+	if oldest.After(t) {
+		return source.Position{}, fmt.Errorf("channel %s holds nothing published before %s (its oldest message); choose a later startFrom or \"earliest\": %w",
+			channel, oldest.UTC().Format(time.RFC3339), corelib.ErrStartExpired)
+	}
+	id, err := ts.MsgIDAtTime(ctx, channel, t.Add(-seekMargin))
+	if errors.Is(err, mq.ErrEmptyChannel) {
+		return s.LatestPosition(ctx, channel) // nothing since t: from its end
+	}
+	if err != nil {
+		return source.Position{}, err
+	}
+	pos.MsgID = id
 	return pos, nil
 }

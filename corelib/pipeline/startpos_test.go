@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/msgpb"
@@ -173,4 +174,91 @@ func TestMilvusSourceLatestPosition(t *testing.T) {
 	pos, err = s.LatestPosition(context.Background(), "rpc")
 	require.NoError(t, err)
 	require.Equal(t, source.Position{Channel: "rpc"}, pos, "an empty channel: from its oldest message")
+}
+
+// timedSource also finds positions by time: every data channel's position
+// at t is message "at-<channel>" with t's timestamp; expired names a channel
+// whose retention dropped t.
+type timedSource struct {
+	*pinningSource
+	expired string
+}
+
+func (s *timedSource) PositionAt(_ context.Context, channel string, t time.Time) (source.Position, error) {
+	if channel == s.expired {
+		return source.Position{}, fmt.Errorf("channel %s holds nothing published before ...: %w", channel, corelib.ErrStartExpired)
+	}
+	return source.Position{Channel: channel, MsgID: []byte("at-" + channel), Timestamp: source.ComposeTSByTime(t)}, nil
+}
+
+func TestStartPositionsStartFrom(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	atTs := source.ComposeTSByTime(at)
+	scope := []corelib.CollectionScope{{Database: "db1", Collection: "orders"}}
+	type pinned struct {
+		ts    uint64
+		msgID string
+	}
+	tests := []struct {
+		name      string
+		startFrom string
+		expired   string
+		want      map[string]pinned
+		wantErr   error
+	}{
+		{name: "latest: every channel's end", startFrom: "latest",
+			want: map[string]pinned{"dml_0": {20, "\x00"}, "dml_1": {15, "\x00"}, "rpc": {0, ""}}},
+		{name: "earliest: no message ID, the oldest message held", startFrom: "earliest",
+			want: map[string]pinned{"dml_0": {0, ""}, "dml_1": {0, ""}, "rpc": {0, ""}}},
+		{name: "a time: data channels at it, the replicate channel at its end", startFrom: at.Format(time.RFC3339),
+			want: map[string]pinned{"dml_0": {atTs, "at-dml_0"}, "dml_1": {atTs, "at-dml_1"}, "rpc": {0, ""}}},
+		{name: "a time a channel no longer holds", startFrom: at.Format(time.RFC3339), expired: "dml_1", wantErr: corelib.ErrStartExpired},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ps := &pinningSource{fakeSource: newFakeSource()}
+			ps.add(t, "dml_0", 20) // its end: message ID 0
+			ps.add(t, "dml_1", 15)
+			f := &Factory{Source: &timedSource{pinningSource: ps, expired: tc.expired}}
+			cps, err := f.StartPositions(context.Background(), corelib.TaskSpec{ID: "t1", Scope: scope, StartFrom: tc.startFrom}, nil)
+			if tc.wantErr != nil {
+				require.ErrorIs(t, err, tc.wantErr)
+				require.Contains(t, err.Error(), "channel dml_1")
+				return
+			}
+			require.NoError(t, err)
+			got := map[string]pinned{}
+			for _, cp := range cps {
+				mp := decodeCheckpoint(t, cp)
+				got[cp.Channel] = pinned{cp.Timestamp, string(mp.GetMsgID())}
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestParseStartFrom(t *testing.T) {
+	tests := []struct {
+		in       string
+		earliest bool
+		at       time.Time
+		err      bool
+	}{
+		{in: ""}, {in: "latest"}, {in: "earliest", earliest: true},
+		{in: "2026-01-02T03:04:05Z", at: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		{in: "2026-01-02T04:04:05.5+01:00", at: time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC)},
+		{in: "Latest", err: true}, {in: "2026-01-02", err: true}, {in: "now", err: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			earliest, at, err := corelib.ParseStartFrom(tc.in)
+			if tc.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.earliest, earliest)
+			require.True(t, tc.at.Equal(at), "got %s", at)
+		})
+	}
 }

@@ -56,6 +56,26 @@ func (a *API) CreateTask(w http.ResponseWriter, r *http.Request) (int, any, erro
 	return http.StatusCreated, fromView(v), nil
 }
 
+// UpdateTask handles PATCH /api/v1/tasks/{id}: 200 with the task.
+func (a *API) UpdateTask(w http.ResponseWriter, r *http.Request) (int, any, error) {
+	if err := onlyQuery(r); err != nil {
+		return 0, nil, err
+	}
+	var req api.UpdateTaskRequest
+	if err := DecodeStrict(http.MaxBytesReader(w, r.Body, a.maxBytes), &req); err != nil {
+		return 0, nil, err
+	}
+	in, err := toUpdateInput(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	v, err := a.ctl.Update(r.Context(), mux.Vars(r)["id"], in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, fromView(v), nil
+}
+
 // ListTasks handles GET /api/v1/tasks?state=Running.
 func (a *API) ListTasks(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 	if err := onlyQuery(r, "state"); err != nil {

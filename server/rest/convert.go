@@ -29,6 +29,7 @@ func toCreateInput(req api.CreateTaskRequest) task.CreateInput {
 		DisableAutoStart: req.DisableAutoStart,
 		WriterMode:       req.WriterMode,
 		InitialSync:      req.InitialSync,
+		StartFrom:        req.StartFrom,
 	}
 	if k := req.Target.Kafka; k != nil {
 		spec.Target.Kafka = kafkaTargetOf(k)
@@ -48,6 +49,60 @@ func toCreateInput(req api.CreateTaskRequest) task.CreateInput {
 		in.ReplicateChannelPosition = rc.Position
 	}
 	return in
+}
+
+func toUpdateInput(req api.UpdateTaskRequest) (task.UpdateInput, error) {
+	var in task.UpdateInput
+	if req.Scope == nil && req.NameMapping == nil && req.Target == nil {
+		return in, task.Errorf(task.CodeBadRequest, "the update changes nothing: give scope, nameMapping or target (token, tokenFile, tokenEnv, username and password, tls)")
+	}
+	if req.Scope != nil {
+		in.Scope = []corelib.CollectionScope{}
+		for _, s := range req.Scope {
+			in.Scope = append(in.Scope, corelib.CollectionScope{Database: s.Database, Collection: s.Collection, StartPositions: s.Positions, UseStartPosition: s.UseStartPosition})
+		}
+	}
+	if req.NameMapping != nil {
+		in.SetNameMapping = true
+		for _, m := range req.NameMapping {
+			in.NameMapping = append(in.NameMapping, corelib.NameMapping{SourceDatabase: m.SourceDatabase, TargetDatabase: m.TargetDatabase, Collections: m.Collections})
+		}
+	}
+	if t := req.Target; t != nil {
+		cr := &task.CredentialsUpdate{}
+		ways := 0
+		if t.Token != nil {
+			ways++
+			cr.Token = *t.Token
+		}
+		if t.TokenFile != "" {
+			ways++
+			cr.TokenFile = t.TokenFile
+		}
+		if t.TokenEnv != "" {
+			ways++
+			cr.TokenEnv = t.TokenEnv
+		}
+		if t.Username != "" || t.Password != "" {
+			ways++
+			if t.Username == "" || t.Password == "" {
+				return in, task.FieldErrorf(task.CodeValidation, "target.username", "give both target.username and target.password, or neither")
+			}
+			cr.Token = t.Username + ":" + t.Password
+		}
+		if ways > 1 {
+			return in, task.FieldErrorf(task.CodeValidation, "target.token", "give the target's credentials one way: token, tokenFile, tokenEnv or username and password")
+		}
+		cr.SetToken = ways == 1
+		if tls := t.TLS; tls != nil {
+			cr.TLS = &corelib.TargetTLS{ServerName: tls.ServerName, ServerPEMPath: tls.ServerPemPath, CAPEMPath: tls.CaPemPath, ClientPEMPath: tls.ClientPemPath, ClientKeyPath: tls.ClientKeyPath}
+		}
+		if !cr.SetToken && cr.TLS == nil {
+			return in, task.FieldErrorf(task.CodeBadRequest, "target", "target in an update takes token, tokenFile, tokenEnv, username and password, or tls; it is empty")
+		}
+		in.Credentials = cr
+	}
+	return in, nil
 }
 
 func fromView(v task.View) api.Task {
@@ -71,6 +126,7 @@ func fromView(v task.View) api.Task {
 		DisableAutoStart: v.Spec.DisableAutoStart,
 		WriterMode:       writerModeOf(v.Spec),
 		InitialSync:      v.Spec.InitialSync,
+		StartFrom:        v.Spec.StartFrom,
 		Pipeline:         PipelineStatusOf(v.Pipeline),
 		CreatedAt:        v.CreatedAt,
 		UpdatedAt:        v.UpdatedAt,

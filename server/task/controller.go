@@ -274,6 +274,9 @@ func (c *Controller) pinStartPositions(ctx context.Context, spec corelib.TaskSpe
 		}
 	}
 	pinned, err := sp.StartPositions(ctx, spec, given)
+	if errors.Is(err, corelib.ErrStartExpired) {
+		return nil, &Error{Code: CodeValidation, Field: "startFrom", Message: err.Error(), Err: err}
+	}
 	if err != nil {
 		return nil, wrap(CodeSourceUnavailable, err, "fail to read the start positions of the source channels: %v", err)
 	}

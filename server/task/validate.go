@@ -117,6 +117,9 @@ func (c *Controller) validateSpec(in CreateInput) error {
 	if s.ReplicateChannel != "" && s.ReplicateChannel != c.limits.ReplicateChannel {
 		return FieldErrorf(CodeValidation, "replicateChannel.name", "the rpc channel is invalid, the channel name should be the same as the source config")
 	}
+	if err := validateStartFrom(s.StartFrom, time.Now()); err != nil {
+		return err
+	}
 	for i, m := range s.NameMapping {
 		field := fmt.Sprintf("nameMapping[%d]", i)
 		if m.SourceDatabase == "" {
@@ -457,4 +460,17 @@ func decodePosition(b64 string) (*msgpb.MsgPosition, []byte, error) {
 		return nil, nil, err
 	}
 	return pos, raw, nil
+}
+
+// validateStartFrom checks startFrom: latest, earliest, or an RFC 3339 time
+// that is not in the future.
+func validateStartFrom(v string, now time.Time) error {
+	_, at, err := corelib.ParseStartFrom(v)
+	if err != nil {
+		return FieldErrorf(CodeValidation, "startFrom", "%v", err)
+	}
+	if at.After(now) {
+		return FieldErrorf(CodeValidation, "startFrom", "startFrom %s is in the future (the daemon's clock says %s); give a past time, %q or %q", at.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), corelib.StartFromLatest, corelib.StartFromEarliest)
+	}
+	return nil
 }
