@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,12 +34,23 @@ func StartEtcd(t testing.TB) *Etcd {
 // StartEtcdIn starts an embedded etcd on dataDir (reuse one to test restarts).
 func StartEtcdIn(t testing.TB, dataDir string) *Etcd {
 	t.Helper()
-	cfg := config.Embed{
-		DataDir:   dataDir,
-		ClientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-		PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+	var (
+		cfg config.Embed
+		srv *meta.Embedded
+		err error
+	)
+	// A free port can be taken by another test process before etcd binds
+	// it: try other ports a few times.
+	for attempt := 0; attempt < 5; attempt++ {
+		cfg = config.Embed{
+			DataDir:   dataDir,
+			ClientURL: fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+		}
+		if srv, err = meta.StartEmbedded(cfg, zap.NewNop()); err == nil || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
 	}
-	srv, err := meta.StartEmbedded(cfg, zap.NewNop())
 	if err != nil {
 		t.Fatalf("start embedded etcd: %v", err)
 	}
