@@ -9,7 +9,8 @@
 #   make nemesis        [MQ=pulsar|kafka]   the fault suite (test/e2e/nemesis_test.go) on its own bed
 #   make e2e            [MQ=pulsar|kafka] [TARGET_MODE=api|replicate] [E2E_RUN=regexp]
 #                                           testbed-up, the e2e tests, testbed-down (always);
-#                                           E2E_RUN selects tests as go test -run does
+#                                           E2E_RUN selects tests as go test -run does,
+#                                           E2E_SKIP leaves tests out as go test -skip does
 
 MQ ?= pulsar
 # TARGET_MODE=replicate starts the target with common.ttMsgEnabled=false and the
@@ -18,8 +19,10 @@ TARGET_MODE ?= api
 TESTBED ?= deployments/testbed/testbed.sh
 E2E_PKGS ?= ./test/e2e/... ./corelib/source/...
 E2E_FLAGS ?= -count=1 -timeout 30m
-# E2E_RUN, when set, runs only the matching tests (go test -run).
+# E2E_RUN, when set, runs only the matching tests (go test -run); E2E_SKIP
+# leaves out the matching ones (go test -skip).
 E2E_RUN ?=
+E2E_SKIP ?=
 # E2E_TAGS are the build tags of the suite; "e2e nemesis" adds the fault suite.
 E2E_TAGS ?= e2e
 GO ?= go
@@ -47,7 +50,7 @@ e2e:
 		t=$$(date +%s); \
 		bedenv=$${MILVUS_CDC_BED_STATE:-$(CURDIR)/.testbed}/env; pulsar=$$(sed -n "s/^PULSAR_ADDRESS=//p" $$bedenv); web=$$(sed -n "s/^PULSAR_WEB_ADDRESS=//p" $$bedenv); \
 		TESTBED_ENV=$${TESTBED_ENV:-$$bedenv} MILVUS_CDC_TEST_PULSAR_URL=$$pulsar MILVUS_CDC_TEST_PULSAR_WEB_URL=$$web \
-		CGO_ENABLED=0 $(GO) test -tags '$(E2E_TAGS)' $(E2E_FLAGS) $(if $(E2E_RUN),-run '$(E2E_RUN)') $(E2E_PKGS); rc=$$?; \
+		CGO_ENABLED=0 $(GO) test -tags '$(E2E_TAGS)' $(E2E_FLAGS) $(if $(E2E_RUN),-run '$(E2E_RUN)') $(if $(E2E_SKIP),-skip '$(E2E_SKIP)') $(E2E_PKGS); rc=$$?; \
 		echo "[e2e] phase go test: $$(( $$(date +%s) - t )) s (exit $$rc)"; \
 		if [ $$rc -ne 0 ]; then bash $(TESTBED) logs -n 40 src dst >&2 || true; fi; \
 	fi; \
