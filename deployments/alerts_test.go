@@ -19,6 +19,7 @@ import (
 
 	"github.com/milvus-cdc/milvus-cdc/client/clienttest"
 	"github.com/milvus-cdc/milvus-cdc/corelib/pipeline"
+	"github.com/milvus-cdc/milvus-cdc/corelib/verify"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -110,6 +111,8 @@ func TestAlertRulesNameMetricsTheDaemonExports(t *testing.T) {
 	}
 	rec := &recorder{names: map[string]bool{}}
 	_, err = pipeline.NewMetrics(rec)
+	require.NoError(t, err)
+	_, err = verify.NewMetrics(rec)
 	require.NoError(t, err)
 	for n := range rec.names {
 		exported[n] = true

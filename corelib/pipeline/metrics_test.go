@@ -40,7 +40,10 @@ func exposedNames(t *testing.T) map[string]bool {
 	require.NoError(t, err)
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
-	names := map[string]bool{"milvus_cdc_daemon_tasks": true} // server/metrics.go
+	names := map[string]bool{
+		"milvus_cdc_daemon_tasks":                  true, // server/metrics.go
+		"milvus_cdc_daemon_verify_mismatched_rows": true, // corelib/verify
+	}
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
 	}
