@@ -101,7 +101,7 @@ demo-stop:
 # latest.md. Narrow a run with BENCH_FLAGS, e.g. BENCH_FLAGS='-mq kafka -modes
 # api -dims 768 -batches 5000 -cost-curve ""'; measure another daemon with
 # BENCH_FLAGS='-daemon-rev <commit>' or '-daemon-env GOMEMLIMIT=192MiB'.
-.PHONY: bench bench-quick bench-cost bench-plot
+.PHONY: bench bench-quick bench-cost bench-plot bench-kafka-writer
 BENCH_FLAGS ?=
 BENCH_JSON  ?= bench/results/latest.json
 BENCH_PNG   ?= bench/results/cost-curve.png
@@ -111,7 +111,15 @@ BENCH_VENV  ?= $(HOME)/.cache/milvus-cdc-bench/venv
 # The plot is drawn even when a configuration failed; the exit code is the run's.
 bench:
 	@CGO_ENABLED=0 $(GO) run ./bench/cmd/bench -out $(BENCH_JSON) $(BENCH_FLAGS); rc=$$?; \
-	$(MAKE) --no-print-directory bench-plot BENCH_JSON=$(BENCH_JSON) BENCH_PNG=$(BENCH_PNG) || true; exit $$rc
+	$(MAKE) --no-print-directory bench-plot BENCH_JSON=$(BENCH_JSON) BENCH_PNG=$(BENCH_PNG) || true; \
+	$(MAKE) --no-print-directory bench-kafka-writer || rc=1; exit $$rc
+
+# The Kafka writer's events/s against a plain franz-go producer sending the
+# writer's own encoded records, in the same iterations, to an in-process
+# broker (no bed needed); the ratio writer/plain is the cost of encoding.
+BENCH_KAFKA_TXT ?= bench/results/kafka-writer.txt
+bench-kafka-writer:
+	CGO_ENABLED=0 $(GO) test -run '^$$' -bench BenchmarkWriterVsPlainProducer -benchtime 30x ./corelib/sink/kafka/ | tee $(BENCH_KAFKA_TXT)
 
 bench-quick:
 	CGO_ENABLED=0 $(GO) run ./bench/cmd/bench -quick -out $(BENCH_JSON) $(BENCH_FLAGS)
