@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -28,6 +29,16 @@ func memberURL(addr string) (*url.URL, error) {
 		addr = "http://" + addr
 	}
 	return url.Parse(addr)
+}
+
+// forwardTransport bounds a forward to an owner that does not answer (a
+// frozen or cut-off daemon, until its lease expires).
+var forwardTransport = &http.Transport{
+	Proxy:                 nil,
+	DialContext:           (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+	ResponseHeaderTimeout: 2 * time.Minute, // synced may wait for the pipeline
+	MaxIdleConnsPerHost:   4,
+	IdleConnTimeout:       time.Minute,
 }
 
 // forward hands a request about one task ({id}) to the member that owns it,
@@ -66,6 +77,7 @@ func (s *Server) forward(next http.Handler) http.Handler {
 			return
 		}
 		proxy := &httputil.ReverseProxy{
+			Transport: forwardTransport,
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(target)
 				pr.Out.Host = target.Host
