@@ -176,13 +176,18 @@ func (c *Cluster) Lost() <-chan struct{} {
 	return c.lost
 }
 
+// leaseMargin is how long before the lease's expiry as this daemon sees it
+// (last renewal answer + TTL) it stops writing: the server renewed the lease
+// a little earlier than the answer arrived.
+func (c *Cluster) leaseMargin() time.Duration { return min(500*time.Millisecond, c.ttl/4) }
+
 // validLocked: the lease was renewed recently enough that it cannot have
-// expired on the server (two thirds of the TTL: one keep-alive may be late).
+// expired on the server.
 func (c *Cluster) validLocked() error {
 	if c.lease == 0 {
 		return fmt.Errorf("the membership lease is lost: %w", corelib.ErrNotOwner)
 	}
-	if age := time.Since(c.renewed); age >= c.ttl*2/3 {
+	if age := time.Since(c.renewed); age >= c.ttl-c.leaseMargin() {
 		return fmt.Errorf("the membership lease was last renewed %s ago (TTL %s): %w", age.Round(time.Millisecond), c.ttl, corelib.ErrNotOwner)
 	}
 	return nil

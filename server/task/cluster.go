@@ -146,6 +146,15 @@ func (c *Controller) balanceOnce(ctx context.Context) bool {
 	if len(gone) > 0 {
 		c.stopUnowned("another daemon owns the task, or nobody does")
 	}
+	// A pipeline stopped by its guard (the lease looked stale) while the
+	// owner key stayed this daemon's starts again.
+	for _, id := range c.cluster.Owned() {
+		if _, running := c.pipeline(id); !running && owners[id] == me && c.own.reason(id) != "" {
+			c.own.clear(id)
+			c.lg.Info("this daemon still owns the task; starting it again", zap.String("task_id", id))
+			c.reloadOne(ctx, id)
+		}
+	}
 	members, err := c.cluster.Members(rctx)
 	if err != nil {
 		return false
