@@ -151,7 +151,7 @@ func (s *Server) cluster(_ http.ResponseWriter, r *http.Request) (int, any, erro
 // because it no longer owned their task.
 func ownershipLostCounter(ctl *task.Controller) prometheus.Collector {
 	return prometheus.NewCounterFunc(prometheus.CounterOpts{
-		Name: "milvus_cdc_ownership_lost_total",
+		Namespace: Namespace, Subsystem: "cluster", Name: "ownership_lost_total",
 		Help: "Pipelines this daemon stopped because another member owns their task now (lease lost, fenced write).",
 	}, func() float64 { return float64(ctl.OwnershipLost()) })
 }

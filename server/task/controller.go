@@ -672,6 +672,8 @@ func (c *Controller) getTask(ctx context.Context, id string) (meta.Task, error) 
 // storeError classifies a failed store write; format takes the id and the error.
 func (c *Controller) storeError(err error, id, format string) error {
 	switch {
+	case isNotOwner(err):
+		return wrap(CodeNotOwner, err, "the task %s is owned by another cluster member; send the request to it (the REST API forwards it): %v", id, err)
 	case errors.Is(err, meta.ErrNotFound):
 		return wrap(CodeNotFound, err, "not found the task, task_id: %s", id)
 	case errors.Is(err, meta.ErrConflict):

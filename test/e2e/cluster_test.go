@@ -355,7 +355,7 @@ func TestClusterFencesAFrozenOwner(t *testing.T) {
 	require.Contains(t, log, "no longer owns the task")
 	metrics, err := old.httpGet(ctx, "/metrics")
 	require.NoError(t, err)
-	require.Regexp(t, `(?m)^milvus_cdc_ownership_lost_total [1-9]`, string(metrics))
+	require.Regexp(t, `(?m)^milvus_cdc_daemon_cluster_ownership_lost_total [1-9]`, string(metrics))
 
 	time.Sleep(3 * time.Second)
 	s.stop()
