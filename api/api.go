@@ -444,6 +444,8 @@ type ClusterMember struct {
 	// renewal; a healthy member stays near the TTL (it renews every third).
 	LeaseRemainingSeconds int `json:"leaseRemainingSeconds"`
 	// Healthy: the lease has more than a third of its TTL left.
-	Healthy bool     `json:"healthy"`
-	Tasks   []string `json:"tasks"`
+	Healthy bool `json:"healthy"`
+	// Draining: the member hands its tasks over and takes none (drain).
+	Draining bool     `json:"draining,omitempty"`
+	Tasks    []string `json:"tasks"`
 }

@@ -34,6 +34,8 @@ type Member struct {
 	// Address is the advertised API address (host:port or a URL).
 	Address   string    `json:"address"`
 	StartedAt time.Time `json:"startedAt"`
+	// Draining: the member hands its tasks over and takes none.
+	Draining bool `json:"draining,omitempty"`
 	// LeaseTTL is the remaining time to live of the member's lease when it
 	// was read (filled by Members; zero when unknown).
 	LeaseTTL time.Duration `json:"-"`
@@ -99,11 +101,14 @@ func (c *Cluster) register(ctx context.Context) (<-chan *clientv3.LeaseKeepAlive
 	if err != nil {
 		return nil, fmt.Errorf("grant the membership lease: %w", err)
 	}
-	val, err := json.Marshal(c.self)
+	c.mu.Lock()
+	self := c.self
+	c.mu.Unlock()
+	val, err := json.Marshal(self)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.cli.Put(ctx, c.memberKey(c.self.ID), string(val), clientv3.WithLease(grant.ID)); err != nil {
+	if _, err := c.cli.Put(ctx, c.memberKey(self.ID), string(val), clientv3.WithLease(grant.ID)); err != nil {
 		return nil, fmt.Errorf("register member %s: %w", c.self.ID, err)
 	}
 	c.mu.Lock()
@@ -160,11 +165,42 @@ func (c *Cluster) keepAlive(ka <-chan *clientv3.LeaseKeepAliveResponse) {
 	}
 }
 
+// SetDraining marks this member as draining (it takes no task) in its
+// registration.
+func (c *Cluster) SetDraining(ctx context.Context) error {
+	c.mu.Lock()
+	c.self.Draining = true
+	self, lease := c.self, c.lease
+	c.mu.Unlock()
+	val, err := json.Marshal(self)
+	if err != nil {
+		return err
+	}
+	if lease == 0 {
+		return nil // registered again, draining, by the keep-alive
+	}
+	if _, err := c.cli.Put(ctx, c.memberKey(self.ID), string(val), clientv3.WithLease(lease)); err != nil {
+		return fmt.Errorf("mark member %s draining: %w", self.ID, err)
+	}
+	return nil
+}
+
+// Draining reports whether this member drains.
+func (c *Cluster) Draining() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.self.Draining
+}
+
 // ID is this member's ID.
 func (c *Cluster) ID() string { return c.self.ID }
 
 // Self is this member as registered.
-func (c *Cluster) Self() Member { return c.self }
+func (c *Cluster) Self() Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.self
+}
 
 // TTL is the lease TTL.
 func (c *Cluster) TTL() time.Duration { return c.ttl }

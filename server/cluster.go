@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -75,25 +76,78 @@ func (s *Server) forward(next http.Handler) http.Handler {
 				addr = m.Address
 			}
 		}
-		target, uerr := memberURL(addr)
-		if addr == "" || uerr != nil {
+		if addr == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		proxy := &httputil.ReverseProxy{
-			Transport: forwardTransport,
-			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.SetURL(target)
-				pr.Out.Host = target.Host
-				pr.Out.Header.Set(forwardedHeader, cl.ID())
-			},
-			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-				s.writeProblem(w, r, task.Errorf(task.CodeNotOwner, "the task %s is owned by member %s at %s, which does not answer: %v", id, owner, addr, err))
-			},
-		}
 		s.opts.Logger.Debug("forwarding a task request to its owner", zap.String("task_id", id), zap.String("owner", owner), zap.String("path", r.URL.Path))
-		proxy.ServeHTTP(w, r)
+		s.proxyTo(w, r, cl, addr, fmt.Sprintf("the task %s is owned by member %s, which", id, owner))
 	})
+}
+
+// drainMember serves POST /api/v1/cluster/members/{id}/drain: this member
+// drains itself, another member's request is forwarded to it.
+func (s *Server) drainMember(w http.ResponseWriter, r *http.Request) {
+	cl := s.opts.Controller.Cluster()
+	id := mux.Vars(r)["id"]
+	if cl == nil {
+		s.writeProblem(w, r, task.Errorf(task.CodeUnsupported, "this daemon is not in a cluster (its task store is the embedded etcd)"))
+		return
+	}
+	if id == cl.ID() || r.Header.Get(forwardedHeader) != "" {
+		if id != cl.ID() {
+			s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s here", id))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		if err := s.opts.Controller.Drain(ctx); err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		_, body, err := s.cluster(w, r)
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, "application/json", body)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	ms, err := cl.Members(ctx)
+	cancel()
+	if err != nil {
+		s.writeProblem(w, r, task.Errorf(task.CodeStoreUnavailable, "fail to read the cluster members: %v", err))
+		return
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			s.proxyTo(w, r, cl, m.Address, fmt.Sprintf("member %s", id))
+			return
+		}
+	}
+	s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s", id))
+}
+
+// proxyTo hands the request to the member at addr.
+func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, cl task.Cluster, addr, what string) {
+	target, err := memberURL(addr)
+	if err != nil {
+		s.writeProblem(w, r, task.Errorf(task.CodeNotOwner, "%s advertises an address that is not a URL: %q", what, addr))
+		return
+	}
+	proxy := &httputil.ReverseProxy{
+		Transport: forwardTransport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+			pr.Out.Header.Set(forwardedHeader, cl.ID())
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.writeProblem(w, r, task.Errorf(task.CodeNotOwner, "%s at %s does not answer: %v", what, addr, err))
+		},
+	}
+	proxy.ServeHTTP(w, r)
 }
 
 // clusterMembers lists the members with the tasks each owns.
@@ -106,7 +160,7 @@ func (s *Server) clusterMembers(ctx context.Context, cl task.Cluster, owners map
 	out := make([]api.ClusterMember, 0, len(ms))
 	for _, m := range ms {
 		cm := api.ClusterMember{ID: m.ID, Address: m.Address, StartedAt: m.StartedAt, LeaseRemainingSeconds: int(m.LeaseTTL / time.Second),
-			Healthy: m.LeaseTTL > ttl/3, Tasks: []string{}}
+			Healthy: m.LeaseTTL > ttl/3, Draining: m.Draining, Tasks: []string{}}
 		for t, o := range owners {
 			if o == m.ID {
 				cm.Tasks = append(cm.Tasks, t)

@@ -28,6 +28,8 @@ type Cluster interface {
 	Owners(ctx context.Context) (map[string]string, error)
 	Lost() <-chan struct{}
 	Leave(ctx context.Context)
+	SetDraining(ctx context.Context) error
+	Draining() bool
 }
 
 // balanceInterval is how often a member looks for tasks nobody owns and
@@ -159,9 +161,14 @@ func (c *Controller) balanceOnce(ctx context.Context) bool {
 	if err != nil {
 		return false
 	}
+	if c.cluster.Draining() {
+		return false
+	}
 	counts := map[string]int{}
 	for _, m := range members {
-		counts[m.ID] = 0
+		if !m.Draining {
+			counts[m.ID] = 0
+		}
 	}
 	if _, ok := counts[me]; !ok {
 		return false // not registered (between leases)
@@ -204,6 +211,21 @@ func (c *Controller) reloadCluster(ctx context.Context) error {
 	for c.balanceOnce(ctx) {
 	}
 	return ctx.Err()
+}
+
+// Drain hands this member's tasks over to the others: it takes no task
+// from then on (until it is restarted), stops each owned pipeline (its last
+// checkpoints are written) and releases the task.
+func (c *Controller) Drain(ctx context.Context) error {
+	if c.cluster == nil {
+		return Errorf(CodeUnsupported, "this daemon is not in a cluster (its task store is the embedded etcd)")
+	}
+	if err := c.cluster.SetDraining(ctx); err != nil {
+		return wrap(storeCode(err), err, "fail to mark this member draining: %v", err)
+	}
+	c.lg.Info("draining: handing every task over to the other members", zap.String("member", c.cluster.ID()), zap.Int("tasks", len(c.cluster.Owned())))
+	c.drain(ctx)
+	return nil
 }
 
 // drain stops every owned pipeline (saving its last checkpoints) and

@@ -206,6 +206,23 @@ func TestClusterFailoverOnKill(t *testing.T) {
 		require.NotEmpty(t, lt.Owner, lt.ID)
 	}
 
+	// Pause and resume through members that do not own the task.
+	owner1 := ds[0].ownerOf(t, ids[1])
+	via := ds[(memberIndex(t, owner1)+1)%3]
+	viewer := ds[(memberIndex(t, owner1)+2)%3]
+	via.post(t, "/api/v1/tasks/"+ids[1]+"/pause")
+	var paused struct {
+		State    string          `json:"state"`
+		Owner    string          `json:"owner"`
+		Pipeline json.RawMessage `json:"pipeline"`
+	}
+	viewer.getJSON(t, "/api/v1/tasks/"+ids[1], &paused)
+	require.Equal(t, "Paused", paused.State)
+	require.Equal(t, owner1, paused.Owner, "a paused task stays with its owner")
+	require.Empty(t, paused.Pipeline, "the owner stopped the pipeline")
+	via.post(t, "/api/v1/tasks/"+ids[1]+"/resume")
+	viewer.waitReplicating(t, ids[1])
+
 	s := startStream(ctx, src, schemas...)
 	defer s.stop()
 	victimColl := schemas[0].CollectionName
@@ -242,12 +259,51 @@ func TestClusterFailoverOnKill(t *testing.T) {
 	t.Logf("failover: rows flow again %.1f s after the owner was killed (lease TTL %s)", failover.Seconds(), clusterTTL)
 	require.LessOrEqual(t, failover, clusterTTL+5*time.Second, "failover within TTL + 5 s")
 
+	// Drain the new owner through the last member: the last takes every
+	// task, from the drained member's final checkpoints.
+	var last *Daemon
+	for i, d := range ds {
+		if id := fmt.Sprintf("m%d", i+1); id != owner && id != newOwner {
+			last = d
+		}
+	}
+	before, err = CountRows(ctx, dst, victimColl)
+	require.NoError(t, err)
+	drainAt := time.Now()
+	last.post(t, "/api/v1/cluster/members/"+newOwner+"/drain")
+	Eventually(t, ctx, 20*time.Second, 100*time.Millisecond, "the last member takes the drained member's task and rows flow", func(ctx context.Context) (bool, string, error) {
+		n, err := CountRows(ctx, dst, victimColl)
+		if err != nil {
+			return false, "", err
+		}
+		o := last.ownerOf(t, ids[0])
+		return o != newOwner && o != "" && n >= before+2*streamRows, fmt.Sprintf("owner %q, %d rows", o, n), nil
+	})
+	t.Logf("drain: rows flow again %.1f s after the drain of %s was asked", time.Since(drainAt).Seconds(), newOwner)
+
 	time.Sleep(2 * time.Second)
 	s.stop()
 	requireExactCopy(t, ctx, src, dst, s, schemas)
-	v = other.cluster(t)
+	v = last.cluster(t)
 	require.Len(t, v.Members, 2, "the killed member's registration went with its lease")
 	require.Empty(t, v.Unowned)
+	for _, m := range v.Members {
+		if m.ID == newOwner {
+			require.Empty(t, m.Tasks, "the drained member takes no task")
+		} else {
+			require.Len(t, m.Tasks, 3, "the last member runs every task")
+		}
+	}
+}
+
+// post sends a POST with no body and requires 200.
+func (d *Daemon) post(t testing.TB, path string) {
+	t.Helper()
+	resp, err := http.Post("http://"+d.addr+path, "application/json", nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "POST %s: %s", path, raw)
 }
 
 // checkpointWatch records every checkpoint write of a task.
