@@ -41,6 +41,33 @@ type ownership struct {
 	mu   sync.Mutex
 	lost map[string]string // task ID → why this daemon stopped it
 	n    int64
+	// unowned is when this member first saw each task without an owner.
+	unowned map[string]time.Time
+}
+
+// unownedGrace is how long a task may stay unowned before any member takes
+// it, whatever the counts: a member that registered but takes nothing (stuck,
+// or between leases) must not hold tasks back.
+const unownedGrace = 2 * time.Second
+
+// waitedLong notes tasks without an owner and reports whether id has been
+// without one for longer than unownedGrace; owned tasks are forgotten.
+func (o *ownership) waitedLong(id string, owned bool) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.unowned == nil {
+		o.unowned = map[string]time.Time{}
+	}
+	if owned {
+		delete(o.unowned, id)
+		return false
+	}
+	since, ok := o.unowned[id]
+	if !ok {
+		o.unowned[id] = time.Now()
+		return false
+	}
+	return time.Since(since) > unownedGrace
 }
 
 func (o *ownership) record(id, why string) {
@@ -182,16 +209,15 @@ func (c *Controller) balanceOnce(ctx context.Context) bool {
 	for _, n := range counts {
 		fewest = min(fewest, n)
 	}
-	if counts[me] > fewest {
-		return false // a member with fewer tasks takes the next one
-	}
 	tasks, err := c.store.ListTasks(rctx)
 	if err != nil {
 		return false
 	}
 	for _, t := range tasks {
-		if _, owned := owners[t.Spec.ID]; owned {
-			continue
+		_, owned := owners[t.Spec.ID]
+		waited := c.own.waitedLong(t.Spec.ID, owned)
+		if owned || (counts[me] > fewest && !waited) {
+			continue // a member with fewer tasks takes it first
 		}
 		ok, err := c.cluster.Acquire(ctx, t.Spec.ID)
 		if err != nil || !ok {
