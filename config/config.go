@@ -274,7 +274,7 @@ func Default() Config {
 		MaxRequestBytes: 1 << 20,
 		MemoryLimit:     "256MiB",
 		Log:             LogConfig{Level: "info", Format: "console"},
-		Cluster: Cluster{LeaseTTL: 10 * time.Second},
+		Cluster:         Cluster{LeaseTTL: 10 * time.Second},
 		MetaStore: MetaStore{
 			RootPath: "milvus-cdc",
 			Etcd:     Etcd{Endpoints: []string{}, DialTimeout: 5 * time.Second},

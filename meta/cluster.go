@@ -62,7 +62,7 @@ type Cluster struct {
 func memberPrefix(root string) string { return root + "/members/" }
 func ownerPrefix(root string) string  { return root + "/owners/" }
 
-func (c *Cluster) memberKey(id string) string { return memberPrefix(c.root) + id }
+func (c *Cluster) memberKey(id string) string  { return memberPrefix(c.root) + id }
 func (c *Cluster) ownerKey(task string) string { return ownerPrefix(c.root) + task }
 
 // JoinCluster registers this daemon (id, advertised address) under the

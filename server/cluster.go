@@ -209,4 +209,3 @@ func ownershipLostCounter(ctl *task.Controller) prometheus.Collector {
 		Help: "Pipelines this daemon stopped because another member owns their task now (lease lost, fenced write).",
 	}, func() float64 { return float64(ctl.OwnershipLost()) })
 }
-
