@@ -135,6 +135,12 @@ type Task struct {
 	// Store is set only when the task store did not answer: the task is
 	// shown as the daemon last read or wrote it.
 	Store *StoreStatus `json:"store,omitempty"`
+	// Owner is the cluster member running the task (several daemons on one
+	// task store); empty without a cluster or while nobody owns it.
+	Owner string `json:"owner,omitempty"`
+	// OwnershipLost is set by a daemon that stopped the task's pipeline
+	// because it no longer owned the task, and says why.
+	OwnershipLost string `json:"ownershipLost,omitempty"`
 }
 
 // StoreStatus says that an answer comes from the daemon's memory because
@@ -291,6 +297,9 @@ type TaskStatus struct {
 	Pipeline *PipelineStatus `json:"pipeline,omitempty"`
 	// Store is set only when the task store did not answer (see Task.Store).
 	Store *StoreStatus `json:"store,omitempty"`
+	// Owner and OwnershipLost: see Task.
+	Owner         string `json:"owner,omitempty"`
+	OwnershipLost string `json:"ownershipLost,omitempty"`
 }
 
 // TaskSynced is the body of GET /api/v1/tasks/{id}/synced.
@@ -409,3 +418,34 @@ type Problem struct {
 
 // String makes Problem readable in logs and test failures.
 func (p Problem) String() string { return fmt.Sprintf("%d %s: %s", p.Status, p.Code, p.Detail) }
+
+// Cluster is GET /api/v1/cluster: the daemons sharing the task store, the
+// tasks each owns and the health of their leases. A daemon on an embedded
+// store answers Enabled false and itself alone.
+type Cluster struct {
+	Enabled bool `json:"enabled"`
+	// Self is the ID of the member that answered.
+	Self string `json:"self"`
+	// LeaseTTLSeconds is the configured membership lease TTL.
+	LeaseTTLSeconds int             `json:"leaseTTLSeconds"`
+	Members         []ClusterMember `json:"members"`
+	// Unowned lists tasks no member owns right now (a member's lease just
+	// expired; another takes them within a second).
+	Unowned []string `json:"unowned"`
+}
+
+// ClusterMember is one registered daemon.
+type ClusterMember struct {
+	ID string `json:"id"`
+	// Address is the advertised API address requests are forwarded to.
+	Address   string    `json:"address"`
+	StartedAt time.Time `json:"startedAt"`
+	// LeaseRemainingSeconds is how long the member's lease lives without a
+	// renewal; a healthy member stays near the TTL (it renews every third).
+	LeaseRemainingSeconds int `json:"leaseRemainingSeconds"`
+	// Healthy: the lease has more than a third of its TTL left.
+	Healthy bool `json:"healthy"`
+	// Draining: the member hands its tasks over and takes none (drain).
+	Draining bool     `json:"draining,omitempty"`
+	Tasks    []string `json:"tasks"`
+}

@@ -178,6 +178,13 @@ func (c *Client) GetTask(ctx context.Context, id string) (api.Task, []byte, erro
 	return t, raw, err
 }
 
+// Cluster returns the daemons sharing the task store (GET /api/v1/cluster).
+func (c *Client) Cluster(ctx context.Context) (api.Cluster, []byte, error) {
+	var out api.Cluster
+	raw, err := c.call(ctx, http.MethodGet, "/api/v1/cluster", nil, nil, &out)
+	return out, raw, err
+}
+
 // PauseTask pauses a task and returns it.
 func (c *Client) PauseTask(ctx context.Context, id string) (api.Task, []byte, error) {
 	var t api.Task

@@ -41,6 +41,49 @@ type Config struct {
 	Server Server `mapstructure:"server"`
 	// TaskSecrets bounds where target tokens given by reference are read.
 	TaskSecrets TaskSecrets `mapstructure:"taskSecrets"`
+	// Cluster is used with an external meta store: daemons sharing it share
+	// the tasks, one owner per task (docs/operations.md).
+	Cluster Cluster `mapstructure:"cluster"`
+}
+
+// Cluster configures membership when several daemons share an external
+// meta-store etcd. With the embedded etcd it is not used.
+type Cluster struct {
+	// LeaseTTL is the membership lease: a daemon that stops renewing it
+	// (killed, frozen, cut off) loses its tasks after this long.
+	LeaseTTL time.Duration `mapstructure:"leaseTTL"`
+	// AdvertiseAddress is the API address other members forward requests
+	// to (host:port, or a URL with scheme); empty = the listen address, with
+	// the host name for an unspecified host.
+	AdvertiseAddress string `mapstructure:"advertiseAddress"`
+	// MemberID names this daemon in the cluster; empty = the advertised
+	// address. Keep it stable across restarts.
+	MemberID string `mapstructure:"memberID"`
+}
+
+// Advertised is the advertised API address.
+func (c Config) Advertised() string {
+	if c.Cluster.AdvertiseAddress != "" {
+		return c.Cluster.AdvertiseAddress
+	}
+	host, port, err := net.SplitHostPort(c.Address)
+	if err != nil {
+		return c.Address
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		if h, herr := os.Hostname(); herr == nil {
+			host = h
+		}
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// MemberID is this daemon's cluster member ID.
+func (c Config) MemberID() string {
+	if c.Cluster.MemberID != "" {
+		return c.Cluster.MemberID
+	}
+	return c.Advertised()
 }
 
 // Debug holds switches for diagnosing a running daemon.
@@ -231,6 +274,7 @@ func Default() Config {
 		MaxRequestBytes: 1 << 20,
 		MemoryLimit:     "256MiB",
 		Log:             LogConfig{Level: "info", Format: "console"},
+		Cluster:         Cluster{LeaseTTL: 10 * time.Second},
 		MetaStore: MetaStore{
 			RootPath: "milvus-cdc",
 			Etcd:     Etcd{Endpoints: []string{}, DialTimeout: 5 * time.Second},
@@ -518,6 +562,12 @@ func (c Config) Validate() error {
 		bad("metaStore.rootPath", "is empty; set a key prefix such as milvus-cdc")
 	}
 	validateEtcd("metaStore.etcd", c.MetaStore.Etcd, true, bad)
+	if c.Cluster.LeaseTTL < 2*time.Second || c.Cluster.LeaseTTL > 10*time.Minute || c.Cluster.LeaseTTL%time.Second != 0 {
+		bad("cluster.leaseTTL", "is %s; use whole seconds from 2s to 10m, such as 10s", c.Cluster.LeaseTTL)
+	}
+	if strings.Contains(c.Cluster.MemberID, "/") {
+		bad("cluster.memberID", "%q contains '/'", c.Cluster.MemberID)
+	}
 	if c.MetaStore.Embedded() {
 		if c.MetaStore.Embed.DataDir == "" {
 			bad("metaStore.embed.dataDir", "is empty; set a directory such as data/etcd (used because metaStore.etcd.endpoints is empty)")

@@ -418,6 +418,11 @@ type Deps struct {
 	// its own because of an error; the control plane then marks the task
 	// Paused with the error as reason. It must not be called after Stop.
 	OnFailure func(err error)
+	// Guard, when set, is consulted before every call to the target: an
+	// error (wrapping ErrNotOwner) means this daemon may no longer write for
+	// the task, and the call is not made. Nil allows every call (a daemon
+	// that runs alone).
+	Guard func(ctx context.Context) error
 }
 
 // Pipeline replicates one task.

@@ -18,3 +18,16 @@ var ErrTargetUnreachable = errors.New("target milvus unreachable")
 // broker's retention dropped what it asks for). The control plane refuses
 // the create, naming the channel.
 var ErrStartExpired = errors.New("the start time is older than what the broker retains")
+
+// ErrNotOwner is returned (wrapped) when this daemon no longer owns the task
+// it acts for: its membership lease expired, or another daemon took the task
+// over. A pipeline that sees it stops at once and retries nothing: the new
+// owner resumes from the stored checkpoints. errors.Is(ErrNotOwner,
+// ErrConflict) holds, so code that gives up on a conflict gives up on it too.
+var ErrNotOwner error = notOwnerError{}
+
+type notOwnerError struct{}
+
+func (notOwnerError) Error() string { return "this daemon no longer owns the task" }
+
+func (notOwnerError) Is(target error) bool { return target == ErrConflict }

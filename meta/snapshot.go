@@ -42,13 +42,17 @@ func (s *Store) SaveSnapshot(ctx context.Context, taskID string, p corelib.Snaps
 		return corelib.SnapshotProgress{}, fmt.Errorf("encode the snapshot progress of task %s: %w", taskID, err)
 	}
 	key, taskKey := s.snapshotKey(taskID), s.taskKey(taskID)
+	fence, rev, err := s.ownerCmp(taskID)
+	if err != nil {
+		return corelib.SnapshotProgress{}, err
+	}
 	resp, err := s.cli.Txn(ctx).
-		If(
+		If(append(fence,
 			clientv3.Compare(clientv3.CreateRevision(taskKey), ">", 0),
 			clientv3.Compare(clientv3.ModRevision(key), "=", p.Revision),
-		).
+		)...).
 		Then(clientv3.OpPut(key, string(val))).
-		Else(clientv3.OpGet(taskKey, clientv3.WithCountOnly())).
+		Else(s.fencedElse(taskKey, taskID)...).
 		Commit()
 	if err != nil {
 		return corelib.SnapshotProgress{}, fmt.Errorf("save the snapshot progress of task %s: %w", taskID, err)
@@ -56,6 +60,9 @@ func (s *Store) SaveSnapshot(ctx context.Context, taskID string, p corelib.Snaps
 	if !resp.Succeeded {
 		if resp.Responses[0].GetResponseRange().GetCount() == 0 {
 			return corelib.SnapshotProgress{}, fmt.Errorf("task %s: %w: %w", taskID, ErrNotFound, corelib.ErrTaskGone)
+		}
+		if err := s.notOwner(taskID, rev, resp, 1); err != nil {
+			return corelib.SnapshotProgress{}, err
 		}
 		return corelib.SnapshotProgress{}, fmt.Errorf("snapshot progress of task %s: %w", taskID, ErrConflict)
 	}

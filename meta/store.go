@@ -69,6 +69,8 @@ type Store struct {
 	cli  *clientv3.Client
 	root string
 	keys *keyring.Keyring // seals task secrets when set (secrets.go)
+	// cluster, when set, fences every write by task ownership (cluster.go).
+	cluster *Cluster
 }
 
 // NewStore returns a store keeping its keys under root (no trailing slash needed).
@@ -112,14 +114,30 @@ func (s *Store) CreateTask(ctx context.Context, t Task, initial []corelib.Checkp
 		}
 		ops = append(ops, clientv3.OpPut(s.checkpointKey(t.Spec.ID, cp.Channel), string(cv)))
 	}
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(ops...).Commit()
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(key), "=", 0)}
+	if c := s.cluster; c != nil {
+		// The creating daemon owns the new task from the first revision on.
+		c.mu.Lock()
+		lease := c.lease
+		c.mu.Unlock()
+		if lease == 0 {
+			return Task{}, fmt.Errorf("create task %s: %w", t.Spec.ID, corelib.ErrNotOwner)
+		}
+		okey := c.ownerKey(t.Spec.ID)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(okey), "=", 0))
+		ops = append(ops, clientv3.OpPut(okey, c.self.ID, clientv3.WithLease(lease)))
+	}
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return Task{}, fmt.Errorf("put task %s: %w", t.Spec.ID, err)
 	}
 	if !resp.Succeeded {
 		return Task{}, fmt.Errorf("task %s already exists: %w", t.Spec.ID, ErrConflict)
+	}
+	if c := s.cluster; c != nil {
+		c.mu.Lock()
+		c.owned[t.Spec.ID] = resp.Header.Revision
+		c.mu.Unlock()
 	}
 	t.Revision = resp.Header.Revision
 	return t, nil
@@ -170,15 +188,27 @@ func (s *Store) UpdateTask(ctx context.Context, t Task) (Task, error) {
 		return Task{}, fmt.Errorf("encode task %s: %w", t.Spec.ID, err)
 	}
 	key := s.taskKey(t.Spec.ID)
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", t.Revision)).
-		Then(clientv3.OpPut(key, string(val))).
-		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
-		Commit()
+	cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", t.Revision)}
+	elses := []clientv3.Op{clientv3.OpGet(key, clientv3.WithCountOnly())}
+	rev := int64(0)
+	if c := s.cluster; c != nil {
+		// The owner changes its task; a task nobody owns (its owner died)
+		// may be changed by any member.
+		rev, _ = c.ownedRev(t.Spec.ID)
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(c.ownerKey(t.Spec.ID)), "=", rev))
+		elses = append(elses, clientv3.OpGet(c.ownerKey(t.Spec.ID)))
+	}
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(clientv3.OpPut(key, string(val))).Else(elses...).Commit()
 	if err != nil {
 		return Task{}, fmt.Errorf("update task %s: %w", t.Spec.ID, err)
 	}
 	if !resp.Succeeded {
+		if err := s.casFailure(t.Spec.ID, resp); !errors.Is(err, ErrConflict) {
+			return Task{}, err
+		}
+		if err := s.notOwner(t.Spec.ID, rev, resp, 1); err != nil {
+			return Task{}, err
+		}
 		return Task{}, s.casFailure(t.Spec.ID, resp)
 	}
 	t.Revision = resp.Header.Revision
@@ -191,7 +221,8 @@ func (s *Store) DeleteTask(ctx context.Context, id string, revision int64) error
 	key := s.taskKey(id)
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(key), "=", revision)).
-		Then(clientv3.OpDelete(key), clientv3.OpDelete(s.checkpointPrefix(id), clientv3.WithPrefix()), clientv3.OpDelete(s.snapshotKey(id))).
+		Then(clientv3.OpDelete(key), clientv3.OpDelete(s.checkpointPrefix(id), clientv3.WithPrefix()), clientv3.OpDelete(s.snapshotKey(id)),
+			clientv3.OpDelete(ownerPrefix(s.root)+id)).
 		Else(clientv3.OpGet(key, clientv3.WithCountOnly())).
 		Commit()
 	if err != nil {
@@ -241,13 +272,17 @@ func (s *Store) SaveCheckpoint(ctx context.Context, taskID string, cp corelib.Ch
 	}
 	key := s.checkpointKey(taskID, cp.Channel)
 	taskKey := s.taskKey(taskID)
+	fence, rev, err := s.ownerCmp(taskID)
+	if err != nil {
+		return corelib.Checkpoint{}, err
+	}
 	resp, err := s.cli.Txn(ctx).
-		If(
+		If(append(fence,
 			clientv3.Compare(clientv3.CreateRevision(taskKey), ">", 0),
 			clientv3.Compare(clientv3.ModRevision(key), "=", cp.Revision),
-		).
+		)...).
 		Then(clientv3.OpPut(key, string(val))).
-		Else(clientv3.OpGet(taskKey, clientv3.WithCountOnly())).
+		Else(s.fencedElse(taskKey, taskID)...).
 		Commit()
 	if err != nil {
 		return corelib.Checkpoint{}, fmt.Errorf("save checkpoint %s of task %s: %w", cp.Channel, taskID, err)
@@ -256,10 +291,23 @@ func (s *Store) SaveCheckpoint(ctx context.Context, taskID string, cp corelib.Ch
 		if resp.Responses[0].GetResponseRange().GetCount() == 0 {
 			return corelib.Checkpoint{}, fmt.Errorf("task %s: %w: %w", taskID, ErrNotFound, corelib.ErrTaskGone)
 		}
+		if err := s.notOwner(taskID, rev, resp, 1); err != nil {
+			return corelib.Checkpoint{}, err
+		}
 		return corelib.Checkpoint{}, fmt.Errorf("checkpoint %s of task %s: %w", cp.Channel, taskID, ErrConflict)
 	}
 	cp.Revision = resp.Header.Revision
 	return cp, nil
+}
+
+// fencedElse is the Else branch of a fenced write: the task's count, then
+// (with a cluster) its owner key.
+func (s *Store) fencedElse(taskKey, taskID string) []clientv3.Op {
+	ops := []clientv3.Op{clientv3.OpGet(taskKey, clientv3.WithCountOnly())}
+	if s.cluster != nil {
+		ops = append(ops, clientv3.OpGet(s.cluster.ownerKey(taskID)))
+	}
+	return ops
 }
 
 var _ corelib.CheckpointStore = (*Store)(nil)

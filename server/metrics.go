@@ -46,6 +46,7 @@ func newMetrics(ctl *task.Controller, reg *prometheus.Registry) *metrics {
 	}
 	m.registry.MustRegister(m.requests, m.latency, m.cdcRequests,
 		&taskStateCollector{ctl: ctl},
+		ownershipLostCounter(ctl),
 		buildInfoGauge(buildinfo.Get()),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

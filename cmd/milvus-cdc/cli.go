@@ -47,6 +47,7 @@ const verifyTimeout = 30 * time.Minute
 const topUsage = `Usage:
   milvus-cdc [--config FILE] [--check-config|--print-config]  run the daemon (also: milvus-cdc serve ...)
   milvus-cdc task <command> [flags]                          manage the tasks of a running daemon
+  milvus-cdc cluster [flags]                                 the daemons sharing the task store, their tasks and lease health
   milvus-cdc healthcheck [--config FILE]                     exit 0 when the daemon is ready (container health check)
   milvus-cdc version                                         print the version, commit and Go version (also --version)
   milvus-cdc help                                            print this summary
@@ -93,6 +94,8 @@ func dispatch(args []string, cio cliIO) (daemonArgs []string, code int, handled 
 	switch args[0] {
 	case "task", "tasks":
 		return nil, runTask(args[1:], cio), true
+	case "cluster":
+		return nil, runTask(append([]string{"cluster"}, args[1:]...), cio), true
 	case "serve":
 		return args[1:], 0, false
 	case "healthcheck":
@@ -116,7 +119,7 @@ func dispatch(args []string, cio cliIO) (daemonArgs []string, code int, handled 
 }
 
 // commands are the words dispatch knows, for suggestions.
-var commands = []string{"task", "serve", "healthcheck", "help", "version"}
+var commands = []string{"task", "cluster", "serve", "healthcheck", "help", "version"}
 
 // didYouMean suggests the command a typo was probably meant to be.
 func didYouMean(word string) string {
@@ -182,6 +185,16 @@ var taskCommands = map[string]taskCommand{
 	"pause":  {args: "ID", nArgs: 1, run: cmdPause},
 	"resume": {args: "ID", nArgs: 1, run: cmdResume},
 	"delete": {args: "ID", nArgs: 1, run: cmdDelete},
+	// also milvus-cdc cluster
+	"cluster": {args: "", nArgs: 0, run: cmdCluster},
+}
+
+func cmdCluster(ctx context.Context, c *client.Client, o *taskOptions, _ []string) (int, error) {
+	cl, raw, err := c.Cluster(ctx)
+	if err != nil {
+		return exitFailed, err
+	}
+	return exitOK, o.print(raw, func(w io.Writer) error { return renderCluster(w, cl) })
 }
 
 // runTask runs one task command and returns the exit code.

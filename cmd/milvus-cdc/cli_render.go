@@ -399,3 +399,37 @@ func clip(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// renderCluster is the cluster view: one line per member, then the tasks
+// nobody owns.
+func renderCluster(w io.Writer, c api.Cluster) error {
+	if !c.Enabled {
+		_, err := fmt.Fprintln(w, "No cluster: this daemon keeps its tasks in its embedded etcd and runs them all.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "MEMBER\tADDRESS\tLEASE\tTASKS\tSTARTED\n")
+	for _, m := range c.Members {
+		id := m.ID
+		if id == c.Self {
+			id += " (answered)"
+		}
+		health := fmt.Sprintf("%ds/%ds ok", m.LeaseRemainingSeconds, c.LeaseTTLSeconds)
+		if !m.Healthy {
+			health = fmt.Sprintf("%ds/%ds LATE", m.LeaseRemainingSeconds, c.LeaseTTLSeconds)
+		}
+		tasks := strings.Join(m.Tasks, ",")
+		if tasks == "" {
+			tasks = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d: %s\t%s\n", id, m.Address, health, len(m.Tasks), tasks, formatTime(m.StartedAt))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(c.Unowned) > 0 {
+		_, err := fmt.Fprintf(w, "\nNot owned right now (taken within a second): %s\n", strings.Join(c.Unowned, ", "))
+		return err
+	}
+	return nil
+}

@@ -145,6 +145,15 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		defer cancel()
 		ctl.Shutdown(sctx)
 	}()
+	if !cfg.MetaStore.Embedded() {
+		// Daemons sharing an external store share its tasks: one owner each.
+		cl, err := store.JoinCluster(ctx, cfg.MemberID(), cfg.Advertised(), cfg.Cluster.LeaseTTL, lg)
+		if err != nil {
+			return err
+		}
+		ctl.SetCluster(cl)
+		go ctl.RunCluster(ctx)
+	}
 
 	authn, err := apiAuthenticator(cfg, lg)
 	if err != nil {

@@ -40,7 +40,7 @@ func (p *Pipeline) bootstrap(ctx context.Context) (*boot, error) {
 			return err
 		}},
 		{"connecting to the target", func(ctx context.Context) (err error) {
-			b.w, err = p.writer.Open(ctx, p.spec.Target, writerEnv(h, p.log))
+			b.w, err = p.writer.Open(ctx, p.spec.Target, writerEnv(h, p.log, p.deps.Guard))
 			return err
 		}},
 		{"listing the source catalog", func(ctx context.Context) (err error) { b.snap, err = p.src.List(ctx); return err }},

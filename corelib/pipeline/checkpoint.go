@@ -69,6 +69,9 @@ func (p *Pipeline) saveCheckpointBound(ctx context.Context, h *health, channel s
 		p.mu.Unlock()
 		return nil
 	})
+	if errors.Is(conflict, corelib.ErrNotOwner) {
+		return fmt.Errorf("checkpoint of channel %s not saved: %w", channel, conflict)
+	}
 	if conflict != nil {
 		return fmt.Errorf("the checkpoint of channel %s was changed by another writer; is a second daemon running task %s? %w", channel, p.spec.ID, conflict)
 	}

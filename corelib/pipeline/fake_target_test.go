@@ -147,7 +147,7 @@ func newTestReplicator(rules map[string][]string, mapping NameMapping) (*testRep
 // useHealth makes the run and its writer report to h.
 func (t *testReplicator) useHealth(h *health) {
 	t.health = h
-	t.w = milvus.NewAPIWriter(writerEnv(h, zap.NewNop()), t.rec)
+	t.w = milvus.NewAPIWriter(writerEnv(h, zap.NewNop(), nil), t.rec)
 }
 
 // applyPack applies msgs as one pack of channel that may already be on the

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -175,6 +176,10 @@ func retry(ctx context.Context, h *health, log *zap.Logger, stage, what string, 
 			return ctx.Err()
 		}
 		h.failed(stage, err)
+		if errors.Is(err, corelib.ErrNotOwner) {
+			log.Error("this daemon no longer owns the task; stopping without retrying", zap.String("stage", stage), zap.String("op", what), zap.Error(err))
+			return err
+		}
 		if sink.IsPermanent(err) {
 			if permanentRun == 0 {
 				permanentSince = time.Now()

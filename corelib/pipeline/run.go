@@ -54,12 +54,18 @@ func newRun(log *zap.Logger, h *health, w sink.Writer, meta *metaView, colls *co
 	return r
 }
 
-// writerEnv lends the writer the pipeline's retry policy and health.
-func writerEnv(h *health, log *zap.Logger) sink.Env {
+// writerEnv lends the writer the pipeline's retry policy and health. guard,
+// when set, must allow each target call before it is made (corelib.Deps.Guard).
+func writerEnv(h *health, log *zap.Logger, guard func(context.Context) error) sink.Env {
 	return sink.Env{
 		Log: log.Named("writer"),
 		Call: func(ctx context.Context, op string, fn func(context.Context) error) error {
 			return retry(ctx, h, log, stageApply, op, func(ctx context.Context) error {
+				if guard != nil {
+					if err := guard(ctx); err != nil {
+						return fmt.Errorf("%s not sent: %w", op, err)
+					}
+				}
 				start := time.Now()
 				// A target that stops answering shows as a retried failure,
 				// not as a call that never returns.

@@ -159,6 +159,9 @@ func (s *snapshotter) save(ctx context.Context) error {
 		s.set(func(pr *corelib.SnapshotProgress) { pr.Revision = saved.Revision })
 		return nil
 	})
+	if errors.Is(conflict, corelib.ErrNotOwner) {
+		return fmt.Errorf("snapshot progress not saved: %w", conflict)
+	}
 	if conflict != nil {
 		return fmt.Errorf("the snapshot progress of task %s was changed by another writer; is a second daemon running it? %w", s.p.spec.ID, conflict)
 	}

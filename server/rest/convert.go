@@ -131,6 +131,8 @@ func fromView(v task.View) api.Task {
 		CreatedAt:        v.CreatedAt,
 		UpdatedAt:        v.UpdatedAt,
 		Store:            StoreStatusOf(v.Store),
+		Owner:            v.Owner,
+		OwnershipLost:    v.OwnershipLost,
 	}
 	if k := v.Spec.Target.Kafka; k != nil {
 		t.Target.Kafka = kafkaViewOf(k, kafka.SchemaTopic(k))
@@ -148,7 +150,8 @@ func fromView(v task.View) api.Task {
 }
 
 func statusOf(v task.View) api.TaskStatus {
-	return api.TaskStatus{ID: v.Spec.ID, State: string(v.State), Reason: v.Reason, Pipeline: PipelineStatusOf(v.Pipeline), Store: StoreStatusOf(v.Store)}
+	return api.TaskStatus{ID: v.Spec.ID, State: string(v.State), Reason: v.Reason, Pipeline: PipelineStatusOf(v.Pipeline), Store: StoreStatusOf(v.Store),
+		Owner: v.Owner, OwnershipLost: v.OwnershipLost}
 }
 
 // StoreStatusOf converts the controller's note that the task store did not

@@ -86,6 +86,11 @@ type View struct {
 	// Store is set when the task store did not answer and the task is shown
 	// as the controller last read or wrote it.
 	Store *StoreState
+	// Owner is the cluster member that owns the task (empty: nobody, or no
+	// cluster); OwnershipLost says why this daemon stopped the task's
+	// pipeline when it lost it.
+	Owner         string
+	OwnershipLost string
 }
 
 // Controller owns the task lifecycle. Mutations are serialized by mu inside
@@ -105,6 +110,9 @@ type Controller struct {
 	mu        sync.Mutex // serializes mutations
 	pmu       sync.RWMutex
 	pipelines map[string]*runningPipeline
+
+	cluster Cluster // nil when the daemon runs alone (cluster.go)
+	own     ownership
 }
 
 func (c *Controller) pipeline(id string) (*runningPipeline, bool) {
@@ -291,12 +299,19 @@ func (c *Controller) startLocked(ctx context.Context, t meta.Task) (meta.Task, e
 	if err != nil {
 		return meta.Task{}, err
 	}
-	p, err := c.factory.New(spec, corelib.Deps{
+	if err := c.acquireLocked(ctx, t.Spec.ID); err != nil {
+		return meta.Task{}, err
+	}
+	deps := corelib.Deps{
 		Checkpoints: c.store,
 		Snapshots:   c.snapshots,
 		Logger:      c.lg.With(zap.String("task_id", t.Spec.ID)),
 		OnFailure:   c.onPipelineFailure(t.Spec.ID, rp),
-	})
+	}
+	if c.cluster != nil {
+		deps.Guard = c.cluster.Guard(t.Spec.ID)
+	}
+	p, err := c.factory.New(spec, deps)
 	if err != nil {
 		return meta.Task{}, wrap(CodeInternal, err, "fail to start the task, task_id: %s: %v", t.Spec.ID, err)
 	}
@@ -344,6 +359,10 @@ func (c *Controller) onPipelineFailure(id string, rp *runningPipeline) func(erro
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
+			if isNotOwner(cause) {
+				c.lostOwnership(ctx, id, cause)
+				return
+			}
 			c.stopLocked(ctx, id)
 			t, err := c.store.GetTask(ctx, id)
 			if err != nil {
@@ -447,7 +466,9 @@ func (c *Controller) Get(ctx context.Context, id string) (View, error) {
 		}
 		return View{}, wrap(storeCode(err), err, "fail to get the task info, task_id: %s: %v", id, err)
 	}
-	return c.view(t), nil
+	v := []View{c.view(t)}
+	c.withOwners(ctx, v)
+	return v[0], nil
 }
 
 // recall is the remembered task when the store did not answer a read (and
@@ -496,6 +517,9 @@ func (c *Controller) ListWithStore(ctx context.Context, state meta.State) ([]Vie
 			v.Store = st
 			views = append(views, v)
 		}
+	}
+	if st == nil {
+		c.withOwners(ctx, views)
 	}
 	return views, st, nil
 }
@@ -560,6 +584,9 @@ func (c *Controller) Checkpoints(ctx context.Context, id string) ([]corelib.Chec
 // stay paused, and disable_auto_start tasks become Paused with
 // ReasonAutoStartOff. A task that fails to start is paused with the error.
 func (c *Controller) Reload(ctx context.Context) error {
+	if c.cluster != nil {
+		return c.reloadCluster(ctx) // RunCluster takes the ones that come free later
+	}
 	tasks, err := c.store.ListTasks(ctx)
 	if err != nil {
 		return fmt.Errorf("reload tasks: %w", err)
@@ -612,6 +639,11 @@ func (c *Controller) reloadOne(ctx context.Context, id string) {
 // Shutdown stops every pipeline without changing stored states, so a restart
 // resumes the same tasks.
 func (c *Controller) Shutdown(ctx context.Context) {
+	if c.cluster != nil {
+		// Hand the tasks over: stop, checkpoint, release, leave.
+		c.drain(ctx)
+		c.cluster.Leave(ctx)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.pmu.RLock()
@@ -640,6 +672,8 @@ func (c *Controller) getTask(ctx context.Context, id string) (meta.Task, error) 
 // storeError classifies a failed store write; format takes the id and the error.
 func (c *Controller) storeError(err error, id, format string) error {
 	switch {
+	case isNotOwner(err):
+		return wrap(CodeNotOwner, err, "the task %s is owned by another cluster member; send the request to it (the REST API forwards it): %v", id, err)
 	case errors.Is(err, meta.ErrNotFound):
 		return wrap(CodeNotFound, err, "not found the task, task_id: %s", id)
 	case errors.Is(err, meta.ErrConflict):
@@ -676,7 +710,29 @@ func (c *Controller) view(t meta.Task) View {
 		st := rp.p.Status()
 		v.Pipeline = &st
 	}
+	if c.cluster != nil {
+		v.OwnershipLost = c.own.reason(t.Spec.ID)
+		if c.cluster.Owns(t.Spec.ID) {
+			v.Owner = c.cluster.ID()
+		}
+	}
 	return v
+}
+
+// withOwners fills the Owner of views from the store's owner keys.
+func (c *Controller) withOwners(ctx context.Context, views []View) {
+	if c.cluster == nil {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.limits.StoreReadTimeout)
+	defer cancel()
+	owners, err := c.cluster.Owners(rctx)
+	if err != nil {
+		return
+	}
+	for i := range views {
+		views[i].Owner = owners[views[i].Spec.ID]
+	}
 }
 
 // cause is the underlying error of a service error, for reasons that would

@@ -30,6 +30,7 @@ const (
 	CodeUnauthenticated   Code = "unauthenticated"     // no or an unknown bearer token (server.auth)
 	CodeForbidden         Code = "forbidden"           // the token's role does not allow the request
 	CodeStoreUnavailable  Code = "store_unavailable"   // the task store (etcd) did not answer; nothing was changed
+	CodeNotOwner          Code = "not_owner"           // another cluster member owns the task and could not be reached
 	CodeInternal          Code = "internal"            // store failure or a bug
 )
 
@@ -64,6 +65,7 @@ var Catalog = []Entry{
 	{CodeUnauthenticated, http.StatusUnauthorized, 401, "A valid bearer token is required"},
 	{CodeForbidden, http.StatusForbidden, 403, "The token's role does not allow this request"},
 	{CodeStoreUnavailable, http.StatusServiceUnavailable, 500, "The task store (etcd) does not answer; nothing was changed"},
+	{CodeNotOwner, http.StatusServiceUnavailable, 500, "Another cluster member owns the task and the request could not be handed to it"},
 	{CodeInternal, http.StatusInternalServerError, 500, "Internal error"},
 }
 

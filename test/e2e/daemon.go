@@ -315,3 +315,27 @@ func (d *Daemon) TaskState(t testing.TB, id string) (string, string) {
 	reason, _ := task["reason"].(string)
 	return state, reason
 }
+
+// Freeze stops the daemon with SIGSTOP: it keeps its sockets and memory but
+// runs nothing (a long GC pause, a VM stall) until Thaw.
+func (d *Daemon) Freeze(t testing.TB) {
+	t.Helper()
+	require.NotNil(t, d.cmd, "daemon not running")
+	require.NoError(t, d.cmd.Process.Signal(syscall.SIGSTOP))
+}
+
+// Thaw continues a frozen daemon (SIGCONT).
+func (d *Daemon) Thaw(t testing.TB) {
+	t.Helper()
+	if d.cmd != nil && d.cmd.Process != nil {
+		_ = d.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
+
+// Log is the daemon's log so far.
+func (d *Daemon) Log(t testing.TB) string {
+	t.Helper()
+	out, err := os.ReadFile(d.logPath)
+	require.NoError(t, err)
+	return string(out)
+}

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/milvus-cdc/milvus-cdc/api"
+	"github.com/milvus-cdc/milvus-cdc/server/task"
+)
+
+// forwardedHeader marks a request one member handed to the task's owner;
+// the owner serves it itself, so a request is forwarded at most once.
+const forwardedHeader = "X-Milvus-Cdc-Forwarded-By"
+
+// memberURL is a member's advertised address as a base URL (http unless the
+// address names a scheme).
+func memberURL(addr string) (*url.URL, error) {
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return url.Parse(addr)
+}
+
+// forwardTransport bounds a forward to an owner that does not answer (a
+// frozen or cut-off daemon, until its lease expires).
+var forwardTransport = &http.Transport{
+	Proxy:                 nil,
+	DialContext:           (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+	ResponseHeaderTimeout: 2 * time.Minute, // synced may wait for the pipeline
+	MaxIdleConnsPerHost:   4,
+	IdleConnTimeout:       time.Minute,
+}
+
+// forward hands a request about one task ({id}) to the member that owns it,
+// with its headers (the bearer token included), when that is another member.
+// A task nobody owns, or a request already forwarded, is served here: the
+// state changes go through the task store, which fences them by owner.
+func (s *Server) forward(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cl := s.opts.Controller.Cluster()
+		if cl == nil || r.Header.Get(forwardedHeader) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		id := mux.Vars(r)["id"]
+		if cl.Owns(id) {
+			next.ServeHTTP(w, r) // no store read: answers while etcd does not
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		owners, err := cl.Owners(ctx)
+		var members []api.ClusterMember
+		if err == nil && owners[id] != "" && owners[id] != cl.ID() {
+			members, err = s.clusterMembers(ctx, cl, owners)
+		}
+		cancel()
+		owner := owners[id]
+		if err != nil || owner == "" || owner == cl.ID() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		var addr string
+		for _, m := range members {
+			if m.ID == owner {
+				addr = m.Address
+			}
+		}
+		if addr == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.opts.Logger.Debug("forwarding a task request to its owner", zap.String("task_id", id), zap.String("owner", owner), zap.String("path", r.URL.Path))
+		s.proxyTo(w, r, cl, addr, fmt.Sprintf("the task %s is owned by member %s, which", id, owner))
+	})
+}
+
+// drainMember serves POST /api/v1/cluster/members/{id}/drain: this member
+// drains itself, another member's request is forwarded to it.
+func (s *Server) drainMember(w http.ResponseWriter, r *http.Request) {
+	cl := s.opts.Controller.Cluster()
+	id := mux.Vars(r)["id"]
+	if cl == nil {
+		s.writeProblem(w, r, task.Errorf(task.CodeUnsupported, "this daemon is not in a cluster (its task store is the embedded etcd)"))
+		return
+	}
+	if id == cl.ID() || r.Header.Get(forwardedHeader) != "" {
+		if id != cl.ID() {
+			s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s here", id))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		if err := s.opts.Controller.Drain(ctx); err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		_, body, err := s.cluster(w, r)
+		if err != nil {
+			s.writeProblem(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, "application/json", body)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	ms, err := cl.Members(ctx)
+	cancel()
+	if err != nil {
+		s.writeProblem(w, r, task.Errorf(task.CodeStoreUnavailable, "fail to read the cluster members: %v", err))
+		return
+	}
+	for _, m := range ms {
+		if m.ID == id {
+			s.proxyTo(w, r, cl, m.Address, fmt.Sprintf("member %s", id))
+			return
+		}
+	}
+	s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s", id))
+}
+
+// proxyTo hands the request to the member at addr.
+func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, cl task.Cluster, addr, what string) {
+	target, err := memberURL(addr)
+	if err != nil {
+		s.writeProblem(w, r, task.Errorf(task.CodeNotOwner, "%s advertises an address that is not a URL: %q", what, addr))
+		return
+	}
+	proxy := &httputil.ReverseProxy{
+		Transport: forwardTransport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = target.Host
+			pr.Out.Header.Set(forwardedHeader, cl.ID())
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.writeProblem(w, r, task.Errorf(task.CodeNotOwner, "%s at %s does not answer: %v", what, addr, err))
+		},
+	}
+	proxy.ServeHTTP(w, r)
+}
+
+// clusterMembers lists the members with the tasks each owns.
+func (s *Server) clusterMembers(ctx context.Context, cl task.Cluster, owners map[string]string) ([]api.ClusterMember, error) {
+	ms, err := cl.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ttl := cl.TTL()
+	out := make([]api.ClusterMember, 0, len(ms))
+	for _, m := range ms {
+		cm := api.ClusterMember{ID: m.ID, Address: m.Address, StartedAt: m.StartedAt, LeaseRemainingSeconds: int(m.LeaseTTL / time.Second),
+			Healthy: m.LeaseTTL > ttl/3, Draining: m.Draining, Tasks: []string{}}
+		for t, o := range owners {
+			if o == m.ID {
+				cm.Tasks = append(cm.Tasks, t)
+			}
+		}
+		sort.Strings(cm.Tasks)
+		out = append(out, cm)
+	}
+	return out, nil
+}
+
+// cluster serves GET /api/v1/cluster.
+func (s *Server) cluster(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	cl := s.opts.Controller.Cluster()
+	if cl == nil {
+		return http.StatusOK, api.Cluster{Enabled: false, Members: []api.ClusterMember{}, Unowned: []string{}}, nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	owners, err := cl.Owners(ctx)
+	if err != nil {
+		return 0, nil, task.Errorf(task.CodeStoreUnavailable, "fail to read the task owners: %v", err)
+	}
+	members, err := s.clusterMembers(ctx, cl, owners)
+	if err != nil {
+		return 0, nil, task.Errorf(task.CodeStoreUnavailable, "fail to read the cluster members: %v", err)
+	}
+	views, err := s.opts.Controller.List(ctx, "")
+	if err != nil {
+		return 0, nil, err
+	}
+	unowned := []string{}
+	for _, v := range views {
+		if owners[v.Spec.ID] == "" {
+			unowned = append(unowned, v.Spec.ID)
+		}
+	}
+	return http.StatusOK, api.Cluster{Enabled: true, Self: cl.ID(), LeaseTTLSeconds: int(cl.TTL() / time.Second), Members: members, Unowned: unowned}, nil
+}
+
+// ownershipLostCounter exports how many pipelines this daemon stopped
+// because it no longer owned their task.
+func ownershipLostCounter(ctl *task.Controller) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "cluster", Name: "ownership_lost_total",
+		Help: "Pipelines this daemon stopped because another member owns their task now (lease lost, fenced write).",
+	}, func() float64 { return float64(ctl.OwnershipLost()) })
+}
