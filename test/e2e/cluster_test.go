@@ -453,3 +453,74 @@ func (d *Daemon) httpGetLocal(ctx context.Context, path string) ([]byte, error) 
 	defer resp.Body.Close()
 	return io.ReadAll(resp.Body)
 }
+
+// TestClusterRollingRestart: the three daemons of a cluster are restarted
+// one after the other (SIGTERM: each hands its tasks over before it exits)
+// while rows stream into three tasks; no task stays without an owner for
+// longer than the lease TTL + 5 s, and the target ends as an exact copy.
+func TestClusterRollingRestart(t *testing.T) {
+	bed := RequireBed(t)
+	ctx := context.Background()
+	_, ds := startCluster(t, bed, 3)
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	ids, schemas := clusterTasks(t, ctx, ds, src, dst, "e2e_ha_roll", 3)
+	s := startStream(ctx, src, schemas...)
+
+	// Sample the cluster view, from a member that is not restarting, every
+	// 250 ms: the longest time each task went without an owner.
+	var asking atomic.Int64
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	sampled := make(chan map[string]time.Duration)
+	go func() {
+		longest, since := map[string]time.Duration{}, map[string]time.Time{}
+		for sampleCtx.Err() == nil {
+			raw, err := ds[asking.Load()].httpGet(sampleCtx, "/api/v1/cluster")
+			var v clusterView
+			if err == nil && json.Unmarshal(raw, &v) == nil {
+				owned := map[string]bool{}
+				for _, m := range v.Members {
+					for _, id := range m.Tasks {
+						owned[id] = true
+					}
+				}
+				now := time.Now()
+				for _, id := range ids {
+					if owned[id] {
+						delete(since, id)
+					} else if since[id].IsZero() {
+						since[id] = now
+					}
+					if !since[id].IsZero() {
+						longest[id] = max(longest[id], now.Sub(since[id]))
+					}
+				}
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		sampled <- longest
+	}()
+
+	time.Sleep(2 * time.Second)
+	for i, d := range ds {
+		asking.Store(int64((i + 1) % len(ds)))
+		d.Stop(t)
+		t.Logf("member m%d stopped (SIGTERM)", i+1)
+		time.Sleep(time.Second)
+		d.Start(t)
+		t.Logf("member m%d started again", i+1)
+		Eventually(t, ctx, clusterTTL+5*time.Second, 250*time.Millisecond, "every task owned after restarting m"+fmt.Sprint(i+1), func(ctx context.Context) (bool, string, error) {
+			v := ds[(i+1)%len(ds)].cluster(t)
+			return len(v.Unowned) == 0, fmt.Sprintf("unowned: %v", v.Unowned), nil
+		})
+		time.Sleep(2 * time.Second) // rows flow between restarts
+	}
+	time.Sleep(2 * time.Second)
+	s.stop()
+	stopSampling()
+	longest := <-sampled
+	for _, id := range ids {
+		t.Logf("task %s: longest without an owner %.2f s", id, longest[id].Seconds())
+		require.LessOrEqual(t, longest[id], clusterTTL+5*time.Second, "task %s was unowned too long", id)
+	}
+	requireExactCopy(t, ctx, src, dst, s, schemas)
+}
