@@ -138,33 +138,29 @@ func dataChannelsInScope(snap *source.Snapshot, scope Scope) []string {
 // latestPositions asks for the channels' ends a few at a time; the first
 // failure is returned.
 func latestPositions(ctx context.Context, lp latestPositioner, channels []string) ([]source.Position, error) {
-	out := make([]source.Position, len(channels))
-	errs := make([]error, len(channels))
-	sem := make(chan struct{}, startPositionWorkers)
-	var wg sync.WaitGroup
-	for i, ch := range channels {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			cctx, cancel := context.WithTimeout(ctx, startPositionTimeout)
-			defer cancel()
-			out[i], errs[i] = lp.LatestPosition(cctx, ch)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("the current end of channel %s: %w", ch, errs[i])
-			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return positionsOf(ctx, channels, func(ctx context.Context, ch string) (source.Position, error) {
+		pos, err := lp.LatestPosition(ctx, ch)
+		if err != nil {
+			return pos, fmt.Errorf("the current end of channel %s: %w", ch, err)
+		}
+		return pos, nil
+	})
 }
 
 // timePositions finds the channels' positions at t, a few at a time.
 func timePositions(ctx context.Context, tp timePositioner, channels []string, t time.Time) ([]source.Position, error) {
+	return positionsOf(ctx, channels, func(ctx context.Context, ch string) (source.Position, error) {
+		pos, err := tp.PositionAt(ctx, ch, t)
+		if err != nil {
+			return pos, fmt.Errorf("the position of channel %s at %s: %w", ch, t.UTC().Format(time.RFC3339), err)
+		}
+		return pos, nil
+	})
+}
+
+// positionsOf asks one position per channel, startPositionWorkers at a
+// time, each within startPositionTimeout; every failure is returned.
+func positionsOf(ctx context.Context, channels []string, ask func(context.Context, string) (source.Position, error)) ([]source.Position, error) {
 	out := make([]source.Position, len(channels))
 	errs := make([]error, len(channels))
 	sem := make(chan struct{}, startPositionWorkers)
@@ -177,10 +173,7 @@ func timePositions(ctx context.Context, tp timePositioner, channels []string, t 
 			defer func() { <-sem }()
 			cctx, cancel := context.WithTimeout(ctx, startPositionTimeout)
 			defer cancel()
-			out[i], errs[i] = tp.PositionAt(cctx, ch, t)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("the position of channel %s at %s: %w", ch, t.UTC().Format(time.RFC3339), errs[i])
-			}
+			out[i], errs[i] = ask(cctx, ch)
 		}()
 	}
 	wg.Wait()
