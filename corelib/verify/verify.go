@@ -17,6 +17,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -98,6 +99,14 @@ func (s *Service) VerifyTask(ctx context.Context, spec corelib.TaskSpec, opts co
 	}
 	defer func() { _ = closeDst() }()
 
+	// A report lists its collections by database and name, the same order
+	// every run (the scope comes from a map of the catalog).
+	sort.SliceStable(colls, func(i, j int) bool {
+		if colls[i].Database != colls[j].Database {
+			return colls[i].Database < colls[j].Database
+		}
+		return colls[i].Name < colls[j].Name
+	})
 	cmp := &Comparer{Source: src, Target: dst, ChunkRows: s.ChunkRows}
 	rep := corelib.VerifyReport{Equal: true, Mode: opts.Mode, Sample: opts.Sample, Collections: []corelib.CollectionVerify{}}
 	started := time.Now()
