@@ -289,39 +289,9 @@ func requireFullComparison(t *testing.T, ctx context.Context, src, dst client.Cl
 }
 
 // queryAllRowsBatched is QueryAllRows with 4,000 keys a query instead of
-// 500: every primary key listed by one unbounded query, then every field of
-// those keys.
+// 500 (the collections here are large).
 func queryAllRowsBatched(ctx context.Context, c client.Client, name string) (map[string]Row, error) {
-	coll, err := c.DescribeCollection(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("describe %s: %w", name, err)
-	}
-	pk := primaryField(coll.Schema)
-	pks, err := queryAllPKs(ctx, c, name, pk)
-	if err != nil {
-		return nil, err
-	}
-	outputs := []string{}
-	for _, f := range coll.Schema.Fields {
-		outputs = append(outputs, f.Name)
-	}
-	if coll.Schema.EnableDynamicField {
-		outputs = append(outputs, "$meta")
-	}
-	rows := make(map[string]Row, len(pks))
-	const batch = 4000
-	for start := 0; start < len(pks); start += batch {
-		end := min(start+batch, len(pks))
-		expr := fmt.Sprintf("%s in [%s]", pk.Name, strings.Join(pks[start:end], ","))
-		rs, err := c.Query(ctx, name, nil, expr, outputs, client.WithSearchQueryConsistencyLevel(entity.ClStrong))
-		if err != nil {
-			return nil, fmt.Errorf("query %s rows %d..%d: %w", name, start, end, err)
-		}
-		if err := collectRows(rs, pk.Name, rows); err != nil {
-			return nil, fmt.Errorf("query %s: %w", name, err)
-		}
-	}
-	return rows, nil
+	return queryAllRowsBy(ctx, c, name, 4000)
 }
 
 // createWithCLI creates the task of collection coll with `milvus-cdc task

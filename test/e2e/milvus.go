@@ -135,6 +135,11 @@ type Row map[string]string
 // keyed by the primary key's string form. All output fields are requested,
 // vectors and the dynamic field included.
 func QueryAllRows(ctx context.Context, c client.Client, name string) (map[string]Row, error) {
+	return queryAllRowsBy(ctx, c, name, 500)
+}
+
+// queryAllRowsBy is QueryAllRows asking for the fields of batch keys a query.
+func queryAllRowsBy(ctx context.Context, c client.Client, name string, batch int) (map[string]Row, error) {
 	coll, err := c.DescribeCollection(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("describe %s: %w", name, err)
@@ -155,7 +160,6 @@ func QueryAllRows(ctx context.Context, c client.Client, name string) (map[string
 		outputs = append(outputs, "$meta")
 	}
 	rows := make(map[string]Row, len(pks))
-	const batch = 500
 	for start := 0; start < len(pks); start += batch {
 		end := min(start+batch, len(pks))
 		expr := fmt.Sprintf("%s in [%s]", pk.Name, strings.Join(pks[start:end], ","))

@@ -81,30 +81,9 @@ func TestNemesis(t *testing.T) {
 	bed := RequireBed(t)
 	cases := []nemesisCase{
 		{name: "daemon kill -9, three times", fault: killLoop},
-		{name: "target down 60 s", outage: true, fault: func(t *testing.T, r *nemesisRun) {
-			p := targetProcess(t, r.bed)
-			r.begin()
-			p.stop(t)
-			time.Sleep(60 * time.Second)
-			p.start(t)
-			r.end()
-		}},
-		{name: "broker restart", outage: true, fault: func(t *testing.T, r *nemesisRun) {
-			p := brokerProcess(t, r.bed)
-			r.begin()
-			p.stop(t)
-			time.Sleep(20 * time.Second)
-			p.start(t)
-			r.end()
-		}},
-		{name: "etcd restart (source catalog and task store)", fault: func(t *testing.T, r *nemesisRun) {
-			p := etcdProcess(t, r.bed)
-			r.begin()
-			p.stop(t)
-			time.Sleep(10 * time.Second)
-			p.start(t)
-			r.end()
-		}, check: func(t *testing.T, r *nemesisRun) {
+		{name: "target down 60 s", outage: true, fault: stopped(targetProcess, 60*time.Second)},
+		{name: "broker restart", outage: true, fault: stopped(brokerProcess, 20*time.Second)},
+		{name: "etcd restart (source catalog and task store)", fault: stopped(etcdProcess, 10*time.Second), check: func(t *testing.T, r *nemesisRun) {
 			samples := r.watch.Between(r.from, r.to)
 			require.NotEmpty(t, samples)
 			for _, s := range samples {
@@ -261,6 +240,18 @@ func (s *rowStream) stop() int64 {
 	s.cancel()
 	<-s.done
 	return s.written.Load()
+}
+
+// stopped is the fault of a bed process stopped for hold, then started.
+func stopped(process func(*testing.T, *Bed) *bedProcess, hold time.Duration) func(*testing.T, *nemesisRun) {
+	return func(t *testing.T, r *nemesisRun) {
+		p := process(t, r.bed)
+		r.begin()
+		p.stop(t)
+		time.Sleep(hold)
+		p.start(t)
+		r.end()
+	}
 }
 
 func killLoop(t *testing.T, r *nemesisRun) {
