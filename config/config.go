@@ -59,6 +59,10 @@ type Cluster struct {
 	// MemberID names this daemon in the cluster; empty = the advertised
 	// address. Keep it stable across restarts.
 	MemberID string `mapstructure:"memberID"`
+	// Rebalance lets a member that owns at least two tasks more than
+	// another hand one over (a member that joined or restarted gets tasks);
+	// false keeps tasks where they are until their owner stops.
+	Rebalance bool `mapstructure:"rebalance"`
 }
 
 // Advertised is the advertised API address.
@@ -274,7 +278,7 @@ func Default() Config {
 		MaxRequestBytes: 1 << 20,
 		MemoryLimit:     "256MiB",
 		Log:             LogConfig{Level: "info", Format: "console"},
-		Cluster:         Cluster{LeaseTTL: 10 * time.Second},
+		Cluster:         Cluster{LeaseTTL: 10 * time.Second, Rebalance: true},
 		MetaStore: MetaStore{
 			RootPath: "milvus-cdc",
 			Etcd:     Etcd{Endpoints: []string{}, DialTimeout: 5 * time.Second},

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/milvus-cdc/milvus-cdc/api"
+	"github.com/milvus-cdc/milvus-cdc/server/compat"
 	"github.com/milvus-cdc/milvus-cdc/server/task"
 )
 
@@ -48,41 +49,73 @@ var forwardTransport = &http.Transport{
 // state changes go through the task store, which fences them by owner.
 func (s *Server) forward(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cl := s.opts.Controller.Cluster()
-		if cl == nil || r.Header.Get(forwardedHeader) != "" {
-			next.ServeHTTP(w, r)
-			return
-		}
 		id := mux.Vars(r)["id"]
-		if cl.Owns(id) {
-			next.ServeHTTP(w, r) // no store read: answers while etcd does not
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		owners, err := cl.Owners(ctx)
-		var members []api.ClusterMember
-		if err == nil && owners[id] != "" && owners[id] != cl.ID() {
-			members, err = s.clusterMembers(ctx, cl, owners)
-		}
-		cancel()
-		owner := owners[id]
-		if err != nil || owner == "" || owner == cl.ID() {
-			next.ServeHTTP(w, r)
-			return
-		}
-		var addr string
-		for _, m := range members {
-			if m.ID == owner {
-				addr = m.Address
-			}
-		}
+		owner, addr := s.ownerElsewhere(r, id)
 		if addr == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
 		s.opts.Logger.Debug("forwarding a task request to its owner", zap.String("task_id", id), zap.String("owner", owner), zap.String("path", r.URL.Path))
-		s.proxyTo(w, r, cl, addr, fmt.Sprintf("the task %s is owned by member %s, which", id, owner))
+		s.proxyTo(w, r, addr, fmt.Sprintf("the task %s is owned by member %s, which", id, owner), s.writeProblem)
 	})
+}
+
+// forwardCompat does for /cdc what forward does for the REST routes: a
+// request about one task (pause, resume, get, position, delete) goes to the
+// task's owner, so that it acts on the running pipeline at once.
+func (s *Server) forwardCompat(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Controller.Cluster() == nil || r.Method != http.MethodPost || r.Header.Get(forwardedHeader) != "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		peek := s.peekCompat(r) // puts the body back
+		switch peek.requestType {
+		case compat.TypePause, compat.TypeResume, compat.TypeGet, compat.TypePosition, compat.TypeDelete:
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		owner, addr := s.ownerElsewhere(r, peek.taskID)
+		if addr == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		s.opts.Logger.Debug("forwarding a /cdc request to the task's owner", zap.String("task_id", peek.taskID), zap.String("owner", owner), zap.String("request_type", peek.requestType))
+		s.proxyTo(w, r, addr, fmt.Sprintf("the task %s is owned by member %s, which", peek.taskID, owner), func(w http.ResponseWriter, _ *http.Request, err error) {
+			e := task.AsError(err)
+			writeJSON(w, http.StatusOK, "application/json", compat.Response{Code: task.Lookup(e.Code).CompatCode,
+				Message: fmt.Sprintf("fail to handle the %s request, error: %s", peek.requestType, e.Message)})
+		})
+	})
+}
+
+// ownerElsewhere names the member that owns the task and its address when
+// that is another member and the request was not forwarded already; addr is
+// empty when the request is served here (no cluster, owned here, nobody
+// owns it, or the owners cannot be read).
+func (s *Server) ownerElsewhere(r *http.Request, id string) (owner, addr string) {
+	cl := s.opts.Controller.Cluster()
+	if cl == nil || id == "" || r.Header.Get(forwardedHeader) != "" || cl.Owns(id) {
+		return "", "" // cl.Owns needs no store read: answers while etcd does not
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	owners, err := cl.Owners(ctx)
+	owner = owners[id]
+	if err != nil || owner == "" || owner == cl.ID() {
+		return "", ""
+	}
+	members, err := s.clusterMembers(ctx, cl, owners)
+	if err != nil {
+		return "", ""
+	}
+	for _, m := range members {
+		if m.ID == owner {
+			return owner, m.Address
+		}
+	}
+	return "", ""
 }
 
 // drainMember serves POST /api/v1/cluster/members/{id}/drain: this member
@@ -122,18 +155,20 @@ func (s *Server) drainMember(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, m := range ms {
 		if m.ID == id {
-			s.proxyTo(w, r, cl, m.Address, fmt.Sprintf("member %s", id))
+			s.proxyTo(w, r, m.Address, fmt.Sprintf("member %s", id), s.writeProblem)
 			return
 		}
 	}
 	s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s", id))
 }
 
-// proxyTo hands the request to the member at addr.
-func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, cl task.Cluster, addr, what string) {
+// proxyTo hands the request to the member at addr; fail writes the answer
+// when that member cannot be reached.
+func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, addr, what string, fail func(http.ResponseWriter, *http.Request, error)) {
+	self := s.opts.Controller.Cluster().ID()
 	target, err := memberURL(addr)
 	if err != nil {
-		s.writeProblem(w, r, task.Errorf(task.CodeNotOwner, "%s advertises an address that is not a URL: %q", what, addr))
+		fail(w, r, task.Errorf(task.CodeNotOwner, "%s advertises an address that is not a URL: %q", what, addr))
 		return
 	}
 	proxy := &httputil.ReverseProxy{
@@ -141,10 +176,10 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, cl task.Cluster
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = target.Host
-			pr.Out.Header.Set(forwardedHeader, cl.ID())
+			pr.Out.Header.Set(forwardedHeader, self)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			s.writeProblem(w, r, task.Errorf(task.CodeNotOwner, "%s at %s does not answer: %v", what, addr, err))
+			fail(w, r, task.Errorf(task.CodeNotOwner, "%s at %s does not answer: %v", what, addr, err))
 		},
 	}
 	proxy.ServeHTTP(w, r)

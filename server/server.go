@@ -82,7 +82,7 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.registry }
 func (s *Server) routes() *mux.Router {
 	r := mux.NewRouter()
 	// /cdc answers every method itself: milvus-cdc replies code 405 in a 200 body.
-	r.Handle("/cdc", s.instrument("/cdc", http.HandlerFunc(s.serveCompat)))
+	r.Handle("/cdc", s.instrument("/cdc", s.forwardCompat(http.HandlerFunc(s.serveCompat))))
 
 	v1 := "/api/v1/tasks"
 	r.Handle(v1, s.wrapREST(v1, s.rest.CreateTask)).Methods(http.MethodPost)

@@ -139,6 +139,7 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		// a mistyped host or port at once.
 		SourceMilvusAddress: cfg.Source.Milvus.Address,
 		Probe:               netcheck.Reach,
+		NoRebalance:         !cfg.Cluster.Rebalance,
 	}, lg)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -621,9 +621,15 @@ stop_component() {
 	log "stopped $c (pid $pid) in $(elapsed "$t") s"
 }
 
+# The two Milvus stop side by side (each may use its whole grace period),
+# before the broker and etcd they use.
 cmd_down() {
 	local i
+	stop_component dst &
+	stop_component src &
+	wait
 	for ((i = ${#ALL_COMPONENTS[@]} - 1; i >= 0; i--)); do
+		case ${ALL_COMPONENTS[i]} in src | dst) continue ;; esac
 		stop_component "${ALL_COMPONENTS[i]}"
 	done
 }

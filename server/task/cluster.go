@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,13 @@ type ownership struct {
 	n    int64
 	// unowned is when this member first saw each task without an owner.
 	unowned map[string]time.Time
+	// Rebalancing: when this member last handed a task over, which tasks it
+	// handed over, and, once one of them came back because no other member
+	// took it, the member set for which rebalancing is held.
+	handedAt  time.Time
+	handed    map[string]bool
+	heldFor   string
+	handovers int64
 }
 
 // unownedGrace is how long a task may stay unowned before any member takes
@@ -184,6 +192,7 @@ func (c *Controller) balanceOnce(ctx context.Context) bool {
 			c.reloadOne(ctx, id)
 		}
 	}
+	c.own.takenElsewhere(owners, me)
 	members, err := c.cluster.Members(rctx)
 	if err != nil {
 		return false
@@ -223,11 +232,120 @@ func (c *Controller) balanceOnce(ctx context.Context) bool {
 		if err != nil || !ok {
 			return false
 		}
+		c.own.tookBack(t.Spec.ID, memberSet(counts))
 		c.own.clear(t.Spec.ID)
 		c.reloadOne(ctx, t.Spec.ID)
 		return true // one per round, so that the counts settle
 	}
+	c.rebalance(ctx, counts, fewest)
 	return false
+}
+
+// rebalanceEvery is the least time between two handovers of one member: the
+// member with the fewest tasks takes a released task within a balance round
+// or two, and the counts settle before the next one.
+const rebalanceEvery = 5 * time.Second
+
+// rebalance hands one task over when this member owns at least two more
+// than the member with the fewest (one that joined, or came back after a
+// restart): it stops the pipeline (its last checkpoints are written) and
+// releases the task, which the member with the fewest takes first. A task
+// that came back because no other member took it holds rebalancing until
+// the set of members changes, so that a member that takes nothing cannot
+// make tasks stop and start over and over.
+func (c *Controller) rebalance(ctx context.Context, counts map[string]int, fewest int) {
+	me := c.cluster.ID()
+	if c.limits.NoRebalance || counts[me] < fewest+2 || !c.own.mayHandOver(memberSet(counts)) {
+		return
+	}
+	owned := c.cluster.Owned()
+	if len(owned) == 0 {
+		return
+	}
+	sort.Strings(owned)
+	id := owned[len(owned)-1]
+	if err := c.handOver(ctx, id, counts[me], fewest); err != nil {
+		c.lg.Warn("cannot release the task; it stays here", zap.String("task_id", id), zap.Error(err))
+		c.reloadOne(ctx, id)
+	}
+}
+
+// handOver stops the task's pipeline and releases the task.
+func (c *Controller) handOver(ctx context.Context, id string, here, fewest int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.cluster.Owns(id) {
+		return nil
+	}
+	c.lg.Info("handing a task over to even out the members' tasks", zap.String("task_id", id), zap.String("member", c.cluster.ID()),
+		zap.Int("tasks_here", here), zap.Int("fewest_on_a_member", fewest))
+	c.stopLocked(ctx, id)
+	if err := c.cluster.Release(ctx, id); err != nil {
+		return err
+	}
+	c.own.handedOver(id)
+	return nil
+}
+
+// takenElsewhere forgets the handed-over tasks another member owns now.
+func (o *ownership) takenElsewhere(owners map[string]string, me string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id := range o.handed {
+		if owner := owners[id]; owner != "" && owner != me {
+			delete(o.handed, id)
+		}
+	}
+}
+
+// memberSet names the live members, in order.
+func memberSet(counts map[string]int) string {
+	ids := make([]string, 0, len(counts))
+	for id := range counts {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
+
+// mayHandOver reports whether this member may hand a task over now.
+func (o *ownership) mayHandOver(members string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.heldFor != "" && o.heldFor != members {
+		o.heldFor = "" // the members changed: try again
+	}
+	return o.heldFor == "" && time.Since(o.handedAt) >= rebalanceEvery
+}
+
+func (o *ownership) handedOver(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.handed == nil {
+		o.handed = map[string]bool{}
+	}
+	o.handed[id] = true
+	o.handedAt = time.Now()
+	o.handovers++
+}
+
+// tookBack notes that this member took a task again; a task it had handed
+// over holds rebalancing among these members.
+func (o *ownership) tookBack(id, members string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.handed[id] {
+		o.heldFor = members
+	}
+	delete(o.handed, id)
+}
+
+// Handovers counts the tasks this member handed over to even out the
+// members' tasks.
+func (c *Controller) Handovers() int64 {
+	c.own.mu.Lock()
+	defer c.own.mu.Unlock()
+	return c.own.handovers
 }
 
 // reloadCluster is Reload for a member: it takes tasks nobody owns while

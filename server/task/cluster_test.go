@@ -2,6 +2,7 @@ package task_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -48,6 +49,9 @@ func (m *member) running(id string) bool {
 func TestClusterSharesTasksWithOneOwner(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t)
+	// b ends with both tasks while a looks fenced: rebalancing would hand
+	// one back to a meanwhile (tested below).
+	h.limits.NoRebalance = true
 	a, b := joinMember(t, h, "a"), joinMember(t, h, "b")
 	t.Cleanup(func() { a.cancel(); b.cancel() })
 
@@ -98,4 +102,66 @@ func TestClusterSharesTasksWithOneOwner(t *testing.T) {
 	require.Eventually(t, func() bool { return a.running(v1.Spec.ID) && a.running(v2.Spec.ID) }, 10*time.Second, 50*time.Millisecond, "a takes the drained member's tasks")
 	time.Sleep(time.Second)
 	require.False(t, b.running(v1.Spec.ID), "a draining member takes nothing back")
+}
+
+func (m *member) runningCount(ids []string) int {
+	n := 0
+	for _, id := range ids {
+		if m.running(id) {
+			n++
+		}
+	}
+	return n
+}
+
+// A member that joins gets tasks handed over until no member owns two more
+// than another; each task runs on exactly one member throughout.
+func TestClusterRebalancesWhenAMemberJoins(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	a := joinMember(t, h, "a")
+	t.Cleanup(func() { a.cancel() })
+	var ids []string
+	for i := range 4 {
+		v, err := a.ctl.Create(ctx, spec("http://t1:19530", "db", fmt.Sprintf("c%d", i)))
+		require.NoError(t, err)
+		ids = append(ids, v.Spec.ID)
+	}
+	require.Eventually(t, func() bool { return a.runningCount(ids) == 4 }, 5*time.Second, 50*time.Millisecond)
+
+	b := joinMember(t, h, "b")
+	t.Cleanup(func() { b.cancel() })
+	require.Eventually(t, func() bool {
+		for _, id := range ids {
+			require.False(t, a.running(id) && b.running(id), "task %s runs on both members", id)
+		}
+		return a.runningCount(ids) == 2 && b.runningCount(ids) == 2
+	}, 20*time.Second, 50*time.Millisecond, "two tasks each")
+	require.EqualValues(t, 2, a.ctl.Handovers())
+	require.EqualValues(t, 0, b.ctl.Handovers())
+}
+
+// A member that registers but takes nothing gets one task handed over once:
+// the task comes back after the grace period and the member that handed it
+// over holds rebalancing until the members change.
+func TestClusterRebalanceHoldsWhenNobodyTakesTheTask(t *testing.T) {
+	ctx := context.Background()
+	h := newHarness(t)
+	a := joinMember(t, h, "a")
+	t.Cleanup(func() { a.cancel() })
+	var ids []string
+	for i := range 3 {
+		v, err := a.ctl.Create(ctx, spec("http://t1:19530", "db", fmt.Sprintf("c%d", i)))
+		require.NoError(t, err)
+		ids = append(ids, v.Spec.ID)
+	}
+	idle, err := meta.NewStore(h.etcd.Client, "cdc-test").JoinCluster(ctx, "idle", "idle:8444", 2*time.Second, zap.NewNop())
+	require.NoError(t, err)
+	t.Cleanup(func() { idle.Leave(ctx) })
+
+	require.Eventually(t, func() bool { return a.ctl.Handovers() == 1 }, 10*time.Second, 50*time.Millisecond, "one handover")
+	require.Eventually(t, func() bool { return a.runningCount(ids) == 3 }, 10*time.Second, 50*time.Millisecond, "the task comes back")
+	time.Sleep(7 * time.Second) // longer than the time between two handovers
+	require.EqualValues(t, 1, a.ctl.Handovers(), "no second handover to a member that takes nothing")
+	require.Equal(t, 3, a.runningCount(ids))
 }

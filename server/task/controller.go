@@ -53,6 +53,9 @@ type Limits struct {
 	// the factory verifies the target. Nil skips it (tests that dial an
 	// in-process target).
 	Probe func(ctx context.Context, hostPort string, timeout time.Duration) error
+	// NoRebalance keeps every task on its owner: a cluster member does not
+	// hand tasks over to even out the counts (cluster.rebalance false).
+	NoRebalance bool
 }
 
 // Store is the part of the meta store the controller uses.

@@ -223,6 +223,19 @@ func TestClusterFailoverOnKill(t *testing.T) {
 	via.post(t, "/api/v1/tasks/"+ids[1]+"/resume")
 	viewer.waitReplicating(t, ids[1])
 
+	// The same through the compatible API: pause, get and resume of a task
+	// another member owns reach its owner, which stops and starts it.
+	via.CDC(t, "pause", map[string]any{"task_id": ids[1]})
+	state, _ := viewer.TaskState(t, ids[1])
+	require.Equal(t, "Paused", state, "/cdc get through a non-owner")
+	viewer.getJSON(t, "/api/v1/tasks/"+ids[1], &paused)
+	require.Equal(t, owner1, paused.Owner)
+	require.Empty(t, paused.Pipeline, "/cdc pause through a non-owner stopped the owner's pipeline")
+	via.CDC(t, "resume", map[string]any{"task_id": ids[1]})
+	viewer.waitReplicating(t, ids[1])
+	pos := via.CDC(t, "position", map[string]any{"task_id": ids[1]})
+	require.NotEmpty(t, pos["positions"], "/cdc position through a non-owner")
+
 	s := startStream(ctx, src, schemas...)
 	defer s.stop()
 	victimColl := schemas[0].CollectionName
@@ -514,6 +527,16 @@ func TestClusterRollingRestart(t *testing.T) {
 		})
 		time.Sleep(2 * time.Second) // rows flow between restarts
 	}
+	// Each restarted member came back with no task; the others handed
+	// tasks over until every member runs one again.
+	Eventually(t, ctx, 30*time.Second, 250*time.Millisecond, "one task per member again", func(ctx context.Context) (bool, string, error) {
+		v := ds[0].cluster(t)
+		counts := []int{}
+		for _, m := range v.Members {
+			counts = append(counts, len(m.Tasks))
+		}
+		return len(counts) == 3 && counts[0] == 1 && counts[1] == 1 && counts[2] == 1, fmt.Sprintf("tasks per member: %v, unowned %v", counts, v.Unowned), nil
+	})
 	time.Sleep(2 * time.Second)
 	s.stop()
 	stopSampling()

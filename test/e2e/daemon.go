@@ -106,6 +106,9 @@ func StartDaemon(t testing.TB, bed *Bed, extraEnv ...string) *Daemon {
 	d.env = append(d.env, extraEnv...)
 	d.Start(t)
 	t.Cleanup(func() {
+		if t.Failed() {
+			d.logTaskStatuses(t)
+		}
 		d.Stop(t)
 		if t.Failed() {
 			if out, err := os.ReadFile(d.logPath); err == nil {
@@ -338,4 +341,37 @@ func (d *Daemon) Log(t testing.TB) string {
 	out, err := os.ReadFile(d.logPath)
 	require.NoError(t, err)
 	return string(out)
+}
+
+// logTaskStatuses logs every task's status as the daemon reports it (what
+// waits, what retries, each channel's position): a failed test shows what
+// the pipeline was doing when it gave up.
+func (d *Daemon) logTaskStatuses(t testing.TB) {
+	if d.cmd == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := d.httpGetLocal(ctx, "/api/v1/tasks")
+	if err != nil {
+		t.Logf("task statuses: %v", err)
+		return
+	}
+	var list struct {
+		Tasks []struct {
+			ID string `json:"id"`
+		} `json:"tasks"`
+	}
+	if err := json.Unmarshal(raw, &list); err != nil {
+		t.Logf("task list %q: %v", tail(raw, 2000), err)
+		return
+	}
+	for _, task := range list.Tasks {
+		st, err := d.httpGetLocal(ctx, "/api/v1/tasks/"+task.ID+"/status")
+		if err != nil {
+			t.Logf("status of task %s: %v", task.ID, err)
+			continue
+		}
+		t.Logf("status of task %s when the test failed:\n%s", task.ID, tail(st, 4000))
+	}
 }
