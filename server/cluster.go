@@ -244,3 +244,12 @@ func ownershipLostCounter(ctl *task.Controller) prometheus.Collector {
 		Help: "Pipelines this daemon stopped because another member owns their task now (lease lost, fenced write).",
 	}, func() float64 { return float64(ctl.OwnershipLost()) })
 }
+
+// handoversCounter exports how many tasks this member handed over to even
+// out the members' tasks.
+func handoversCounter(ctl *task.Controller) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "cluster", Name: "handovers_total",
+		Help: "Tasks this member handed over (stop, checkpoint, release) because it owned at least two more than another member.",
+	}, func() float64 { return float64(ctl.Handovers()) })
+}

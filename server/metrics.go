@@ -47,6 +47,7 @@ func newMetrics(ctl *task.Controller, reg *prometheus.Registry) *metrics {
 	m.registry.MustRegister(m.requests, m.latency, m.cdcRequests,
 		&taskStateCollector{ctl: ctl},
 		ownershipLostCounter(ctl),
+		handoversCounter(ctl),
 		buildInfoGauge(buildinfo.Get()),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

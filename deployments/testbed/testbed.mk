@@ -48,8 +48,8 @@ e2e:
 	echo "[e2e] phase testbed-up: $$(( $$(date +%s) - start )) s (exit $$rc)"; \
 	if [ $$rc -eq 0 ]; then \
 		t=$$(date +%s); \
-		bedenv=$${MILVUS_CDC_BED_STATE:-$(CURDIR)/.testbed}/env; pulsar=$$(sed -n "s/^PULSAR_ADDRESS=//p" $$bedenv); web=$$(sed -n "s/^PULSAR_WEB_ADDRESS=//p" $$bedenv); \
-		TESTBED_ENV=$${TESTBED_ENV:-$$bedenv} MILVUS_CDC_TEST_PULSAR_URL=$$pulsar MILVUS_CDC_TEST_PULSAR_WEB_URL=$$web \
+		bedenv=$${MILVUS_CDC_BED_STATE:-$(CURDIR)/.testbed}/env; pulsar=$$(sed -n "s/^PULSAR_ADDRESS=//p" $$bedenv); web=$$(sed -n "s/^PULSAR_WEB_ADDRESS=//p" $$bedenv); kafka=$$(sed -n "s/^KAFKA_BROKERS=//p" $$bedenv); \
+		TESTBED_ENV=$${TESTBED_ENV:-$$bedenv} MILVUS_CDC_TEST_PULSAR_URL=$$pulsar MILVUS_CDC_TEST_PULSAR_WEB_URL=$$web MILVUS_CDC_TEST_KAFKA_BROKERS=$$kafka \
 		CGO_ENABLED=0 $(GO) test -tags '$(E2E_TAGS)' $(E2E_FLAGS) $(if $(E2E_RUN),-run '$(E2E_RUN)') $(if $(E2E_SKIP),-skip '$(E2E_SKIP)') $(E2E_PKGS); rc=$$?; \
 		echo "[e2e] phase go test: $$(( $$(date +%s) - t )) s (exit $$rc)"; \
 		if [ $$rc -ne 0 ]; then bash $(TESTBED) logs -n 40 src dst >&2 || true; fi; \
