@@ -83,7 +83,8 @@ func envOf(t *testing.T, c map[string]any) map[string]string {
 	out := map[string]string{}
 	for _, e := range c["env"].([]any) {
 		m := e.(map[string]any)
-		out[m["name"].(string)] = m["value"].(string)
+		v, _ := m["value"].(string) // "" for valueFrom
+		out[m["name"].(string)] = v
 	}
 	return out
 }
@@ -130,9 +131,12 @@ func TestHelmTemplateDefaults(t *testing.T) {
 	require.Equal(t, []any{"--config", "/etc/milvus-cdc/cdc.yaml"}, c["args"])
 	require.Equal(t, "/readyz", at(t, c, "readinessProbe", "httpGet", "path"))
 	require.Equal(t, "/healthz", at(t, c, "livenessProbe", "httpGet", "path"))
-	for name := range envOf(t, c) {
+	env := envOf(t, c)
+	for name := range env {
 		requireConfigEnv(t, "helm Deployment", name)
 	}
+	require.NotContains(t, env, config.EnvName("cluster.advertiseAddress"), "one daemon on the embedded etcd is no cluster member")
+	require.Empty(t, docs["PodDisruptionBudget"], "no budget for one replica")
 	// The embedded etcd writes inside the data volume, which is the PVC.
 	mounts := map[string]string{}
 	for _, m := range c["volumeMounts"].([]any) {
@@ -184,11 +188,16 @@ func TestHelmTemplateSecretsTLSAndReplicas(t *testing.T) {
 	c := container(t, docs)
 	env := envOf(t, c)
 	for name := range env {
-		if strings.HasPrefix(name, config.DefaultTaskSecretsEnvPrefix) {
-			continue // extraEnv for target.tokenEnv
+		if strings.HasPrefix(name, config.DefaultTaskSecretsEnvPrefix) || name == "POD_IP" || name == "POD_NAME" {
+			continue // extraEnv for target.tokenEnv; the downward API for the cluster settings
 		}
 		requireConfigEnv(t, "helm Deployment", name)
 	}
+	// Each replica is a cluster member reachable at its pod IP, over TLS here.
+	require.Equal(t, "https://$(POD_IP):8444", env[config.EnvName("cluster.advertiseAddress")])
+	require.Equal(t, "$(POD_NAME)", env[config.EnvName("cluster.memberID")])
+	require.Len(t, docs["PodDisruptionBudget"], 1)
+	require.EqualValues(t, 1, at(t, docs["PodDisruptionBudget"][0], "spec", "maxUnavailable"))
 	require.Equal(t, "/etc/milvus-cdc/auth/tokens", env[config.EnvName("server.auth.tokensFile")])
 	require.Equal(t, "/etc/milvus-cdc/encryption/cdc.key", env[config.EnvName("metaStore.encryption.keyFile")])
 	require.Equal(t, "/etc/milvus-cdc/tls/tls.crt", env[config.EnvName("server.tls.certFile")])
