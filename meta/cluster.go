@@ -166,10 +166,10 @@ func (c *Cluster) keepAlive(ka <-chan *clientv3.LeaseKeepAliveResponse) {
 }
 
 // SetDraining marks this member as draining (it takes no task) in its
-// registration.
-func (c *Cluster) SetDraining(ctx context.Context) error {
+// registration, or, with false, as taking tasks again.
+func (c *Cluster) SetDraining(ctx context.Context, draining bool) error {
 	c.mu.Lock()
-	c.self.Draining = true
+	c.self.Draining = draining
 	self, lease := c.self, c.lease
 	c.mu.Unlock()
 	val, err := json.Marshal(self)
@@ -180,7 +180,7 @@ func (c *Cluster) SetDraining(ctx context.Context) error {
 		return nil // registered again, draining, by the keep-alive
 	}
 	if _, err := c.cli.Put(ctx, c.memberKey(self.ID), string(val), clientv3.WithLease(lease)); err != nil {
-		return fmt.Errorf("mark member %s draining: %w", self.ID, err)
+		return fmt.Errorf("mark member %s draining=%t: %w", self.ID, draining, err)
 	}
 	return nil
 }

@@ -118,48 +118,51 @@ func (s *Server) ownerElsewhere(r *http.Request, id string) (owner, addr string)
 	return "", ""
 }
 
-// drainMember serves POST /api/v1/cluster/members/{id}/drain: this member
-// drains itself, another member's request is forwarded to it.
-func (s *Server) drainMember(w http.ResponseWriter, r *http.Request) {
-	cl := s.opts.Controller.Cluster()
-	id := mux.Vars(r)["id"]
-	if cl == nil {
-		s.writeProblem(w, r, task.Errorf(task.CodeUnsupported, "this daemon is not in a cluster (its task store is the embedded etcd)"))
-		return
-	}
-	if id == cl.ID() || r.Header.Get(forwardedHeader) != "" {
-		if id != cl.ID() {
-			s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s here", id))
+// memberAction serves POST /api/v1/cluster/members/{id}/drain and
+// …/undrain: this member acts on itself, another member's request is
+// forwarded to it.
+func (s *Server) memberAction(act func(*task.Controller, context.Context) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cl := s.opts.Controller.Cluster()
+		id := mux.Vars(r)["id"]
+		if cl == nil {
+			s.writeProblem(w, r, task.Errorf(task.CodeUnsupported, "this daemon is not in a cluster (its task store is the embedded etcd)"))
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
-		defer cancel()
-		if err := s.opts.Controller.Drain(ctx); err != nil {
-			s.writeProblem(w, r, err)
+		if id == cl.ID() || r.Header.Get(forwardedHeader) != "" {
+			if id != cl.ID() {
+				s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s here", id))
+				return
+			}
+			ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+			defer cancel()
+			if err := act(s.opts.Controller, ctx); err != nil {
+				s.writeProblem(w, r, err)
+				return
+			}
+			_, body, err := s.cluster(w, r)
+			if err != nil {
+				s.writeProblem(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, "application/json", body)
 			return
 		}
-		_, body, err := s.cluster(w, r)
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		ms, err := cl.Members(ctx)
+		cancel()
 		if err != nil {
-			s.writeProblem(w, r, err)
+			s.writeProblem(w, r, task.Errorf(task.CodeStoreUnavailable, "fail to read the cluster members: %v", err))
 			return
 		}
-		writeJSON(w, http.StatusOK, "application/json", body)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	ms, err := cl.Members(ctx)
-	cancel()
-	if err != nil {
-		s.writeProblem(w, r, task.Errorf(task.CodeStoreUnavailable, "fail to read the cluster members: %v", err))
-		return
-	}
-	for _, m := range ms {
-		if m.ID == id {
-			s.proxyTo(w, r, m.Address, fmt.Sprintf("member %s", id), s.writeProblem)
-			return
+		for _, m := range ms {
+			if m.ID == id {
+				s.proxyTo(w, r, m.Address, fmt.Sprintf("member %s", id), s.writeProblem)
+				return
+			}
 		}
+		s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s", id))
 	}
-	s.writeProblem(w, r, task.Errorf(task.CodeNotFound, "no cluster member %s", id))
 }
 
 // proxyTo hands the request to the member at addr; fail writes the answer

@@ -97,7 +97,8 @@ func (s *Server) routes() *mux.Router {
 	r.Handle(v1+"/{id}/verify", s.forward(s.wrapREST(v1+"/{id}/verify", s.rest.VerifyTask))).Methods(http.MethodPost)
 	r.Handle("/api/v1/info", s.wrapREST("/api/v1/info", s.info)).Methods(http.MethodGet)
 	r.Handle("/api/v1/cluster", s.wrapREST("/api/v1/cluster", s.cluster)).Methods(http.MethodGet)
-	r.Handle("/api/v1/cluster/members/{id}/drain", s.instrument("/api/v1/cluster/members/{id}/drain", http.HandlerFunc(s.drainMember))).Methods(http.MethodPost)
+	r.Handle("/api/v1/cluster/members/{id}/drain", s.instrument("/api/v1/cluster/members/{id}/drain", s.memberAction((*task.Controller).Drain))).Methods(http.MethodPost)
+	r.Handle("/api/v1/cluster/members/{id}/undrain", s.instrument("/api/v1/cluster/members/{id}/undrain", s.memberAction((*task.Controller).Undrain))).Methods(http.MethodPost)
 
 	r.Handle("/", s.instrument("/", web.Handler())).Methods(http.MethodGet) // status page (server/web)
 	r.Handle("/healthz", s.instrument("/healthz", http.HandlerFunc(s.healthz))).Methods(http.MethodGet)

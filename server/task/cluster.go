@@ -29,7 +29,7 @@ type Cluster interface {
 	Owners(ctx context.Context) (map[string]string, error)
 	Lost() <-chan struct{}
 	Leave(ctx context.Context)
-	SetDraining(ctx context.Context) error
+	SetDraining(ctx context.Context, draining bool) error
 	Draining() bool
 }
 
@@ -364,11 +364,24 @@ func (c *Controller) Drain(ctx context.Context) error {
 	if c.cluster == nil {
 		return Errorf(CodeUnsupported, "this daemon is not in a cluster (its task store is the embedded etcd)")
 	}
-	if err := c.cluster.SetDraining(ctx); err != nil {
+	if err := c.cluster.SetDraining(ctx, true); err != nil {
 		return wrap(storeCode(err), err, "fail to mark this member draining: %v", err)
 	}
 	c.lg.Info("draining: handing every task over to the other members", zap.String("member", c.cluster.ID()), zap.Int("tasks", len(c.cluster.Owned())))
 	c.drain(ctx)
+	return nil
+}
+
+// Undrain ends a drain: the member takes tasks again (the others hand
+// tasks over to it while it owns two fewer than one of them).
+func (c *Controller) Undrain(ctx context.Context) error {
+	if c.cluster == nil {
+		return Errorf(CodeUnsupported, "this daemon is not in a cluster (its task store is the embedded etcd)")
+	}
+	if err := c.cluster.SetDraining(ctx, false); err != nil {
+		return wrap(storeCode(err), err, "fail to mark this member taking tasks again: %v", err)
+	}
+	c.lg.Info("drain ended: this member takes tasks again", zap.String("member", c.cluster.ID()))
 	return nil
 }
 

@@ -139,6 +139,15 @@ func TestClusterRebalancesWhenAMemberJoins(t *testing.T) {
 	}, 20*time.Second, 50*time.Millisecond, "two tasks each")
 	require.EqualValues(t, 2, a.ctl.Handovers())
 	require.EqualValues(t, 0, b.ctl.Handovers())
+
+	// A drained member hands everything over and takes nothing back; once
+	// undrained it gets its share again.
+	require.NoError(t, b.ctl.Drain(ctx))
+	require.Eventually(t, func() bool { return a.runningCount(ids) == 4 && b.runningCount(ids) == 0 }, 10*time.Second, 50*time.Millisecond, "a runs every task")
+	time.Sleep(time.Second)
+	require.Equal(t, 0, b.runningCount(ids), "a draining member takes nothing")
+	require.NoError(t, b.ctl.Undrain(ctx))
+	require.Eventually(t, func() bool { return a.runningCount(ids) == 2 && b.runningCount(ids) == 2 }, 20*time.Second, 50*time.Millisecond, "two tasks each after the undrain")
 }
 
 // A member that registers but takes nothing gets one task handed over once:

@@ -307,6 +307,29 @@ func TestClusterFailoverOnKill(t *testing.T) {
 			require.Len(t, m.Tasks, 3, "the last member runs every task")
 		}
 	}
+
+	// Undrained (through the other member), the drained member gets a
+	// share again: the last member hands tasks over until the counts
+	// differ by at most one.
+	last.post(t, "/api/v1/cluster/members/"+newOwner+"/undrain")
+	Eventually(t, ctx, 30*time.Second, 250*time.Millisecond, "the undrained member runs tasks again", func(ctx context.Context) (bool, string, error) {
+		counts := map[string]int{}
+		for _, m := range last.cluster(t).Members {
+			counts[m.ID] = len(m.Tasks)
+		}
+		return counts[newOwner] >= 1 && counts[newOwner]+counts[memberID(t, ds, last)] == 3, fmt.Sprint("tasks per member: ", counts), nil
+	})
+}
+
+// memberID is the member ID of d among ds (m1, m2, …).
+func memberID(t testing.TB, ds []*Daemon, d *Daemon) string {
+	for i, x := range ds {
+		if x == d {
+			return fmt.Sprintf("m%d", i+1)
+		}
+	}
+	t.Fatal("not a member of the cluster")
+	return ""
 }
 
 // post sends a POST with no body and requires 200.
