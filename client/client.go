@@ -185,6 +185,23 @@ func (c *Client) Cluster(ctx context.Context) (api.Cluster, []byte, error) {
 	return out, raw, err
 }
 
+// DrainMember makes a member hand its tasks over to the others and take
+// none; it returns the cluster as that member sees it afterwards.
+func (c *Client) DrainMember(ctx context.Context, id string) (api.Cluster, []byte, error) {
+	return c.memberAction(ctx, id, "drain")
+}
+
+// UndrainMember lets a drained member take tasks again.
+func (c *Client) UndrainMember(ctx context.Context, id string) (api.Cluster, []byte, error) {
+	return c.memberAction(ctx, id, "undrain")
+}
+
+func (c *Client) memberAction(ctx context.Context, id, action string) (api.Cluster, []byte, error) {
+	var out api.Cluster
+	raw, err := c.call(ctx, http.MethodPost, "/api/v1/cluster/members/"+url.PathEscape(id)+"/"+action, nil, nil, &out)
+	return out, raw, err
+}
+
 // PauseTask pauses a task and returns it.
 func (c *Client) PauseTask(ctx context.Context, id string) (api.Task, []byte, error) {
 	var t api.Task

@@ -48,6 +48,7 @@ const topUsage = `Usage:
   milvus-cdc [--config FILE] [--check-config|--print-config]  run the daemon (also: milvus-cdc serve ...)
   milvus-cdc task <command> [flags]                          manage the tasks of a running daemon
   milvus-cdc cluster [flags]                                 the daemons sharing the task store, their tasks and lease health
+  milvus-cdc cluster drain|undrain MEMBER [flags]            hand a member's tasks over / let it take tasks again
   milvus-cdc healthcheck [--config FILE]                     exit 0 when the daemon is ready (container health check)
   milvus-cdc version                                         print the version, commit and Go version (also --version)
   milvus-cdc help                                            print this summary
@@ -186,11 +187,25 @@ var taskCommands = map[string]taskCommand{
 	"resume": {args: "ID", nArgs: 1, run: cmdResume},
 	"delete": {args: "ID", nArgs: 1, run: cmdDelete},
 	// also milvus-cdc cluster
-	"cluster": {args: "", nArgs: 0, run: cmdCluster},
+	"cluster": {args: "[drain|undrain MEMBER]", nArgs: -1, run: cmdCluster},
 }
 
-func cmdCluster(ctx context.Context, c *client.Client, o *taskOptions, _ []string) (int, error) {
-	cl, raw, err := c.Cluster(ctx)
+func cmdCluster(ctx context.Context, c *client.Client, o *taskOptions, args []string) (int, error) {
+	var (
+		cl  api.Cluster
+		raw []byte
+		err error
+	)
+	switch {
+	case len(args) == 0:
+		cl, raw, err = c.Cluster(ctx)
+	case len(args) == 2 && args[0] == "drain":
+		cl, raw, err = c.DrainMember(ctx, args[1])
+	case len(args) == 2 && args[0] == "undrain":
+		cl, raw, err = c.UndrainMember(ctx, args[1])
+	default:
+		return exitUsage, fmt.Errorf("expected no argument, or drain MEMBER, or undrain MEMBER; got %q", args)
+	}
 	if err != nil {
 		return exitFailed, err
 	}
@@ -264,7 +279,7 @@ func runTask(args []string, cio cliIO) int {
 		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: -o %q: use table or json\n", name, o.output)
 		return exitUsage
 	}
-	if len(pos) != cmd.nArgs {
+	if cmd.nArgs >= 0 && len(pos) != cmd.nArgs {
 		msg := fmt.Sprintf("expected %s, got %d argument(s)", cmd.args, len(pos))
 		fmt.Fprintf(cio.stderr, "milvus-cdc task %s: %s\n", name, msg)
 		fs.Usage()

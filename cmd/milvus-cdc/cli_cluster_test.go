@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,39 @@ func TestCLICluster(t *testing.T) {
 			var got api.Cluster
 			require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
 			require.Equal(t, tc.body.Enabled, got.Enabled)
+		})
+	}
+}
+
+func TestCLIClusterDrainAndUndrain(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantPath string
+		wantCode int
+	}{
+		{[]string{"drain", "m2"}, "/api/v1/cluster/members/m2/drain", exitOK},
+		{[]string{"undrain", "m2"}, "/api/v1/cluster/members/m2/undrain", exitOK},
+		{[]string{"drain"}, "", exitUsage},
+		{[]string{"evict", "m2"}, "", exitUsage},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = r.Method + " " + r.URL.Path
+				w.Header().Set("Content-Type", "application/json")
+				require.NoError(t, json.NewEncoder(w).Encode(api.Cluster{Enabled: true, Self: "m2", LeaseTTLSeconds: 10,
+					Members: []api.ClusterMember{{ID: "m2", Address: "10.0.0.2:8444", Healthy: true, Draining: tc.args[0] == "drain", Tasks: []string{}}}, Unowned: []string{}}))
+			}))
+			t.Cleanup(srv.Close)
+			r := runCLI(t, nil, "", append(append([]string{"cluster"}, tc.args...), "--server", srv.URL)...)
+			require.Equal(t, tc.wantCode, r.code, r.stderr)
+			if tc.wantPath == "" {
+				require.Empty(t, got, "a usage error sends nothing")
+				return
+			}
+			require.Equal(t, "POST "+tc.wantPath, got)
+			require.Contains(t, r.stdout, "m2")
 		})
 	}
 }
