@@ -63,13 +63,38 @@ type Cluster struct {
 	// another hand one over (a member that joined or restarted gets tasks);
 	// false keeps tasks where they are until their owner stops.
 	Rebalance bool `mapstructure:"rebalance"`
+	// TLS is how a member calls another member's API when it forwards a
+	// request (the API serves TLS).
+	TLS ClusterTLS `mapstructure:"tls"`
 }
 
-// Advertised is the advertised API address.
+// ClusterTLS is the client side of member-to-member calls. CAFile verifies
+// the other members' API certificates (empty: server.tls.clientCAFile, else
+// the system's roots); CertFile and KeyFile are the client certificate shown
+// to members that require one (mutual TLS; empty: server.tls.certFile and
+// keyFile, which then need the clientAuth key usage).
+type ClusterTLS struct {
+	CAFile   string `mapstructure:"caFile"`
+	CertFile string `mapstructure:"certFile"`
+	KeyFile  string `mapstructure:"keyFile"`
+}
+
+// Advertised is the advertised API address: cluster.advertiseAddress, else
+// the listen address with the host name for an unspecified host, as an
+// https URL when the API serves TLS.
 func (c Config) Advertised() string {
 	if c.Cluster.AdvertiseAddress != "" {
 		return c.Cluster.AdvertiseAddress
 	}
+	if c.Server.TLS.Enabled() {
+		return "https://" + c.listenHostPort()
+	}
+	return c.listenHostPort()
+}
+
+// listenHostPort is the listen address with the host name for an
+// unspecified host.
+func (c Config) listenHostPort() string {
 	host, port, err := net.SplitHostPort(c.Address)
 	if err != nil {
 		return c.Address
@@ -82,12 +107,19 @@ func (c Config) Advertised() string {
 	return net.JoinHostPort(host, port)
 }
 
-// MemberID is this daemon's cluster member ID.
+// MemberID is this daemon's cluster member ID: cluster.memberID, else the
+// advertised host:port.
 func (c Config) MemberID() string {
 	if c.Cluster.MemberID != "" {
 		return c.Cluster.MemberID
 	}
-	return c.Advertised()
+	if c.Cluster.AdvertiseAddress != "" {
+		if u, err := url.Parse(c.Cluster.AdvertiseAddress); err == nil && u.Host != "" {
+			return u.Host
+		}
+		return c.Cluster.AdvertiseAddress
+	}
+	return c.listenHostPort()
 }
 
 // Debug holds switches for diagnosing a running daemon.
@@ -568,6 +600,18 @@ func (c Config) Validate() error {
 	validateEtcd("metaStore.etcd", c.MetaStore.Etcd, true, bad)
 	if c.Cluster.LeaseTTL < 2*time.Second || c.Cluster.LeaseTTL > 10*time.Minute || c.Cluster.LeaseTTL%time.Second != 0 {
 		bad("cluster.leaseTTL", "is %s; use whole seconds from 2s to 10m, such as 10s", c.Cluster.LeaseTTL)
+	}
+	ct := c.Cluster.TLS
+	if (ct.CertFile == "") != (ct.KeyFile == "") {
+		bad("cluster.tls.certFile", "certFile and keyFile must be set together (the client certificate members present to each other and its key, PEM)")
+	}
+	for key, p := range map[string]string{"cluster.tls.caFile": ct.CAFile, "cluster.tls.certFile": ct.CertFile, "cluster.tls.keyFile": ct.KeyFile} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err != nil {
+			bad(key, "cannot read %s: %v; point it at an existing PEM file", p, err)
+		}
 	}
 	if strings.Contains(c.Cluster.MemberID, "/") {
 		bad("cluster.memberID", "%q contains '/'", c.Cluster.MemberID)

@@ -330,3 +330,31 @@ func TestUnknownEnvironmentVariablesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+func TestAdvertisedAddressAndMemberID(t *testing.T) {
+	host, err := os.Hostname()
+	require.NoError(t, err)
+	tests := []struct {
+		name                 string
+		address, advertise   string
+		tls                  bool
+		wantAddr, wantMember string
+	}{
+		{"listen address", "10.0.0.5:8444", "", false, "10.0.0.5:8444", "10.0.0.5:8444"},
+		{"unspecified host", "0.0.0.0:8444", "", false, host + ":8444", host + ":8444"},
+		{"TLS adds the scheme, not to the ID", "10.0.0.5:8444", "", true, "https://10.0.0.5:8444", "10.0.0.5:8444"},
+		{"explicit URL", "0.0.0.0:8444", "https://cdc-1.cdc:8444", true, "https://cdc-1.cdc:8444", "cdc-1.cdc:8444"},
+		{"explicit host:port", "0.0.0.0:8444", "cdc-1:8444", false, "cdc-1:8444", "cdc-1:8444"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Address, c.Cluster.AdvertiseAddress = tc.address, tc.advertise
+			if tc.tls {
+				c.Server.TLS.CertFile, c.Server.TLS.KeyFile = "c.pem", "k.pem"
+			}
+			require.Equal(t, tc.wantAddr, c.Advertised())
+			require.Equal(t, tc.wantMember, c.MemberID())
+		})
+	}
+}

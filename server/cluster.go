@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -33,14 +34,19 @@ func memberURL(addr string) (*url.URL, error) {
 	return url.Parse(addr)
 }
 
-// forwardTransport bounds a forward to an owner that does not answer (a
-// frozen or cut-off daemon, until its lease expires).
-var forwardTransport = &http.Transport{
-	Proxy:                 nil,
-	DialContext:           (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
-	ResponseHeaderTimeout: 2 * time.Minute, // synced may wait for the pipeline
-	MaxIdleConnsPerHost:   4,
-	IdleConnTimeout:       time.Minute,
+// newForwardTransport bounds a forward to an owner that does not answer (a
+// frozen or cut-off daemon, until its lease expires); tc is the client TLS
+// toward members that serve https.
+func newForwardTransport(tc *tls.Config) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 3 * time.Second}).DialContext,
+		TLSClientConfig:       tc,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ResponseHeaderTimeout: 2 * time.Minute, // synced may wait for the pipeline
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       time.Minute,
+	}
 }
 
 // forward hands a request about one task ({id}) to the member that owns it,
@@ -175,7 +181,7 @@ func (s *Server) proxyTo(w http.ResponseWriter, r *http.Request, addr, what stri
 		return
 	}
 	proxy := &httputil.ReverseProxy{
-		Transport: forwardTransport,
+		Transport: s.forwarder,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			pr.Out.Host = target.Host

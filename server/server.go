@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"time"
@@ -41,6 +42,10 @@ type Options struct {
 	AuthPolicy auth.Policy
 	// Info is what GET /api/v1/info tells about this daemon (server/info.go).
 	Info Info
+	// ForwardTLS is the client TLS of requests forwarded to another cluster
+	// member over https (its CA, this member's client certificate); nil
+	// uses the system's roots and no client certificate.
+	ForwardTLS *tls.Config
 }
 
 // Server is the HTTP front of the daemon.
@@ -52,15 +57,18 @@ type Server struct {
 	router   *mux.Router
 	security *security
 	handler  http.Handler
+	// forwarder carries requests forwarded to other cluster members.
+	forwarder http.RoundTripper
 }
 
 // New builds the server and its route table.
 func New(opts Options) *Server {
 	s := &Server{
-		opts:    opts,
-		compat:  compat.NewHandler(opts.Controller, opts.LogLevel, opts.MaxRequestBytes, opts.MaxNameLength),
-		rest:    rest.NewAPI(opts.Controller, opts.MaxRequestBytes),
-		metrics: newMetrics(opts.Controller, opts.Registry),
+		opts:      opts,
+		compat:    compat.NewHandler(opts.Controller, opts.LogLevel, opts.MaxRequestBytes, opts.MaxNameLength),
+		rest:      rest.NewAPI(opts.Controller, opts.MaxRequestBytes),
+		metrics:   newMetrics(opts.Controller, opts.Registry),
+		forwarder: newForwardTransport(opts.ForwardTLS),
 	}
 	s.router = s.routes()
 	s.security = newSecurity(s.metrics.registry, opts.Logger)

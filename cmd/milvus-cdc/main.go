@@ -160,6 +160,10 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 	if err != nil {
 		return err
 	}
+	forwardTLS, err := forwardTLSConfig(cfg, lg)
+	if err != nil {
+		return err
+	}
 	srv := server.New(server.Options{
 		Controller:      ctl,
 		LogLevel:        level,
@@ -176,6 +180,7 @@ func run(ctx context.Context, cfg config.Config, lg *zap.Logger, level zap.Atomi
 		Pprof:      cfg.Debug.Pprof,
 		Auth:       authn,
 		AuthPolicy: auth.Policy{MetricsNeedToken: cfg.Server.Auth.MetricsNeedToken},
+		ForwardTLS: forwardTLS,
 		Info:       daemonInfo(cfg, time.Now()),
 	})
 	lis, err := listen(cfg, lg)

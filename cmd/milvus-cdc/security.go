@@ -81,7 +81,7 @@ func isLoopback(host string) bool {
 // change (a renewed certificate needs no restart), and client certificates
 // required and verified when server.tls.clientCAFile is set.
 func serverTLSConfig(t config.ServerTLS, lg *zap.Logger) (*tls.Config, error) {
-	rl := &certReloader{certFile: t.CertFile, keyFile: t.KeyFile, lg: lg}
+	rl := &certReloader{certFile: t.CertFile, keyFile: t.KeyFile, keys: "server.tls", lg: lg}
 	if err := rl.load(); err != nil {
 		return nil, err
 	}
@@ -105,6 +105,7 @@ func serverTLSConfig(t config.ServerTLS, lg *zap.Logger) (*tls.Config, error) {
 // files' modification times change, looked at most every reloadCheck.
 type certReloader struct {
 	certFile, keyFile string
+	keys              string // the config section naming the files, e.g. server.tls
 	lg                *zap.Logger
 
 	mu        sync.Mutex
@@ -123,7 +124,7 @@ func (c *certReloader) load() error {
 	}
 	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
-		return fmt.Errorf("config server.tls.certFile/keyFile: %w", err)
+		return fmt.Errorf("config %s.certFile/keyFile: %w", c.keys, err)
 	}
 	c.cert, c.certMod, c.keyMod, c.lastCheck = &cert, cm, km, time.Now()
 	return nil
@@ -132,11 +133,11 @@ func (c *certReloader) load() error {
 func (c *certReloader) modTimes() (time.Time, time.Time, error) {
 	cs, err := os.Stat(c.certFile)
 	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("config server.tls.certFile: %w", err)
+		return time.Time{}, time.Time{}, fmt.Errorf("config %s.certFile: %w", c.keys, err)
 	}
 	ks, err := os.Stat(c.keyFile)
 	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("config server.tls.keyFile: %w", err)
+		return time.Time{}, time.Time{}, fmt.Errorf("config %s.keyFile: %w", c.keys, err)
 	}
 	return cs.ModTime(), ks.ModTime(), nil
 }
@@ -158,8 +159,48 @@ func (c *certReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		c.lg.Warn("the renewed TLS certificate does not load; still serving the previous one", zap.Error(err))
 		return c.cert, nil
 	}
-	c.lg.Info("TLS certificate reloaded", zap.String("cert_file", c.certFile))
+	c.lg.Info("TLS certificate reloaded", zap.String("cert_file", c.certFile), zap.String("config", c.keys))
 	return c.cert, nil
+}
+
+// forwardTLSConfig is the client TLS of member-to-member calls when the API
+// serves TLS (nil otherwise): the members' certificates are verified
+// against cluster.tls.caFile, else server.tls.clientCAFile (members of one
+// deployment usually share the CA), else the system's roots; the client
+// certificate (reloaded like the server's) is cluster.tls.certFile, else
+// server.tls.certFile.
+func forwardTLSConfig(cfg config.Config, lg *zap.Logger) (*tls.Config, error) {
+	st, ct := cfg.Server.TLS, cfg.Cluster.TLS
+	if !st.Enabled() && ct.CAFile == "" && ct.CertFile == "" {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	caFile, caKey := ct.CAFile, "cluster.tls.caFile"
+	if caFile == "" {
+		caFile, caKey = st.ClientCAFile, "server.tls.clientCAFile"
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", caKey, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("config %s: %s holds no PEM certificate", caKey, caFile)
+		}
+		tc.RootCAs = pool
+	}
+	rl := &certReloader{certFile: ct.CertFile, keyFile: ct.KeyFile, keys: "cluster.tls", lg: lg}
+	if rl.certFile == "" {
+		rl.certFile, rl.keyFile, rl.keys = st.CertFile, st.KeyFile, "server.tls"
+	}
+	if rl.certFile != "" {
+		if err := rl.load(); err != nil {
+			return nil, err
+		}
+		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return rl.get(nil) }
+	}
+	return tc, nil
 }
 
 // daemonInfo is what GET /api/v1/info tells about this daemon.

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -269,4 +271,58 @@ func TestRunServesTLSWithTokensAndAKey(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&info))
 	require.Equal(t, map[string]bool{"authEnabled": true, "metricsNeedToken": false, "tls": true, "mutualTLS": false, "secretsEncrypted": true}, info.Security)
 	require.Equal(t, map[string]string{"name": "viewer", "role": "read"}, info.Caller)
+}
+
+// A member forwarding a request to another member that requires client
+// certificates verifies that member against the cluster's CA and presents
+// its own client certificate.
+func TestForwardTLSBetweenMembers(t *testing.T) {
+	certs, err := testcerts.Write(t.TempDir())
+	require.NoError(t, err)
+	other, err := testcerts.Write(t.TempDir())
+	require.NoError(t, err)
+	mtls := config.ServerTLS{CertFile: certs.ServerCert, KeyFile: certs.ServerKey, ClientCAFile: certs.CA}
+	stc, err := serverTLSConfig(mtls, zap.NewNop())
+	require.NoError(t, err)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{ReadHeaderTimeout: time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(r.TLS.PeerCertificates[0].Subject.CommonName))
+	})}
+	go func() { _ = srv.Serve(tls.NewListener(lis, stc)) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	url := "https://" + lis.Addr().String()
+
+	tests := []struct {
+		name    string
+		cluster config.ClusterTLS
+		wantErr string
+	}{
+		{"client certificate and the server's client CA", config.ClusterTLS{CertFile: certs.ClientCert, KeyFile: certs.ClientKey}, ""},
+		{"an explicit CA", config.ClusterTLS{CAFile: certs.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey}, ""},
+		{"a CA that did not sign the member", config.ClusterTLS{CAFile: other.CA, CertFile: certs.ClientCert, KeyFile: certs.ClientKey}, "certificate"},
+		{"the server certificate, not issued for clients", config.ClusterTLS{}, "certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Server.TLS, cfg.Cluster.TLS = mtls, tc.cluster
+			tc2, err := forwardTLSConfig(cfg, zap.NewNop())
+			require.NoError(t, err)
+			hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tc2}, Timeout: 5 * time.Second}
+			resp, err := hc.Get(url)
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			require.Equal(t, testcerts.ClientName, string(body), "the member presented its client certificate")
+		})
+	}
+
+	plain, err := forwardTLSConfig(config.Default(), zap.NewNop())
+	require.NoError(t, err)
+	require.Nil(t, plain, "no TLS settings: plain http between members")
 }

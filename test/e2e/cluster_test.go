@@ -4,10 +4,13 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +21,8 @@ import (
 	"github.com/milvus-io/milvus-sdk-go/v2/entity"
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/milvus-cdc/milvus-cdc/internal/testcerts"
 )
 
 // clusterTTL is the members' lease in these tests: short, to keep them short.
@@ -335,7 +340,7 @@ func memberID(t testing.TB, ds []*Daemon, d *Daemon) string {
 // post sends a POST with no body and requires 200.
 func (d *Daemon) post(t testing.TB, path string) {
 	t.Helper()
-	resp, err := http.Post("http://"+d.addr+path, "application/json", nil)
+	resp, err := d.client().Post(d.url(path), "application/json", nil)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -477,12 +482,12 @@ func TestClusterFencesAFrozenOwner(t *testing.T) {
 func (d *Daemon) httpGetLocal(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.addr+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.url(path), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("X-Milvus-Cdc-Forwarded-By", "e2e")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.client().Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -569,4 +574,54 @@ func TestClusterRollingRestart(t *testing.T) {
 		require.LessOrEqual(t, longest[id], clusterTTL+5*time.Second, "task %s was unowned too long", id)
 	}
 	requireExactCopy(t, ctx, src, dst, s, schemas)
+}
+
+// Members whose API requires client certificates (mutual TLS) forward to
+// each other with the cluster's client certificate: a non-owner answers a
+// REST get with the owner's live pipeline, and a /cdc pause through it
+// stops the owner's pipeline.
+func TestClusterForwardsOverMutualTLS(t *testing.T) {
+	bed := RequireBed(t)
+	certs, err := testcerts.Write(t.TempDir())
+	require.NoError(t, err)
+	pem, err := os.ReadFile(certs.CA)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pem))
+	clientCert, err := tls.LoadX509KeyPair(certs.ClientCert, certs.ClientKey)
+	require.NoError(t, err)
+	clientTLS := &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientCert}, MinVersion: tls.VersionTLS12}
+
+	root := fmt.Sprintf("milvus-cdc-e2e-cluster-%d", time.Now().UnixNano())
+	ds := make([]*Daemon, 2)
+	for i := range ds {
+		ds[i] = startDaemon(t, bed, clientTLS,
+			"MILVUS_CDC_METASTORE_ROOTPATH="+root,
+			fmt.Sprintf("MILVUS_CDC_CLUSTER_LEASETTL=%s", clusterTTL),
+			fmt.Sprintf("MILVUS_CDC_CLUSTER_MEMBERID=m%d", i+1),
+			"MILVUS_CDC_SERVER_TLS_CERTFILE="+certs.ServerCert,
+			"MILVUS_CDC_SERVER_TLS_KEYFILE="+certs.ServerKey,
+			"MILVUS_CDC_SERVER_TLS_CLIENTCAFILE="+certs.CA,
+			"MILVUS_CDC_CLUSTER_TLS_CERTFILE="+certs.ClientCert,
+			"MILVUS_CDC_CLUSTER_TLS_KEYFILE="+certs.ClientKey)
+	}
+	ctx := context.Background()
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	ids, _ := clusterTasks(t, ctx, ds[:1], src, dst, "e2e_ha_tls", 1)
+	owner := ds[1].ownerOf(t, ids[0])
+	require.Equal(t, "m1", owner)
+
+	var view struct {
+		Owner    string          `json:"owner"`
+		Pipeline json.RawMessage `json:"pipeline"`
+	}
+	ds[1].getJSON(t, "/api/v1/tasks/"+ids[0], &view)
+	require.Equal(t, "m1", view.Owner)
+	require.NotEmpty(t, view.Pipeline, "the owner's live pipeline, forwarded over mutual TLS")
+
+	ds[1].CDC(t, "pause", map[string]any{"task_id": ids[0]})
+	ds[0].getJSON(t, "/api/v1/tasks/"+ids[0], &view)
+	require.Empty(t, view.Pipeline, "/cdc pause through m2 stopped m1's pipeline")
+	ds[1].CDC(t, "resume", map[string]any{"task_id": ids[0]})
+	ds[0].waitReplicating(t, ids[0])
 }

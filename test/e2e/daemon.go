@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,6 +35,25 @@ type Daemon struct {
 	logPath string
 	cmd     *exec.Cmd
 	exited  chan struct{}
+	// tls is the client TLS toward a daemon whose API serves TLS
+	// (startTLSDaemon); nil = plain http.
+	tls *tls.Config
+}
+
+// url is the address of path on the daemon's API.
+func (d *Daemon) url(path string) string {
+	if d.tls != nil {
+		return "https://" + d.addr + path
+	}
+	return "http://" + d.addr + path
+}
+
+// client is the HTTP client for the daemon's API.
+func (d *Daemon) client() *http.Client {
+	if d.tls == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: d.tls}}
 }
 
 var (
@@ -81,6 +101,14 @@ func freePort(t testing.TB) int {
 // ends.
 func StartDaemon(t testing.TB, bed *Bed, extraEnv ...string) *Daemon {
 	t.Helper()
+	return startDaemon(t, bed, nil, extraEnv...)
+}
+
+// startDaemon is StartDaemon for a daemon whose API serves TLS when
+// clientTLS is not nil (extraEnv then sets server.tls); the test talks to
+// it with clientTLS.
+func startDaemon(t testing.TB, bed *Bed, clientTLS *tls.Config, extraEnv ...string) *Daemon {
+	t.Helper()
 	bin, err := daemonBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +118,7 @@ func StartDaemon(t testing.TB, bed *Bed, extraEnv ...string) *Daemon {
 		bin:     bin,
 		dataDir: t.TempDir(),
 		addr:    fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+		tls:     clientTLS,
 	}
 	d.logPath = filepath.Join(d.dataDir, "daemon.log")
 	// Each daemon gets its own task-store root: the bed's config keeps tasks
@@ -163,7 +192,7 @@ func (d *Daemon) Start(t testing.TB) {
 	go func() { _ = d.cmd.Wait(); logFile.Close(); close(d.exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		resp, err := http.Get("http://" + d.addr + "/readyz")
+		resp, err := d.client().Get(d.url("/readyz"))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -232,8 +261,8 @@ func (d *Daemon) CDCRaw(t testing.TB, requestType string, data any) (int, string
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.addr+"/cdc", bytes.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, d.url("/cdc"), bytes.NewReader(body))
+	resp, err := d.client().Do(req)
 	if err != nil {
 		t.Fatalf("%s request: %v", requestType, err)
 	}
@@ -253,7 +282,7 @@ func (d *Daemon) CDCRaw(t testing.TB, requestType string, data any) (int, string
 // getJSON GETs a path of the daemon's API, requires 200 and decodes the body into out.
 func (d *Daemon) getJSON(t testing.TB, path string, out any) {
 	t.Helper()
-	resp, err := http.Get("http://" + d.addr + path)
+	resp, err := d.client().Get(d.url(path))
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

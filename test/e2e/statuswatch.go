@@ -141,11 +141,11 @@ func (d *Daemon) sampleStatus(ctx context.Context, id string) StatusSample {
 func (d *Daemon) httpGet(ctx context.Context, path string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.addr+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, d.url(path), nil)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.client().Do(req)
 	if err != nil {
 		return nil, err
 	}
