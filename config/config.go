@@ -605,14 +605,7 @@ func (c Config) Validate() error {
 	if (ct.CertFile == "") != (ct.KeyFile == "") {
 		bad("cluster.tls.certFile", "certFile and keyFile must be set together (the client certificate members present to each other and its key, PEM)")
 	}
-	for key, p := range map[string]string{"cluster.tls.caFile": ct.CAFile, "cluster.tls.certFile": ct.CertFile, "cluster.tls.keyFile": ct.KeyFile} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err != nil {
-			bad(key, "cannot read %s: %v; point it at an existing PEM file", p, err)
-		}
-	}
+	requirePEMFiles(bad, map[string]string{"cluster.tls.caFile": ct.CAFile, "cluster.tls.certFile": ct.CertFile, "cluster.tls.keyFile": ct.KeyFile})
 	if strings.Contains(c.Cluster.MemberID, "/") {
 		bad("cluster.memberID", "%q contains '/'", c.Cluster.MemberID)
 	}

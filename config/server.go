@@ -177,7 +177,14 @@ func (c Config) validateServer(bad func(key, format string, args ...any)) []erro
 	if t.ClientCAFile != "" && t.CertFile == "" {
 		bad("server.tls.clientCAFile", "needs server.tls.certFile and keyFile: mutual TLS is TLS first")
 	}
-	for key, p := range map[string]string{"server.tls.certFile": t.CertFile, "server.tls.keyFile": t.KeyFile, "server.tls.clientCAFile": t.ClientCAFile} {
+	requirePEMFiles(bad, map[string]string{"server.tls.certFile": t.CertFile, "server.tls.keyFile": t.KeyFile, "server.tls.clientCAFile": t.ClientCAFile})
+	return errs
+}
+
+// requirePEMFiles reports each set key (config key → path) whose file
+// cannot be read.
+func requirePEMFiles(bad func(key, format string, args ...any), files map[string]string) {
+	for key, p := range files {
 		if p == "" {
 			continue
 		}
@@ -185,5 +192,4 @@ func (c Config) validateServer(bad func(key, format string, args ...any)) []erro
 			bad(key, "cannot read %s: %v; point it at an existing PEM file", p, err)
 		}
 	}
-	return errs
 }
