@@ -620,8 +620,13 @@ func TestClusterForwardsOverMutualTLS(t *testing.T) {
 	require.NotEmpty(t, view.Pipeline, "the owner's live pipeline, forwarded over mutual TLS")
 
 	ds[1].CDC(t, "pause", map[string]any{"task_id": ids[0]})
-	ds[0].getJSON(t, "/api/v1/tasks/"+ids[0], &view)
-	require.Empty(t, view.Pipeline, "/cdc pause through m2 stopped m1's pipeline")
+	var paused struct {
+		State    string          `json:"state"`
+		Pipeline json.RawMessage `json:"pipeline"`
+	}
+	ds[0].getJSON(t, "/api/v1/tasks/"+ids[0], &paused)
+	require.Equal(t, "Paused", paused.State)
+	require.Empty(t, paused.Pipeline, "/cdc pause through m2 stopped m1's pipeline")
 	ds[1].CDC(t, "resume", map[string]any{"task_id": ids[0]})
 	ds[0].waitReplicating(t, ids[0])
 }
