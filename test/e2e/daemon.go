@@ -316,6 +316,9 @@ func (d *Daemon) createTaskNoWait(t testing.TB, extra map[string]any) string {
 	require.NotEmpty(t, id, "create returned no task_id: %v", out)
 	t.Cleanup(func() {
 		if d.cmd != nil {
+			if t.Failed() {
+				d.logTaskStatus(t, id) // before the delete takes it away
+			}
 			d.CDCRaw(t, "delete", map[string]any{"task_id": id, "ignore_not_found": true})
 		}
 	})
@@ -396,11 +399,18 @@ func (d *Daemon) logTaskStatuses(t testing.TB) {
 		return
 	}
 	for _, task := range list.Tasks {
-		st, err := d.httpGetLocal(ctx, "/api/v1/tasks/"+task.ID+"/status")
-		if err != nil {
-			t.Logf("status of task %s: %v", task.ID, err)
-			continue
-		}
-		t.Logf("status of task %s when the test failed:\n%s", task.ID, tail(st, 4000))
+		d.logTaskStatus(t, task.ID)
 	}
+}
+
+// logTaskStatus logs one task's status as the daemon reports it.
+func (d *Daemon) logTaskStatus(t testing.TB, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := d.httpGetLocal(ctx, "/api/v1/tasks/"+id+"/status")
+	if err != nil {
+		t.Logf("status of task %s: %v", id, err)
+		return
+	}
+	t.Logf("status of task %s when the test failed:\n%s", id, tail(st, 6000))
 }

@@ -82,6 +82,35 @@ func (c *PulsarClient) MsgIDAtTime(ctx context.Context, channel string, t time.T
 	if last.Before(t) {
 		return nil, fmt.Errorf("%s: %w", channel, ErrEmptyChannel)
 	}
+	// A message at or after t exists (the last one). A reader seeked by
+	// time now and then delivers nothing (seen on an idle channel of the
+	// bed's Pulsar 3.0): each attempt gets a fresh reader and a bounded
+	// wait, at most seekAttempts times.
+	var failed error
+	for i := 0; i < seekAttempts && ctx.Err() == nil; i++ {
+		id, err := c.seekOnce(ctx, channel, t)
+		if err == nil {
+			return id, nil
+		}
+		failed = err
+	}
+	if failed == nil {
+		failed = ctx.Err()
+	}
+	return nil, failed
+}
+
+// seekAttempt bounds one reader's wait for its first message after a seek;
+// seekAttempts is how many readers are tried.
+const (
+	seekAttempt  = 4 * time.Second
+	seekAttempts = 4
+)
+
+// seekOnce opens a reader, seeks it to t and returns the first message's ID.
+func (c *PulsarClient) seekOnce(ctx context.Context, channel string, t time.Time) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, seekAttempt)
+	defer cancel()
 	r, err := c.createReader(ctx, c.Topic(channel), pulsar.EarliestMessageID(), true)
 	if err != nil {
 		return nil, err
