@@ -37,7 +37,10 @@ func TestProgressWaitAll(t *testing.T) {
 
 	short, cancelShort := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancelShort()
-	require.ErrorIs(t, r.waitChannels(short, "op", []string{"untracked"}, 1), context.DeadlineExceeded)
+	require.ErrorIs(t, r.waitChannels(short, "op", []string{"dml_1"}, 1), context.DeadlineExceeded,
+		"an untracked channel a live collection uses is waited for")
+	require.NoError(t, r.waitChannels(ctx, "op", []string{"untracked"}, 1),
+		"an untracked channel no live collection uses can bring nothing")
 }
 
 func TestBarrierAppliesOnceAfterEveryChannel(t *testing.T) {

@@ -147,6 +147,15 @@ func (r *run) missing(channels []string, ts uint64, now time.Time) ([]string, ma
 		if ok && r.retired(ch, now) {
 			continue
 		}
+		if !ok && !r.meta.channelInUse(ch) {
+			// A channel this run never read and no live collection uses
+			// (the last collection on it was dropped before the run looked
+			// at it, e.g. right after the task was created): nothing will
+			// ever advance it here, and no change a wait needs can come
+			// from it. Waiting for it would block the channels waiting on
+			// the same drop, and every operation behind them.
+			continue
+		}
 		out = append(out, ch)
 	}
 	return out, applied

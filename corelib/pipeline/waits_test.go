@@ -57,6 +57,25 @@ func TestWaitsSkipChannelsNoCollectionUses(t *testing.T) {
 	}
 }
 
+// TestWaitsSkipChannelsTheRunNeverRead: a collection dropped right after
+// the task was created may name a channel the run never started reading
+// (nothing live uses it). Its drop, and what waits behind it, must not wait
+// for that channel; a channel a live collection uses is waited for even
+// before its worker starts.
+func TestWaitsSkipChannelsTheRunNeverRead(t *testing.T) {
+	shortWaitBounds(t, time.Minute, time.Hour, time.Hour)
+	r, _ := newTestReplicator(map[string][]string{"*": {"*"}}, nil)
+	r.progress.track("dml_0", 1000)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	require.NoError(t, r.waitChannels(ctx, "DropCollection of default.gone", []string{"dml_0", "dml_7"}, 500),
+		"dml_7: untracked, no live collection on it")
+	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelShort()
+	require.ErrorIs(t, r.waitChannels(short, "CreateIndex on default.orders", []string{"dml_1"}, 500), context.DeadlineExceeded,
+		"dml_1 carries a live collection: waited for until its worker reports")
+}
+
 // TestAStalledWaitShowsAndGivesUp: an operation waiting for a channel that
 // makes no progress shows in the status as stalled (what waits for which
 // channel), and after the give-up bound is applied anyway and counted.
