@@ -148,9 +148,9 @@ func (p *progress) channels() []string {
 // the drop would wait for that channel forever.
 type barrier struct {
 	progress *progress
-	// retired and waits come from the run (nil in tests of the barrier
-	// alone: nothing is retired, nothing is registered).
-	retired func(channel string, now time.Time) bool
+	// needless, waits and giveUp come from the run (nil in tests of the
+	// barrier alone: every channel is needed, nothing is registered).
+	needless func(channel string, tracked bool, now time.Time) bool
 	waits   *waits
 	giveUp  func(what string, missing []string, stuck time.Duration)
 
@@ -239,7 +239,7 @@ func (b *barrier) missingLocked(w *dropWait, channels []string, ts uint64, now t
 		switch {
 		case w.arrived[c]:
 		case ts > 0 && ok && at >= ts:
-		case ok && b.retired != nil && b.retired(c, now):
+		case b.needless != nil && b.needless(c, ok, now):
 		default:
 			missing = append(missing, c)
 		}

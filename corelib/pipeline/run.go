@@ -50,7 +50,7 @@ func newRun(log *zap.Logger, h *health, w sink.Writer, meta *metaView, colls *co
 		r.info = w.Info()
 	}
 	r.drops = newBarrier(r.progress)
-	r.drops.retired, r.drops.waits, r.drops.giveUp = r.retired, r.waits, r.giveUpWait
+	r.drops.needless, r.drops.waits, r.drops.giveUp = r.needless, r.waits, r.giveUpWait
 	return r
 }
 

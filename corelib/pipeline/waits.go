@@ -126,6 +126,23 @@ func stallDetail(stalled []corelib.WaitStatus) string {
 		w.What, strings.Join(w.Channels, ", "), until, w.Since.Format(time.RFC3339), more)
 }
 
+// needless reports whether a wait may leave out a channel it has not seen
+// reach its timestamp: a retired channel (tracked), or one this run never
+// read (untracked) that no live collection uses. The last collection on
+// such a channel was dropped before the run looked at it (right after the
+// task was created): nothing will ever advance it here, no change a wait
+// needs can come from it, and waiting for it would hold the channels
+// waiting on the same drop, and every operation behind them, for ever.
+func (r *run) needless(channel string, tracked bool, now time.Time) bool {
+	if r.meta == nil {
+		return false
+	}
+	if tracked {
+		return r.retired(channel, now)
+	}
+	return !r.meta.channelInUse(channel)
+}
+
 // retired reports whether a channel can bring nothing more a wait needs: no
 // live source collection uses it and its worker has read everything and
 // waited retireAfter.
@@ -144,16 +161,7 @@ func (r *run) missing(channels []string, ts uint64, now time.Time) ([]string, ma
 		if ok && at >= ts {
 			continue
 		}
-		if ok && r.retired(ch, now) {
-			continue
-		}
-		if !ok && !r.meta.channelInUse(ch) {
-			// A channel this run never read and no live collection uses
-			// (the last collection on it was dropped before the run looked
-			// at it, e.g. right after the task was created): nothing will
-			// ever advance it here, and no change a wait needs can come
-			// from it. Waiting for it would block the channels waiting on
-			// the same drop, and every operation behind them.
+		if r.needless(ch, ok, now) {
 			continue
 		}
 		out = append(out, ch)

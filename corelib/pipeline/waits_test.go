@@ -74,6 +74,16 @@ func TestWaitsSkipChannelsTheRunNeverRead(t *testing.T) {
 	defer cancelShort()
 	require.ErrorIs(t, r.waitChannels(short, "CreateIndex on default.orders", []string{"dml_1"}, 500), context.DeadlineExceeded,
 		"dml_1 carries a live collection: waited for until its worker reports")
+
+	// The drop barrier follows the same rule: the drop message arrived on
+	// dml_0; dml_7 is never read, so the drop is applied.
+	applied := false
+	require.NoError(t, r.drops.arrive(ctx, "gone", "DropCollection of default.gone", "dml_0", []string{"dml_0", "dml_7"}, 500,
+		func() error { applied = true; return nil }))
+	require.True(t, applied)
+	err := r.drops.arrive(short, "users", "DropCollection of default.users", "dml_0", []string{"dml_0", "dml_1"}, 2000,
+		func() error { return nil })
+	require.ErrorIs(t, err, context.DeadlineExceeded, "dml_1 carries a live collection: the drop waits for it")
 }
 
 // TestAStalledWaitShowsAndGivesUp: an operation waiting for a channel that
