@@ -151,8 +151,8 @@ type barrier struct {
 	// needless, waits and giveUp come from the run (nil in tests of the
 	// barrier alone: every channel is needed, nothing is registered).
 	needless func(channel string, tracked bool, now time.Time) bool
-	waits   *waits
-	giveUp  func(what string, missing []string, stuck time.Duration)
+	waits    *waits
+	giveUp   func(what string, missing []string, stuck time.Duration)
 
 	mu      sync.Mutex
 	pending map[string]*dropWait // by drop key
