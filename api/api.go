@@ -443,7 +443,8 @@ type ClusterMember struct {
 	// LeaseRemainingSeconds is how long the member's lease lives without a
 	// renewal; a healthy member stays near the TTL (it renews every third).
 	LeaseRemainingSeconds int `json:"leaseRemainingSeconds"`
-	// Healthy: the lease has more than a third of its TTL left.
+	// Healthy: the lease has more than a third of its TTL left (to the
+	// second etcd reports it in).
 	Healthy bool `json:"healthy"`
 	// Draining: the member hands its tasks over and takes none (drain).
 	Draining bool     `json:"draining,omitempty"`

@@ -204,7 +204,7 @@ func (s *Server) clusterMembers(ctx context.Context, cl task.Cluster, owners map
 	out := make([]api.ClusterMember, 0, len(ms))
 	for _, m := range ms {
 		cm := api.ClusterMember{ID: m.ID, Address: m.Address, StartedAt: m.StartedAt, LeaseRemainingSeconds: int(m.LeaseTTL / time.Second),
-			Healthy: m.LeaseTTL > ttl/3, Draining: m.Draining, Tasks: []string{}}
+			Healthy: leaseHealthy(m.LeaseTTL, ttl), Draining: m.Draining, Tasks: []string{}}
 		for t, o := range owners {
 			if o == m.ID {
 				cm.Tasks = append(cm.Tasks, t)
@@ -214,6 +214,15 @@ func (s *Server) clusterMembers(ctx context.Context, cl task.Cluster, owners map
 		out = append(out, cm)
 	}
 	return out, nil
+}
+
+// leaseHealthy: the lease may still have more than a third of its TTL left.
+// etcd reports the remaining TTL in whole seconds, cut down, so a lease
+// reported at r seconds has up to r+1 left: judged on r alone, a member
+// with a 3 s TTL that renews on time (every second) reads as unhealthy
+// whenever it is read just before a renewal.
+func leaseHealthy(remaining, ttl time.Duration) bool {
+	return remaining > 0 && remaining+time.Second > ttl/3
 }
 
 // cluster serves GET /api/v1/cluster.
