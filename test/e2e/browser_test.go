@@ -170,12 +170,19 @@ func TestStatusPageInChromium(t *testing.T) {
 // servePage serves the embedded status page at / and api with the handler
 // given, on a local port; it returns the page's URL.
 func servePage(t *testing.T, api http.HandlerFunc) string {
+	return servePageRoutes(t, map[string]http.HandlerFunc{"/api/v1/tasks": api})
+}
+
+// servePageRoutes serves the page and a scripted API of several routes.
+func servePageRoutes(t *testing.T, routes map[string]http.HandlerFunc) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", web.Handler())
-	mux.Handle("/api/v1/tasks", api)
+	for path, h := range routes {
+		mux.Handle(path, h)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
@@ -247,4 +254,67 @@ func TestStatusPageRendersEveryColumn(t *testing.T) {
 	require.Equal(t, "Quarantined", odd.state, "a state the page does not know is shown as the API names it")
 	require.Equal(t, "a state from a newer daemon", odd.reason)
 	require.Contains(t, dom, "2 tasks (1 Quarantined, 1 Retrying)", "a retrying task is not counted as Running")
+}
+
+// TestStatusPageShowsTheClusterAndOwners feeds the page a scripted cluster
+// of three members, one draining and one whose lease is not renewed, with a
+// task on each and one task no member owns: the header names the members
+// to look at and every task row its owner.
+func TestStatusPageShowsTheClusterAndOwners(t *testing.T) {
+	chromium := requireChromium(t)
+	url := servePageRoutes(t, map[string]http.HandlerFunc{
+		"/api/v1/tasks": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"tasks":[
+ {"id":"t-on-m1","state":"Running","owner":"m1","target":{"uri":"http://dst:19530"}},
+ {"id":"t-on-m2","state":"Running","owner":"m2","target":{"uri":"http://dst:19530"}},
+ {"id":"t-on-m3","state":"Running","owner":"m3","target":{"uri":"http://dst:19530"}},
+ {"id":"t-unowned","state":"Running","target":{"uri":"http://dst:19530"}}
+]}`)
+		},
+		"/api/v1/cluster": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"enabled":true,"self":"m1","unowned":["t-unowned"],"members":[
+ {"id":"m1","address":"http://a:8444","healthy":true,"tasks":["t-on-m1"]},
+ {"id":"m2","address":"http://b:8444","healthy":true,"draining":true,"tasks":["t-on-m2"]},
+ {"id":"m3","address":"http://c:8444","healthy":false,"tasks":["t-on-m3"]}
+]}`)
+		},
+	})
+	dom := dumpDOM(t, chromium, url, 5*time.Second)
+	m := regexp.MustCompile(`<span id="cluster" class="meta" data-attention="([a-z]+)">([^<]*)</span>`).FindStringSubmatch(dom)
+	require.NotNil(t, m, "no cluster line in the header:\n%s", dom)
+	require.Equal(t, "yes", m[1], "a draining member and an unowned task call for attention")
+	require.Equal(t, "cluster: 3 members, answered by m1 · m2 draining, m3 lease not renewed, 1 task(s) without an owner", m[2])
+	for id, want := range map[string]string{
+		"t-on-m1":   `data-owner="m1">owner m1</div>`,
+		"t-on-m2":   `data-owner="m2">owner m2 (draining)</div>`,
+		"t-on-m3":   `data-owner="m3">owner m3 (lease not renewed)</div>`,
+		"t-unowned": `<div class="owner err">no owner right now</div>`,
+	} {
+		row := regexp.MustCompile(`<tr class="task" data-task-id="` + id + `"[^>]*>.*?</tr>`).FindString(dom)
+		require.NotEmpty(t, row, "task %s not on the page:\n%s", id, dom)
+		require.Contains(t, row, want, id)
+	}
+}
+
+// TestStatusPageWithoutAClusterShowsNoOwners: a daemon alone (its cluster
+// API says disabled) gets no cluster line and no owner lines.
+func TestStatusPageWithoutAClusterShowsNoOwners(t *testing.T) {
+	chromium := requireChromium(t)
+	url := servePageRoutes(t, map[string]http.HandlerFunc{
+		"/api/v1/tasks": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"tasks":[{"id":"alone","state":"Running","target":{"uri":"http://dst:19530"}}]}`)
+		},
+		"/api/v1/cluster": func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"enabled":false,"members":[],"unowned":[]}`)
+		},
+	})
+	dom := dumpDOM(t, chromium, url, 5*time.Second)
+	_, ok := findTask(dom, "alone")
+	require.True(t, ok, "task not on the page:\n%s", dom)
+	require.Contains(t, dom, `<span id="cluster" class="meta" hidden="">`, "no cluster line for a daemon alone")
+	require.NotContains(t, dom, `class="owner`)
 }
