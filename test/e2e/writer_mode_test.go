@@ -6,15 +6,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/milvus-io/milvus-proto/go-api/v2/commonpb"
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
+	"github.com/milvus-io/milvus-proto/go-api/v2/schemapb"
 	"github.com/milvus-io/milvus-sdk-go/v2/client"
 	"github.com/milvus-io/milvus-sdk-go/v2/entity"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/milvus-cdc/milvus-cdc/corelib"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
+	"github.com/milvus-cdc/milvus-cdc/corelib/sink/milvus"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source"
+	"github.com/milvus-cdc/milvus-cdc/corelib/source/metapb"
 )
 
 // TestWriterModeMismatchIsRefused: a task whose writer mode does not fit the
@@ -183,4 +193,83 @@ func TestReplicaShardCountMismatchIsRefused(t *testing.T) {
 	})
 	require.Equal(t, 500, code, msg)
 	require.Contains(t, msg, "has 2 shards on the source and 1 on the target")
+}
+
+// TestReplicaTicksCollectionsTheTaskHasNotWritten (replicate beds): a
+// replica's only clock is the task's ticks, and its query node subscribes
+// to one channel at a time. A collection left loading on the replica by a
+// writer that stopped ticking (another tool, an earlier task) waits on its
+// channel, and every load behind it waits too. The task ticks every channel
+// that carries a collection: the foreign collection finishes loading before
+// the task has written anything, the task's own collection loads behind it,
+// and after a restart the idle collection answers strong reads.
+func TestReplicaTicksCollectionsTheTaskHasNotWritten(t *testing.T) {
+	bed := RequireBed(t)
+	if bed.TargetMode() != WriterModeReplicate {
+		t.Skip("needs a target in replicate mode (make e2e TARGET_MODE=replicate)")
+	}
+	ctx := context.Background()
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+
+	foreign := UniqueName("e2e_foreign")
+	loadWithoutTicks(t, ctx, bed, foreign)
+	time.Sleep(5 * time.Second)
+	state, err := dst.GetLoadState(ctx, foreign, nil)
+	require.NoError(t, err)
+	require.Equal(t, entity.LoadStateLoading, state, "without ticks on its channel the replica does not finish the load")
+
+	d := StartDaemon(t, bed)
+	schema := AllTypesSchema(UniqueName("e2e_idle"))
+	coll := schema.CollectionName
+	d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
+	Eventually(t, ctx, 60*time.Second, time.Second, "the foreign collection loads once the task runs", targetLoaded(dst, foreign))
+
+	replicatedCollection(t, ctx, src, dst, schema, 1)
+	require.NoError(t, insertInto(ctx, src, schema, "", 0, 500, 500))
+	Eventually(t, ctx, catchUp, time.Second, "target counts the rows", func(ctx context.Context) (bool, string, error) {
+		n, err := CountRows(ctx, dst, coll)
+		return err == nil && n == 500, "target rows: " + itoa(n), err
+	})
+
+	d.Stop(t)
+	d.Start(t)
+	// Nothing is written after the restart: only the task's ticks move the
+	// replica's clock past the strong read's guarantee.
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	n, err := CountRows(rctx, dst, coll)
+	require.NoError(t, err, "a strong read of an idle collection after a restart")
+	require.EqualValues(t, 500, n)
+}
+
+// loadWithoutTicks creates, indexes and loads a collection on the replica
+// through a replicate writer that never ticks and is closed at once: the
+// replica's query node is left waiting on the collection's channel.
+func loadWithoutTicks(t *testing.T, ctx context.Context, bed *Bed, name string) {
+	t.Helper()
+	w, err := (&milvus.ReplicaFactory{}).Open(ctx, corelib.Target{URI: bed.TargetAddr, ConnectTimeout: 30 * time.Second},
+		sink.Env{Log: zap.NewNop(), Call: func(ctx context.Context, _ string, fn func(context.Context) error) error { return fn(ctx) }, Background: func(string, error) {}})
+	require.NoError(t, err)
+	defer w.Close()
+	now := func() uint64 { return source.ComposeTSByTime(time.Now()) }
+	id := time.Now().UnixNano() & 0xffffffffff
+	info := &source.Collection{
+		ID: id, DBID: 1, Name: name, CreateTime: now(), ShardsNum: 1,
+		VirtualChannels: []string{fmt.Sprintf("foreign-dml_0_%dv0", id)}, PhysicalChannels: []string{"foreign-dml_0"},
+		ConsistencyLevel: commonpb.ConsistencyLevel_Strong, State: metapb.CollectionState_CollectionCreated,
+		Schema: &schemapb.CollectionSchema{Name: name, Fields: []*schemapb.FieldSchema{
+			{FieldID: 100, Name: "id", DataType: schemapb.DataType_Int64, IsPrimaryKey: true},
+			{FieldID: 101, Name: "vec", DataType: schemapb.DataType_FloatVector, TypeParams: []*commonpb.KeyValuePair{{Key: "dim", Value: "4"}}},
+		}},
+		Partitions: map[int64]*source.Partition{id*10 + 1: {ID: id*10 + 1, CollectionID: id, Name: "_default", State: metapb.PartitionState_PartitionCreated}},
+	}
+	coll := &sink.Collection{ID: id, Database: "default", Name: name, TargetDatabase: "default", TargetName: name, Info: info}
+	for _, op := range []sink.Op{
+		&sink.CreateCollection{At: sink.At{Ts: info.CreateTime}, Coll: coll},
+		&sink.CreateIndex{At: sink.At{Ts: now()}, Coll: coll, Field: "vec", Index: "vec_idx",
+			Params: []*commonpb.KeyValuePair{{Key: "index_type", Value: "FLAT"}, {Key: "metric_type", Value: "L2"}}},
+		&sink.LoadCollection{At: sink.At{Ts: now()}, Coll: coll, Replicas: 1},
+	} {
+		require.NoError(t, w.Apply(ctx, op), "%s on the replica", op.Name())
+	}
 }

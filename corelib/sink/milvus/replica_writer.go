@@ -38,6 +38,11 @@ const tickInterval = 200 * time.Millisecond
 // raise the watermark).
 const minTickGap = 50 * time.Millisecond
 
+// sweepInterval is how often the writer lists the target's collections to
+// tick the channels of those it has not written to (created by an earlier
+// run, another tool, or idle since a restart).
+const sweepInterval = 10 * time.Second
+
 // recreateSettle is how long a replica needs between dropping a collection
 // and creating another under its name. A Milvus 2.3 target that receives the
 // new collection's rows sooner (measured: within 3 s of the drop) loses them
@@ -59,12 +64,14 @@ type replicaWriter struct {
 	stopTicks context.CancelFunc
 	ticksDone chan struct{}
 
-	mu      sync.Mutex
-	ticked  map[string]uint64           // target physical channel → last tick sent
-	tickErr bool                        // the last tick failed; the status says so
-	created map[int64]*sink.Collection  // live target collections by source ID, to tick before their first row
-	dropped map[collectionKey]time.Time // when this writer dropped a target collection, by name
-	sleep   func(context.Context, time.Duration) error
+	mu           sync.Mutex
+	ticked       map[string]uint64           // target physical channel → last tick sent
+	tickErr      bool                        // the last tick failed; the status says so
+	swept        time.Time                   // the last sweep of the target's collections; tick loop only
+	sweepFailing bool                        // the last sweep failed; the status says so
+	created      map[int64]*sink.Collection  // live target collections by source ID, to tick before their first row
+	dropped      map[collectionKey]time.Time // when this writer dropped a target collection, by name
+	sleep        func(context.Context, time.Duration) error
 }
 
 var (
@@ -474,6 +481,7 @@ func (w *replicaWriter) tick(ctx context.Context) {
 		return
 	}
 	w.describeCreated(ctx)
+	w.sweep(ctx)
 	for _, ch := range w.c.PhysicalChannels() {
 		w.mu.Lock()
 		done := w.ticked[ch] >= wm
@@ -519,4 +527,28 @@ func (w *replicaWriter) describeCreated(ctx context.Context) {
 	for _, c := range created {
 		_, _ = w.c.Collection(ctx, c.TargetDatabase, c.TargetName, false) // cached; a failure is retried next tick
 	}
+}
+
+// sweep lists the target's collections, at the first tick and then every
+// sweepInterval, so that the channels of collections the writer has not
+// addressed tick too. A failure is reported once and retried at the next
+// interval; the channels already known keep ticking meanwhile.
+func (w *replicaWriter) sweep(ctx context.Context) {
+	if !w.swept.IsZero() && time.Since(w.swept) < sweepInterval {
+		return
+	}
+	w.swept = time.Now()
+	err := w.c.SweepChannels(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	const what = "list the target's collections to tick their channels"
+	switch {
+	case err != nil && !w.sweepFailing:
+		w.env.Background(what, err)
+		w.env.Log.Warn("listing the target's collections failed; the channels already known keep ticking", zap.Duration("retry_in", sweepInterval), zap.Error(err))
+	case err == nil && w.sweepFailing:
+		w.env.Background(what, nil)
+	}
+	w.sweepFailing = err != nil
 }

@@ -2,7 +2,9 @@ package milvus
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -11,7 +13,9 @@ import (
 	"github.com/milvus-io/milvus-proto/go-api/v2/milvuspb"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/milvus-cdc/milvus-cdc/corelib/sink"
@@ -192,4 +196,131 @@ func TestPartitionOperationsWaitForAReplicaCatalogThatLags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// replicaCatalog is a replica-mode target with collections in several
+// databases, none of them written by the writer under test; it records the
+// ticks it gets and counts the descriptions it is asked for.
+type replicaCatalog struct {
+	tickRecorder
+	mu        sync.Mutex
+	dbs       map[string]map[string]catalogEntry // database → name → collection
+	describes int
+	down      bool
+}
+
+type catalogEntry struct {
+	id       int64
+	channels []string
+}
+
+func (f *replicaCatalog) ListDatabases(context.Context, *milvuspb.ListDatabasesRequest) (*milvuspb.ListDatabasesResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "target down")
+	}
+	resp := &milvuspb.ListDatabasesResponse{Status: &commonpb.Status{}}
+	for db := range f.dbs {
+		resp.DbNames = append(resp.DbNames, db)
+	}
+	return resp, nil
+}
+
+func (f *replicaCatalog) ShowCollections(_ context.Context, r *milvuspb.ShowCollectionsRequest) (*milvuspb.ShowCollectionsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	resp := &milvuspb.ShowCollectionsResponse{Status: &commonpb.Status{}}
+	for name, c := range f.dbs[r.GetDbName()] {
+		resp.CollectionNames = append(resp.CollectionNames, name)
+		resp.CollectionIds = append(resp.CollectionIds, c.id)
+	}
+	return resp, nil
+}
+
+func (f *replicaCatalog) DescribeCollection(_ context.Context, r *milvuspb.DescribeCollectionRequest) (*milvuspb.DescribeCollectionResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.describes++
+	c, ok := f.dbs[r.GetDbName()][r.GetCollectionName()]
+	if !ok {
+		return &milvuspb.DescribeCollectionResponse{Status: &commonpb.Status{ErrorCode: commonpb.ErrorCode_UnexpectedError, Code: 100, Reason: "collection not found"}}, nil
+	}
+	return &milvuspb.DescribeCollectionResponse{Status: &commonpb.Status{}, CollectionID: c.id, PhysicalChannelNames: c.channels}, nil
+}
+
+func (f *replicaCatalog) set(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+}
+
+// ticksAt lists the channels whose last tick is at ts.
+func (f *replicaCatalog) ticksAt(ts uint64) []string {
+	var out []string
+	for ch, ticks := range f.got() {
+		if len(ticks) > 0 && ticks[len(ticks)-1] == ts {
+			out = append(out, ch)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestReplicaTicksEveryChannelWithACollection: a replica's only clock is the
+// task, so every physical channel that carries a collection ticks, also
+// those of collections the writer has not written to (another database,
+// idle since a restart, made by another tool): a load that waits on a
+// channel nobody ticks holds back the replica's loads of every other
+// collection.
+func TestReplicaTicksEveryChannelWithACollection(t *testing.T) {
+	f := &replicaCatalog{tickRecorder: tickRecorder{ticks: map[string][]uint64{}}, dbs: map[string]map[string]catalogEntry{
+		"default": {"a": {1, []string{"t-dml_1"}}},
+		"db2":     {"b": {2, []string{"t-dml_2", "t-dml_3"}}},
+	}}
+	var reports []string
+	env := testEnv()
+	env.Background = func(what string, err error) { reports = append(reports, fmt.Sprint(what, ": ", err)) }
+	w := newReplicaWriter(env)
+	w.c = NewReplicaClient(serve(t, f))
+	ctx := context.Background()
+	resweep := func() { w.swept = time.Time{} }
+
+	w.Watermark(100)
+	w.tick(ctx)
+	require.Equal(t, []string{"t-dml_1", "t-dml_2", "t-dml_3"}, f.ticksAt(100), "the first tick reaches every collection on the target")
+	require.Equal(t, 2, f.describes)
+
+	f.set(func() { f.dbs["default"]["c"] = catalogEntry{3, []string{"t-dml_4"}} })
+	w.Watermark(200)
+	w.tick(ctx)
+	require.Equal(t, []string{"t-dml_1", "t-dml_2", "t-dml_3"}, f.ticksAt(200), "a new collection waits for the next sweep")
+	resweep()
+	w.Watermark(300)
+	w.tick(ctx)
+	require.Equal(t, []string{"t-dml_1", "t-dml_2", "t-dml_3", "t-dml_4"}, f.ticksAt(300))
+	require.Equal(t, 3, f.describes, "a collection is described once")
+
+	f.set(func() { delete(f.dbs["default"], "a") })
+	resweep()
+	w.Watermark(400)
+	w.tick(ctx)
+	require.Equal(t, []string{"t-dml_2", "t-dml_3", "t-dml_4"}, f.ticksAt(400), "a dropped collection's channel stops ticking")
+
+	f.set(func() { f.down = true })
+	resweep()
+	w.Watermark(500)
+	w.tick(ctx)
+	require.Equal(t, []string{"t-dml_2", "t-dml_3", "t-dml_4"}, f.ticksAt(500), "a failed sweep keeps the known channels ticking")
+	resweep()
+	w.tick(ctx)
+	require.Len(t, reports, 1, "a failing sweep is reported once")
+	require.Contains(t, reports[0], "target down")
+
+	f.set(func() { f.down = false })
+	resweep()
+	w.Watermark(600)
+	w.tick(ctx)
+	require.Equal(t, []string{"t-dml_2", "t-dml_3", "t-dml_4"}, f.ticksAt(600))
+	require.Equal(t, []string{reports[0], "list the target's collections to tick their channels: <nil>"}, reports, "and its recovery")
 }

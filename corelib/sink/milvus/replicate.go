@@ -155,12 +155,15 @@ type ReplicaClient struct {
 
 	mu    sync.Mutex
 	colls map[collectionKey]*TargetCollection
+	// swept are the physical channels of every collection on the target, by
+	// collection ID, from the last SweepChannels.
+	swept map[int64][]string
 }
 
 // NewReplicaClient returns a ReplicaClient calling the target through svc, whose
 // connection must carry ReplicateInfoInterceptor.
 func NewReplicaClient(svc milvuspb.MilvusServiceClient) *ReplicaClient {
-	return &ReplicaClient{Client: NewClient(svc), svc: svc, colls: map[collectionKey]*TargetCollection{}}
+	return &ReplicaClient{Client: NewClient(svc), svc: svc, colls: map[collectionKey]*TargetCollection{}, swept: map[int64][]string{}}
 }
 
 // Collection describes a target collection (IDs, channels, partitions), from
@@ -209,22 +212,84 @@ func (w *ReplicaClient) Forget(db, coll string) {
 	w.mu.Unlock()
 }
 
-// PhysicalChannels lists the target physical channels of every collection
-// the writer addressed: the channels that need time ticks.
+// PhysicalChannels lists the target physical channels that need time ticks:
+// those of every collection the writer addressed and of every collection
+// the last SweepChannels found on the target.
 func (w *ReplicaClient) PhysicalChannels() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	seen := map[string]bool{}
 	var out []string
-	for _, tc := range w.colls {
-		for _, ch := range tc.PhysicalChannels {
+	add := func(chs []string) {
+		for _, ch := range chs {
 			if !seen[ch] {
 				seen[ch] = true
 				out = append(out, ch)
 			}
 		}
 	}
+	for _, tc := range w.colls {
+		add(tc.PhysicalChannels)
+	}
+	for _, chs := range w.swept {
+		add(chs)
+	}
 	return out
+}
+
+// SweepChannels learns the physical channels of every collection on the
+// target, in every database, describing only the collections it has not
+// seen before (a collection's channels never change). A replica has no
+// clock but the task's ticks, and its query node subscribes to one channel
+// at a time: a load waiting on a channel nobody ticks holds back the loads
+// of every other collection, so every channel with a collection on it must
+// tick, not only those of the collections the task has written to since it
+// started. A collection dropped between the listing and its description is
+// left for the next sweep.
+func (w *ReplicaClient) SweepChannels(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	dbs, err := w.svc.ListDatabases(ctx, &milvuspb.ListDatabasesRequest{})
+	if err := check("ListDatabases", dbs.GetStatus(), err); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	known := make(map[int64]bool, len(w.swept))
+	for id := range w.swept {
+		known[id] = true
+	}
+	w.mu.Unlock()
+	live := map[int64][]string{}
+	for _, db := range dbs.GetDbNames() {
+		colls, err := w.svc.ShowCollections(withDB(ctx, db), &milvuspb.ShowCollectionsRequest{DbName: db})
+		if err := check("ShowCollections", colls.GetStatus(), err); err != nil {
+			return err
+		}
+		for i, name := range colls.GetCollectionNames() {
+			if i >= len(colls.GetCollectionIds()) {
+				break
+			}
+			id := colls.GetCollectionIds()[i]
+			if known[id] {
+				live[id] = nil // kept below
+				continue
+			}
+			d, err := w.svc.DescribeCollection(withDB(ctx, db), &milvuspb.DescribeCollectionRequest{DbName: db, CollectionName: name})
+			if check("DescribeCollection", d.GetStatus(), err) != nil || d.GetCollectionID() != id {
+				continue
+			}
+			live[id] = d.GetPhysicalChannelNames()
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, chs := range live {
+		if chs == nil {
+			live[id] = w.swept[id]
+		}
+	}
+	w.swept = live
+	return nil
 }
 
 // Replicate writes encoded messages to one target physical channel. The
