@@ -218,13 +218,19 @@ func TestReplicaTicksCollectionsTheTaskHasNotWritten(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, entity.LoadStateLoading, state, "without ticks on its channel the replica does not finish the load")
 
+	// The task's collection exists on the source before the task, so the
+	// task reads its channels (and has a watermark to tick with) from the
+	// start, but it has written nothing to the replica yet.
 	d := StartDaemon(t, bed)
 	schema := AllTypesSchema(UniqueName("e2e_idle"))
 	coll := schema.CollectionName
+	require.NoError(t, CreateCollection(ctx, src, schema, 1))
+	DropCollectionOnCleanup(t, src, coll)
 	d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
 	Eventually(t, ctx, 60*time.Second, time.Second, "the foreign collection loads once the task runs", targetLoaded(dst, foreign))
 
-	replicatedCollection(t, ctx, src, dst, schema, 1)
+	require.NoError(t, EnsureLoaded(ctx, src, coll))
+	Eventually(t, ctx, catchUp, time.Second, "target loads "+coll, targetLoaded(dst, coll))
 	require.NoError(t, insertInto(ctx, src, schema, "", 0, 500, 500))
 	Eventually(t, ctx, catchUp, time.Second, "target counts the rows", func(ctx context.Context) (bool, string, error) {
 		n, err := CountRows(ctx, dst, coll)
