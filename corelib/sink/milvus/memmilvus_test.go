@@ -125,11 +125,16 @@ func (m *memMilvus) Connect(context.Context, *milvuspb.ConnectRequest) (*milvusp
 func (m *memMilvus) ListDatabases(context.Context, *milvuspb.ListDatabasesRequest) (*milvuspb.ListDatabasesResponse, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return listDatabases(m.dbs), nil
+}
+
+// listDatabases answers ListDatabases with the keys of a fake's databases.
+func listDatabases[V any](dbs map[string]V) *milvuspb.ListDatabasesResponse {
 	resp := &milvuspb.ListDatabasesResponse{Status: memOK}
-	for db := range m.dbs {
+	for db := range dbs {
 		resp.DbNames = append(resp.DbNames, db)
 	}
-	return resp, nil
+	return resp
 }
 
 func (m *memMilvus) CreateDatabase(_ context.Context, r *milvuspb.CreateDatabaseRequest) (*commonpb.Status, error) {

@@ -220,11 +220,7 @@ func (f *replicaCatalog) ListDatabases(context.Context, *milvuspb.ListDatabasesR
 	if f.down {
 		return nil, status.Error(codes.Unavailable, "target down")
 	}
-	resp := &milvuspb.ListDatabasesResponse{Status: &commonpb.Status{}}
-	for db := range f.dbs {
-		resp.DbNames = append(resp.DbNames, db)
-	}
-	return resp, nil
+	return listDatabases(f.dbs), nil
 }
 
 func (f *replicaCatalog) ShowCollections(_ context.Context, r *milvuspb.ShowCollectionsRequest) (*milvuspb.ShowCollectionsResponse, error) {
