@@ -62,7 +62,7 @@ type replicaWriter struct {
 	watermark atomic.Uint64
 	wake      chan struct{} // a watermark rose; buffered, one pending signal
 	stopTicks context.CancelFunc
-	ticksDone chan struct{}
+	ticksDone sync.WaitGroup // the tick and sweep loops
 
 	mu           sync.Mutex
 	ticked       map[string]uint64           // target physical channel → last tick sent
@@ -93,11 +93,22 @@ func newReplicaWriter(env sink.Env) *replicaWriter {
 func (w *replicaWriter) attach(conn *milvusconn.Conn, c *ReplicaClient) {
 	w.conn, w.c = conn, c
 	w.ddl = newAPIWriter(w.env, c.Client, nil)
+	w.startLoops()
+}
+
+// startLoops starts the tick loop and, beside it, the sweep loop: a sweep
+// waits on the target's catalog and must never hold the ticks back.
+func (w *replicaWriter) startLoops() {
 	ctx, cancel := context.WithCancel(context.Background())
-	w.stopTicks, w.ticksDone = cancel, make(chan struct{})
+	w.stopTicks = cancel
+	w.ticksDone.Add(2)
 	go func() {
-		defer close(w.ticksDone)
+		defer w.ticksDone.Done()
 		w.tickLoop(ctx)
+	}()
+	go func() {
+		defer w.ticksDone.Done()
+		w.sweepLoop(ctx)
 	}()
 }
 
@@ -108,7 +119,7 @@ func (w *replicaWriter) Info() sink.Info { return sink.Info{Appends: true} }
 func (w *replicaWriter) Close() error {
 	if w.stopTicks != nil {
 		w.stopTicks()
-		<-w.ticksDone
+		w.ticksDone.Wait()
 	}
 	if w.conn == nil {
 		return nil
@@ -481,7 +492,6 @@ func (w *replicaWriter) tick(ctx context.Context) {
 		return
 	}
 	w.describeCreated(ctx)
-	w.sweep(ctx)
 	for _, ch := range w.c.PhysicalChannels() {
 		w.mu.Lock()
 		done := w.ticked[ch] >= wm
@@ -529,15 +539,26 @@ func (w *replicaWriter) describeCreated(ctx context.Context) {
 	}
 }
 
-// sweep lists the target's collections, at the first tick and then every
+// sweepLoop lists the target's collections at once and then every
 // sweepInterval, so that the channels of collections the writer has not
-// addressed tick too. A failure is reported once and retried at the next
-// interval; the channels already known keep ticking meanwhile.
-func (w *replicaWriter) sweep(ctx context.Context) {
-	if !w.swept.IsZero() && time.Since(w.swept) < sweepInterval {
-		return
+// addressed tick too.
+func (w *replicaWriter) sweepLoop(ctx context.Context) {
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		w.sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
-	w.swept = time.Now()
+}
+
+// sweep lists the target's collections once. A failure is reported once and
+// retried at the next interval; the channels already known keep ticking
+// meanwhile.
+func (w *replicaWriter) sweep(ctx context.Context) {
 	err := w.c.SweepChannels(ctx)
 	if ctx.Err() != nil {
 		return

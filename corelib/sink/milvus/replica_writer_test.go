@@ -280,9 +280,9 @@ func TestReplicaTicksEveryChannelWithACollection(t *testing.T) {
 	w := newReplicaWriter(env)
 	w.c = NewReplicaClient(serve(t, f))
 	ctx := context.Background()
-	resweep := func() { w.swept = time.Time{} }
 
 	w.Watermark(100)
+	w.sweep(ctx)
 	w.tick(ctx)
 	require.Equal(t, []string{"t-dml_1", "t-dml_2", "t-dml_3"}, f.ticksAt(100), "the first tick reaches every collection on the target")
 	require.Equal(t, 2, f.describes)
@@ -291,32 +291,58 @@ func TestReplicaTicksEveryChannelWithACollection(t *testing.T) {
 	w.Watermark(200)
 	w.tick(ctx)
 	require.Equal(t, []string{"t-dml_1", "t-dml_2", "t-dml_3"}, f.ticksAt(200), "a new collection waits for the next sweep")
-	resweep()
+	w.sweep(ctx)
 	w.Watermark(300)
 	w.tick(ctx)
 	require.Equal(t, []string{"t-dml_1", "t-dml_2", "t-dml_3", "t-dml_4"}, f.ticksAt(300))
 	require.Equal(t, 3, f.describes, "a collection is described once")
 
 	f.set(func() { delete(f.dbs["default"], "a") })
-	resweep()
+	w.sweep(ctx)
 	w.Watermark(400)
 	w.tick(ctx)
 	require.Equal(t, []string{"t-dml_2", "t-dml_3", "t-dml_4"}, f.ticksAt(400), "a dropped collection's channel stops ticking")
 
 	f.set(func() { f.down = true })
-	resweep()
+	w.sweep(ctx)
 	w.Watermark(500)
 	w.tick(ctx)
 	require.Equal(t, []string{"t-dml_2", "t-dml_3", "t-dml_4"}, f.ticksAt(500), "a failed sweep keeps the known channels ticking")
-	resweep()
-	w.tick(ctx)
+	w.sweep(ctx)
 	require.Len(t, reports, 1, "a failing sweep is reported once")
 	require.Contains(t, reports[0], "target down")
 
 	f.set(func() { f.down = false })
-	resweep()
+	w.sweep(ctx)
 	w.Watermark(600)
 	w.tick(ctx)
 	require.Equal(t, []string{"t-dml_2", "t-dml_3", "t-dml_4"}, f.ticksAt(600))
 	require.Equal(t, []string{reports[0], "list the target's collections to tick their channels: <nil>"}, reports, "and its recovery")
+}
+
+// hangingCatalog is a replica whose catalog does not answer (its proxy's
+// DDL queue is stuck): ListDatabases blocks until the call's deadline.
+type hangingCatalog struct{ tickRecorder }
+
+func (f *hangingCatalog) ListDatabases(ctx context.Context, _ *milvuspb.ListDatabasesRequest) (*milvuspb.ListDatabasesResponse, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestReplicaTicksWhileTheCatalogHangs: the sweep runs beside the ticks, so
+// a catalog that does not answer never holds back the ticks of the
+// channels already known (a replica shows rows only up to its last tick).
+func TestReplicaTicksWhileTheCatalogHangs(t *testing.T) {
+	f := &hangingCatalog{tickRecorder{ticks: map[string][]uint64{}}}
+	w := newReplicaWriter(testEnv())
+	w.c = NewReplicaClient(serve(t, f))
+	w.created[5] = &sink.Collection{ID: 5, TargetDatabase: "default", TargetName: "c1"}
+	w.startLoops()
+	defer func() { require.NoError(t, w.Close()) }()
+
+	w.Watermark(70)
+	require.Eventually(t, func() bool {
+		got := f.got()
+		return len(got["t-dml_3"]) > 0 && len(got["t-dml_0"]) > 0
+	}, 5*time.Second, 10*time.Millisecond, "the created collection's channels tick while the sweep waits")
 }

@@ -42,6 +42,10 @@ const codeDenyReplicateMessage = 1900
 // channel that silently stops.
 const callTimeout = time.Minute
 
+// sweepTimeout bounds one sweep of the target's catalog (a Milvus 2.3
+// replica was seen answering one of its calls only after a minute).
+const sweepTimeout = 15 * time.Second
+
 // TTMsgSetting names the target setting that selects the mode.
 const TTMsgSetting = "common.ttMsgEnabled"
 
@@ -247,7 +251,7 @@ func (w *ReplicaClient) PhysicalChannels() []string {
 // started. A collection dropped between the listing and its description is
 // left for the next sweep.
 func (w *ReplicaClient) SweepChannels(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, sweepTimeout)
 	defer cancel()
 	dbs, err := w.svc.ListDatabases(ctx, &milvuspb.ListDatabasesRequest{})
 	if err := check("ListDatabases", dbs.GetStatus(), err); err != nil {
