@@ -23,18 +23,20 @@ import (
 type recorder struct {
 	mu       sync.Mutex
 	calls    []string
-	upserted map[string][]int64 // db.coll → primary keys written, in order
-	failures map[string]int     // call prefix → remaining failures
+	upserted map[string][]int64       // db.coll → primary keys written, in order
+	failures map[string]int           // call prefix → remaining failures
+	holds    map[string]chan struct{} // call prefix → closed when such calls may answer
 }
 
 func newRecorder() *recorder {
-	return &recorder{upserted: map[string][]int64{}, failures: map[string]int{}}
+	return &recorder{upserted: map[string][]int64{}, failures: map[string]int{}, holds: map[string]chan struct{}{}}
 }
 
 func (r *recorder) record(format string, args ...any) error {
+	call := fmt.Sprintf(format, args...)
+	r.waitHold(call)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	call := fmt.Sprintf(format, args...)
 	for prefix, n := range r.failures {
 		if n > 0 && strings.HasPrefix(call, prefix) {
 			r.failures[prefix] = n - 1
@@ -190,4 +192,20 @@ func (hangingWriter) Verify(context.Context, corelib.Target, func(context.Contex
 func (hangingWriter) Open(ctx context.Context, _ corelib.Target, _ sink.Env) (sink.Writer, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// waitHold blocks a call while a hold on its prefix is open, as a target
+// that neither answers nor refuses.
+func (r *recorder) waitHold(call string) {
+	r.mu.Lock()
+	var hold chan struct{}
+	for prefix, ch := range r.holds {
+		if strings.HasPrefix(call, prefix) {
+			hold = ch
+		}
+	}
+	r.mu.Unlock()
+	if hold != nil {
+		<-hold
+	}
 }

@@ -38,6 +38,7 @@ type health struct {
 	silent     map[string]time.Time  // source channels that delivered nothing for too long, since when
 	metrics    taskMetrics           // set before the pipeline's workers start
 	failedFor  string                // set once retry gave up on a permanent error: the error
+	calls      inFlight              // calls to the target not answered yet
 }
 
 // skipCount counts one reason of skipping. inScope: what was skipped belongs

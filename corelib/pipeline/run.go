@@ -67,10 +67,13 @@ func writerEnv(h *health, log *zap.Logger, guard func(context.Context) error) si
 					}
 				}
 				start := time.Now()
-				// A target that stops answering shows as a retried failure,
+				// A target that stops answering shows in the status after
+				// slowCallAfter, and as a retried failure after callTimeout,
 				// not as a call that never returns.
 				actx, cancel := context.WithTimeout(ctx, callTimeout)
+				answered := h.calls.begin(op, start)
 				err := fn(actx)
+				answered()
 				cancel()
 				if err != nil && ctx.Err() == nil && actx.Err() != nil {
 					err = fmt.Errorf("%s: no answer from the target within %s: %w", op, callTimeout, err)

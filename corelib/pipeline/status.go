@@ -20,7 +20,8 @@ const (
 	// stateFailed: stopped on an error retrying cannot fix; resume retries.
 	stateFailed = "failed"
 	// stateStalled: an operation has waited for source channels without
-	// progress for waitStallAfter (Status.Waiting says which).
+	// progress for waitStallAfter (Status.Waiting says which), or a call to
+	// the target has had no answer for slowCallAfter.
 	stateStalled = "stalled"
 )
 
@@ -79,8 +80,14 @@ func (p *Pipeline) statusAt(now time.Time) corelib.Status {
 	if stalled := r.waits.stalled(now); len(stalled) > 0 && running && st.State == stateRunning {
 		st.State, st.Detail, st.Waiting = stateStalled, stallDetail(stalled), stalled
 	}
+	if h != nil && running && st.State == stateRunning {
+		if slow := h.calls.slowCallDetail(now); slow != "" {
+			st.State, st.Detail = stateStalled, slow
+		}
+	}
 	// Replicating means rows can flow right now: not while some work is
-	// being retried, a channel has gone silent or an operation is stalled.
+	// being retried, a channel has gone silent, an operation is stalled or
+	// the target does not answer.
 	st.Replicating = running && stage == "replicating" && st.State == stateRunning
 	st.Collections = r.colls.statuses()
 	return st

@@ -409,6 +409,40 @@ func TestPipelineStatusThroughATargetOutage(t *testing.T) {
 	require.True(t, st.Replicating)
 }
 
+// TestStatusSaysWhenTheTargetDoesNotAnswer: a call the target neither
+// answers nor refuses (a frozen process) turns the status to stalled, names
+// the call, and makes replicating false, until the answer comes.
+func TestStatusSaysWhenTheTargetDoesNotAnswer(t *testing.T) {
+	after := slowCallAfter
+	slowCallAfter = 300 * time.Millisecond
+	t.Cleanup(func() { slowCallAfter = after })
+	src, store, rec := newFakeSource(), &memStore{cps: map[string]corelib.Checkpoint{}}, newRecorder()
+	now := time.Now()
+	src.add(t, "dml_0", ts(now.Add(-3*time.Second)), insertMsg(ts(now.Add(-3*time.Second)), 11, "logs", 1))
+	p := newTestPipeline(src, store, rec, nil)
+	require.NoError(t, p.Start(context.Background()))
+	defer func() { require.NoError(t, p.Stop(context.Background())) }()
+	waitFor(t, "row 1 on the target", func() bool { return len(upserted(rec, "db1.logs")) == 1 && p.Status().Replicating })
+
+	hold := make(chan struct{})
+	rec.mu.Lock()
+	rec.holds["Insert"] = hold
+	rec.mu.Unlock()
+	src.add(t, "dml_0", ts(now.Add(-2*time.Second)), insertMsg(ts(now.Add(-2*time.Second)), 11, "logs", 2))
+	waitFor(t, "the stalled state", func() bool { return p.Status().State == stateStalled })
+	st := p.Status()
+	require.False(t, st.Replicating, "nothing flows while the target does not answer")
+	require.Contains(t, st.Detail, "waiting on the target: Insert")
+	require.Contains(t, st.Detail, "has had no answer for")
+
+	rec.mu.Lock()
+	delete(rec.holds, "Insert")
+	rec.mu.Unlock()
+	close(hold)
+	waitFor(t, "the answer", func() bool { return p.Status().Replicating && len(upserted(rec, "db1.logs")) == 2 })
+	require.Equal(t, stateRunning, p.Status().State)
+}
+
 // TestStatusSaysWhenASourceChannelGoesSilent: a channel that carries a live
 // collection and delivers nothing (its broker is down; the reader just
 // waits) makes the status say so, and replicating false, until it delivers

@@ -276,3 +276,81 @@ func TestStatusThroughATargetOutageAndARestart(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1_000, n)
 }
+
+// freeze stops the process with SIGSTOP: it keeps its sockets and answers
+// nothing, like a hung host.
+func (p *bedProcess) freeze(t *testing.T) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(p.pid(t), syscall.SIGSTOP))
+}
+
+// thaw continues a frozen process.
+func (p *bedProcess) thaw(t *testing.T) {
+	t.Helper()
+	require.NoError(t, syscall.Kill(p.pid(t), syscall.SIGCONT))
+}
+
+// TestStatusWhileTheTargetHangs: a target that neither answers nor refuses
+// (its process frozen) must not leave the status saying "replicating". Once
+// a call has gone unanswered for 10 s the task is stalled and names the
+// call; when the target answers again every row arrives.
+func TestStatusWhileTheTargetHangs(t *testing.T) {
+	bed := RequireBed(t)
+	ctx := context.Background()
+	d := StartDaemon(t, bed)
+	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	schema := AllTypesSchema(UniqueName("e2e_hang"))
+	coll := schema.CollectionName
+	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
+	replicatedCollection(t, ctx, src, dst, schema, 1)
+	require.NoError(t, insertInto(ctx, src, schema, "", 0, 200, 200))
+	Eventually(t, ctx, catchUp, time.Second, "rows before the freeze", SameCollection(src, dst, coll, coll))
+
+	target := targetProcess(t, bed)
+	target.freeze(t)
+	thawed := false
+	defer func() {
+		if !thawed {
+			target.thaw(t)
+		}
+	}()
+	require.NoError(t, insertInto(ctx, src, schema, "", 200, 300, 100))
+	var stalled string
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(16 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		st := d.hangStatus(t, id)
+		seen[fmt.Sprintf("%s/replicating=%v", st.Pipeline.State, st.Pipeline.Replicating)] = true
+		if !st.Pipeline.Replicating && strings.Contains(st.Pipeline.Detail, "waiting on the target") {
+			stalled = st.Pipeline.Detail
+		}
+	}
+	target.thaw(t)
+	thawed = true
+	t.Logf("status during the freeze: %v; %q", seen, stalled)
+	require.NotEmpty(t, stalled, "the status says the target does not answer")
+	require.Contains(t, stalled, "has had no answer for")
+
+	Eventually(t, ctx, catchUp, time.Second, "rows written while the target hung", SameCollection(src, dst, coll, coll))
+	Eventually(t, ctx, time.Minute, 500*time.Millisecond, "replicating again", func(context.Context) (bool, string, error) {
+		st := d.hangStatus(t, id)
+		return st.Pipeline.Replicating, st.Pipeline.State + ": " + st.Pipeline.Detail, nil
+	})
+	n, err := CountRows(ctx, dst, coll)
+	require.NoError(t, err)
+	require.EqualValues(t, 500, n)
+}
+
+type hangStatus struct {
+	Pipeline struct {
+		State       string `json:"state"`
+		Detail      string `json:"detail"`
+		Replicating bool   `json:"replicating"`
+	} `json:"pipeline"`
+}
+
+func (d *Daemon) hangStatus(t *testing.T, id string) hangStatus {
+	t.Helper()
+	var st hangStatus
+	d.getJSON(t, "/api/v1/tasks/"+id+"/status", &st)
+	return st
+}
