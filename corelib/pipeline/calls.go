@@ -65,3 +65,18 @@ func (f *inFlight) slowCallDetail(now time.Time) string {
 	return fmt.Sprintf("waiting on the target: %s has had no answer for %s (the call is cancelled and retried after %s)",
 		c.op, now.Sub(c.since).Round(time.Second), callTimeout)
 }
+
+// unansweredFor is how long the oldest call to the target in flight has
+// waited, 0 when none is.
+func (p *Pipeline) unansweredFor(now time.Time) time.Duration {
+	p.mu.Lock()
+	h := p.health
+	p.mu.Unlock()
+	if h == nil {
+		return 0
+	}
+	if c, ok := h.calls.oldest(); ok {
+		return now.Sub(c.since)
+	}
+	return 0
+}

@@ -45,6 +45,8 @@ var (
 		"1 for the pipeline's current state (running, retrying, stopped).", []string{"task_id", "state"}, nil)
 	stalledDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "stalled_waits"),
 		"Operations that have waited for source channels without progress for a minute or more (the status lists them under waiting).", []string{"task_id"}, nil)
+	unansweredDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "target_call_unanswered_seconds"),
+		"How long the oldest call to the target in flight has gone unanswered (0: none); from 10 s on the task is stalled.", []string{"task_id"}, nil)
 	snapshotRemainingDesc = prometheus.NewDesc(prometheus.BuildFQName(MetricsNamespace, MetricsSubsystem, "snapshot_collections_remaining"),
 		"Collections the running initial snapshot has still to copy.", []string{"task_id"}, nil)
 )
@@ -224,6 +226,7 @@ func (c liveCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- stateDesc
 	ch <- snapshotRemainingDesc
 	ch <- stalledDesc
+	ch <- unansweredDesc
 }
 
 func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
@@ -237,6 +240,7 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 		st := p.statusAt(c.m.now())
 		ch <- prometheus.MustNewConstMetric(stateDesc, prometheus.GaugeValue, 1, p.spec.ID, st.State)
 		ch <- prometheus.MustNewConstMetric(stalledDesc, prometheus.GaugeValue, float64(len(st.Waiting)), p.spec.ID)
+		ch <- prometheus.MustNewConstMetric(unansweredDesc, prometheus.GaugeValue, p.unansweredFor(c.m.now()).Seconds(), p.spec.ID)
 		if st.Snapshot != nil {
 			ch <- prometheus.MustNewConstMetric(snapshotRemainingDesc, prometheus.GaugeValue, float64(st.Snapshot.Remaining), p.spec.ID)
 		}

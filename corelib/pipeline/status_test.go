@@ -419,10 +419,16 @@ func TestStatusSaysWhenTheTargetDoesNotAnswer(t *testing.T) {
 	src, store, rec := newFakeSource(), &memStore{cps: map[string]corelib.Checkpoint{}}, newRecorder()
 	now := time.Now()
 	src.add(t, "dml_0", ts(now.Add(-3*time.Second)), insertMsg(ts(now.Add(-3*time.Second)), 11, "logs", 1))
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	require.NoError(t, err)
 	p := newTestPipeline(src, store, rec, nil)
+	p.metrics = m
 	require.NoError(t, p.Start(context.Background()))
 	defer func() { require.NoError(t, p.Stop(context.Background())) }()
 	waitFor(t, "row 1 on the target", func() bool { return len(upserted(rec, "db1.logs")) == 1 && p.Status().Replicating })
+	const unanswered = `milvus_cdc_daemon_pipeline_target_call_unanswered_seconds{task_id="t1"}`
+	require.Zero(t, gather(t, reg)[unanswered])
 
 	hold := make(chan struct{})
 	rec.mu.Lock()
@@ -434,6 +440,8 @@ func TestStatusSaysWhenTheTargetDoesNotAnswer(t *testing.T) {
 	require.False(t, st.Replicating, "nothing flows while the target does not answer")
 	require.Contains(t, st.Detail, "waiting on the target: Insert")
 	require.Contains(t, st.Detail, "has had no answer for")
+	require.GreaterOrEqual(t, gather(t, reg)[unanswered], 0.3)
+	require.EqualValues(t, 1, gather(t, reg)[`milvus_cdc_daemon_pipeline_state{state="stalled",task_id="t1"}`])
 
 	rec.mu.Lock()
 	delete(rec.holds, "Insert")
