@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/milvus-io/milvus-sdk-go/v2/client"
+	"github.com/milvus-io/milvus-sdk-go/v2/entity"
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -216,13 +218,8 @@ func TestStatusThroughATargetOutageAndARestart(t *testing.T) {
 	ctx := context.Background()
 	target := targetProcess(t, bed)
 	d := StartDaemon(t, bed)
-	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
-	schema := AllTypesSchema(UniqueName("e2e_outage"))
+	src, dst, schema, id := replicatingTask(t, ctx, bed, d, "e2e_outage", 500)
 	coll := schema.CollectionName
-	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
-	replicatedCollection(t, ctx, src, dst, schema, 1)
-	require.NoError(t, insertInto(ctx, src, schema, "", 0, 500, 500))
-	Eventually(t, ctx, catchUp, time.Second, "first 500 rows", SameCollection(src, dst, coll, coll))
 
 	// (1) Target down: retrying with the apply error, lag growing.
 	target.stop(t)
@@ -298,13 +295,8 @@ func TestStatusWhileTheTargetHangs(t *testing.T) {
 	bed := RequireBed(t)
 	ctx := context.Background()
 	d := StartDaemon(t, bed)
-	src, dst := bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
-	schema := AllTypesSchema(UniqueName("e2e_hang"))
+	src, dst, schema, id := replicatingTask(t, ctx, bed, d, "e2e_hang", 200)
 	coll := schema.CollectionName
-	id := d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
-	replicatedCollection(t, ctx, src, dst, schema, 1)
-	require.NoError(t, insertInto(ctx, src, schema, "", 0, 200, 200))
-	Eventually(t, ctx, catchUp, time.Second, "rows before the freeze", SameCollection(src, dst, coll, coll))
 
 	target := targetProcess(t, bed)
 	target.freeze(t)
@@ -353,4 +345,19 @@ func (d *Daemon) hangStatus(t *testing.T, id string) hangStatus {
 	var st hangStatus
 	d.getJSON(t, "/api/v1/tasks/"+id+"/status", &st)
 	return st
+}
+
+// replicatingTask creates a task for a new one-shard collection of every
+// field type, creates and loads the collection on the source, writes rows
+// keys 0 to rows-1 and waits until the target equals the source.
+func replicatingTask(t *testing.T, ctx context.Context, bed *Bed, d *Daemon, prefix string, rows int) (src, dst client.Client, schema *entity.Schema, id string) {
+	t.Helper()
+	src, dst = bed.ConnectSource(t, ctx), bed.ConnectTarget(t, ctx)
+	schema = AllTypesSchema(UniqueName(prefix))
+	coll := schema.CollectionName
+	id = d.CreateTask(t, map[string]any{"collection_infos": []any{map[string]any{"name": coll}}})
+	replicatedCollection(t, ctx, src, dst, schema, 1)
+	require.NoError(t, insertInto(ctx, src, schema, "", 0, rows, rows))
+	Eventually(t, ctx, catchUp, time.Second, fmt.Sprintf("the first %d rows", rows), SameCollection(src, dst, coll, coll))
+	return src, dst, schema, id
 }
