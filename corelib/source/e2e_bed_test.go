@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -389,15 +390,20 @@ func TestBedProbeCollectionLifecycle(t *testing.T) {
 	require.NoError(t, mc.DropPartition(ctx, name, "p1"))
 	nextEvent(t, events, source.PartitionDropped, part.ID, "")
 
+	// The replicate channel is shared with whatever else runs on the bed (the
+	// e2e package runs beside this one): only this collection's operations
+	// count.
 	for _, want := range []commonpb.MsgType{commonpb.MsgType_CreateIndex, commonpb.MsgType_LoadCollection, commonpb.MsgType_Flush, commonpb.MsgType_ReleaseCollection} {
 		waitFor(t, want.String()+" on the replicate channel", func() bool {
-			return len(rc.find(func(m *source.Message) bool { return m.Type == want })) > 0
+			return len(rc.find(func(m *source.Message) bool { return m.Type == want && concerns(m, name) })) > 0
 		})
 	}
-	for _, m := range rc.find(func(*source.Message) bool { return true }) {
+	for _, m := range rc.find(func(m *source.Message) bool { return concerns(m, name) }) {
 		t.Logf("replicate channel: %s replicate=%v ts %d body %T", m.Type, m.IsReplicate(), m.EndTs, m.Body)
 	}
-	ci := rc.find(func(m *source.Message) bool { return m.Type == commonpb.MsgType_CreateIndex })[0].Body.(*milvuspb.CreateIndexRequest)
+	ci := rc.find(func(m *source.Message) bool {
+		return m.Type == commonpb.MsgType_CreateIndex && concerns(m, name)
+	})[0].Body.(*milvuspb.CreateIndexRequest)
 	require.Equal(t, name, ci.GetCollectionName())
 	require.Equal(t, "vec", ci.GetFieldName())
 
@@ -506,4 +512,15 @@ func TestBedClockAndSessions(t *testing.T) {
 	for _, kv := range sessions.Kvs {
 		t.Logf("session %s: %s", kv.Key, kv.Value)
 	}
+}
+
+// concerns reports whether a replicate-channel operation names collection.
+func concerns(m *source.Message, collection string) bool {
+	switch b := m.Body.(type) {
+	case interface{ GetCollectionName() string }:
+		return b.GetCollectionName() == collection
+	case *milvuspb.FlushRequest:
+		return slices.Contains(b.GetCollectionNames(), collection)
+	}
+	return false
 }
