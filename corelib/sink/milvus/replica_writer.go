@@ -67,7 +67,6 @@ type replicaWriter struct {
 	mu           sync.Mutex
 	ticked       map[string]uint64           // target physical channel → last tick sent
 	tickErr      bool                        // the last tick failed; the status says so
-	swept        time.Time                   // the last sweep of the target's collections; tick loop only
 	sweepFailing bool                        // the last sweep failed; the status says so
 	created      map[int64]*sink.Collection  // live target collections by source ID, to tick before their first row
 	dropped      map[collectionKey]time.Time // when this writer dropped a target collection, by name

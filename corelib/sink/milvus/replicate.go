@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -258,10 +259,7 @@ func (w *ReplicaClient) SweepChannels(ctx context.Context) error {
 		return err
 	}
 	w.mu.Lock()
-	known := make(map[int64]bool, len(w.swept))
-	for id := range w.swept {
-		known[id] = true
-	}
+	known := maps.Clone(w.swept)
 	w.mu.Unlock()
 	live := map[int64][]string{}
 	for _, db := range dbs.GetDbNames() {
@@ -274,8 +272,8 @@ func (w *ReplicaClient) SweepChannels(ctx context.Context) error {
 				break
 			}
 			id := colls.GetCollectionIds()[i]
-			if known[id] {
-				live[id] = nil // kept below
+			if chs, ok := known[id]; ok {
+				live[id] = chs
 				continue
 			}
 			d, err := w.svc.DescribeCollection(withDB(ctx, db), &milvuspb.DescribeCollectionRequest{DbName: db, CollectionName: name})
@@ -287,11 +285,6 @@ func (w *ReplicaClient) SweepChannels(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for id, chs := range live {
-		if chs == nil {
-			live[id] = w.swept[id]
-		}
-	}
 	w.swept = live
 	return nil
 }
