@@ -41,6 +41,13 @@ testbed-status:
 testbed-logs:
 	bash $(TESTBED) logs $(C)
 
+# E2E_FAILED_LOGS, when set, is a directory that receives both Milvus's logs
+# of a failed run before the bed comes down and takes them with it.
+E2E_FAILED_LOGS ?=
+define keep-bed-logs
+mkdir -p '$(1)' && for c in src dst; do cp -r "$${MILVUS_CDC_BED_STATE:-$(CURDIR)/.testbed}/$$c/logs" '$(1)/'$$c || true; done && echo "[e2e] the bed's Milvus logs are kept in $(1)" >&2;
+endef
+
 # The bed always comes down, and the exit code is the tests' (or testbed-up's).
 e2e:
 	@start=$$(date +%s); \
@@ -52,7 +59,7 @@ e2e:
 		TESTBED_ENV=$${TESTBED_ENV:-$$bedenv} MILVUS_CDC_TEST_PULSAR_URL=$$pulsar MILVUS_CDC_TEST_PULSAR_WEB_URL=$$web MILVUS_CDC_TEST_KAFKA_BROKERS=$$kafka \
 		CGO_ENABLED=0 $(GO) test -tags '$(E2E_TAGS)' $(E2E_FLAGS) $(if $(E2E_RUN),-run '$(E2E_RUN)') $(if $(E2E_SKIP),-skip '$(E2E_SKIP)') $(E2E_PKGS); rc=$$?; \
 		echo "[e2e] phase go test: $$(( $$(date +%s) - t )) s (exit $$rc)"; \
-		if [ $$rc -ne 0 ]; then bash $(TESTBED) logs -n 40 src dst >&2 || true; fi; \
+		if [ $$rc -ne 0 ]; then bash $(TESTBED) logs -n 40 src dst >&2 || true; $(if $(E2E_FAILED_LOGS),$(call keep-bed-logs,$(E2E_FAILED_LOGS))) fi; \
 	fi; \
 	t=$$(date +%s); \
 	bash $(TESTBED) down || true; \
