@@ -388,11 +388,17 @@ func (s *suite) ordered(t *testing.T) {
 func (s *suite) replay(t *testing.T) {
 	ctx := testContext(t)
 	coll := s.collection(s.name("replay"))
-	first := s.batch(s.insert(coll, "", "a", 1, 2, 3), s.upsert(coll, "b", 1))
-	second := s.batch(s.insert(coll, "", "c", 4), s.delete(coll, 2))
 
+	// Batches are built when the pipeline would read them, after the
+	// operations before them: only a replay may be older than a watermark
+	// the writer was handed. A replica's query node drops an insert into a
+	// segment it excludes when the insert is no newer than that segment's
+	// position, and never a delete; for a replay that is harmless, as the
+	// target has the rows, but a new batch older than the ticks could lose
+	// its inserts and keep its deletes.
 	w1, _ := s.open(t)
 	s.ready(t, ctx, w1, coll)
+	first := s.batch(s.insert(coll, "", "a", 1, 2, 3), s.upsert(coll, "b", 1))
 	s.write(t, ctx, w1, first)
 	require.NoError(t, w1.Close())
 
@@ -403,12 +409,7 @@ func (s *suite) replay(t *testing.T) {
 	w2, _ := s.open(t)
 	s.ready(t, ctx, w2, coll)
 	s.write(t, ctx, w2, replayed(first))
-	s.write(t, ctx, w2, second)
-	// Both batches were built before the collection's operations, so their
-	// timestamps lie below the watermark those operations raised: a replica
-	// shows such late rows only at a later watermark, which a pipeline
-	// hands over as time passes and the suite hands over here.
-	s.tick(w2, s.clock.next())
+	s.write(t, ctx, w2, s.batch(s.insert(coll, "", "c", 4), s.delete(coll, 2)))
 
 	want := map[int64][]string{1: one("b"), 3: one("a"), 4: one("c")}
 	if !w2.Info().Appends {
